@@ -1,0 +1,1 @@
+"""The ``mdesign`` command line: a thin click layer over :mod:`mdesign.kb`."""

@@ -1,0 +1,366 @@
+"""``mdesign``: the command line. It parses, calls :mod:`mdesign.kb`, and prints.
+
+Every failure the user can fix is a :class:`~mdesign.kb.errors.MdesignError`, printed as
+one line ``mdesign: error: <problem> - <fix>`` with exit status 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+from mdesign import cypher
+from mdesign.kb.errors import InputError, MdesignError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def progress_bar(description: str) -> Iterator[Any]:
+    """A rich progress bar fed by ``callback(label, done, total)``.
+
+    It appears on the first callback (so a command that fails while validating its input
+    prints only its error) and only on a terminal.
+    """
+    state: dict[str, Any] = {}
+
+    def callback(label: str, done: int, total: int) -> None:
+        if not err_console.is_terminal:
+            return
+        if "bar" not in state:
+            state["bar"] = Progress(TextColumn("{task.description}"), BarColumn(),
+                                    MofNCompleteColumn(), TimeElapsedColumn(),
+                                    console=err_console)
+            state["bar"].start()
+            state["task"] = state["bar"].add_task(description, total=total)
+        state["bar"].update(state["task"], description=f"{description}: {label}",
+                            completed=done, total=total)
+
+    try:
+        yield callback
+    finally:
+        if "bar" in state:
+            state["bar"].stop()
+
+
+def _kb() -> Any:
+    from mdesign.kb import KnowledgeBase
+
+    return KnowledgeBase.connect()
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _print_rows(rows: list[dict[str, Any]], title: str | None = None) -> None:
+    if not rows:
+        console.print("(no rows)")
+        return
+    table = Table(title=title)
+    for col in rows[0]:
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(*[_cell(v) for v in r.values()])
+    console.print(table)
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, dict)):
+        return json.dumps(v, default=str)
+    return "" if v is None else str(v)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mdesign")
+def cli() -> None:
+    """mdesign: design neural networks from edit-effect evidence stored in Neo4j."""
+    # The driver logs connection failures itself; mdesign reports them as one line.
+    logging.getLogger("neo4j").setLevel(logging.CRITICAL)
+
+
+# -- db ------------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """The managed Neo4j + GDS server (loopback only, generated password)."""
+
+
+def _managed() -> Any:
+    from mdesign.kb import settings
+    from mdesign.kb.server import ManagedNeo4j
+
+    if settings.external_connection() is not None:
+        raise InputError("NEO4J_URI is set, so mdesign uses your server and manages none",
+                         "unset NEO4J_URI to use the managed server")
+    return ManagedNeo4j()
+
+
+@db.command("start")
+def db_start() -> None:
+    """Install (once) and start the server; reuse it if it already runs."""
+    from mdesign.kb import settings
+
+    if settings.external_connection() is not None:
+        click.echo(f"NEO4J_URI is set ({settings.external_connection().uri}): "
+                   "using that server, nothing to start")
+        return
+    server = _managed()
+    before = server.status()
+    status = server.start(echo=lambda m: err_console.print(m))
+    verb = "already running" if before.running else "started"
+    click.echo(f"Neo4j {verb}: bolt neo4j://127.0.0.1:{status.bolt_port}, "
+               f"browser {server.browser_url()} (pid {status.pid}, home {status.home})")
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the managed server cleanly."""
+    click.echo("stopped" if _managed().stop() else "not running")
+
+
+@db.command("status")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def db_status(as_json: bool) -> None:
+    """Whether the server runs, its Neo4j and GDS versions, its gds.* procedures."""
+    from mdesign.kb import settings
+    from mdesign.kb.server import ManagedNeo4j
+
+    info: dict[str, Any] = {}
+    external = settings.external_connection()
+    if external is None:
+        st = ManagedNeo4j().status()
+        info.update(managed=True, running=st.running, pid=st.pid, bolt_port=st.bolt_port,
+                    http_port=st.http_port, home=str(st.home))
+        if st.note:
+            info["note"] = st.note
+    else:
+        info.update(managed=False, uri=external.uri)
+    if info.get("running", True):
+        with _kb() as kb:
+            info["running"] = True
+            info.update(kb.query("server_info")[0])
+    if as_json:
+        _print_json(info)
+        return
+    for k, v in info.items():
+        click.echo(f"{k}: {v}")
+    if not info["running"]:
+        sys.exit(1)
+
+
+@db.command("browser")
+def db_browser() -> None:
+    """Print the address of Neo4j Browser (log in as neo4j with the stored password)."""
+    server = _managed()
+    if not server.status().running:
+        raise MdesignError("the managed server is not running", "run `mdesign db start`")
+    click.echo(server.browser_url())
+    click.echo(f"user neo4j, password in {server.credentials_file}")
+
+
+# -- kb ------------------------------------------------------------------------------------
+
+
+@cli.group()
+def kb() -> None:
+    """Create, fill and inspect the knowledge base."""
+
+
+@kb.command("init")
+def kb_init() -> None:
+    """Create the constraints and indexes (idempotent)."""
+    with _kb() as k:
+        n = k.init_schema()
+    click.echo(f"schema ready ({n} constraints and indexes)")
+
+
+@kb.group("import")
+def kb_import() -> None:
+    """Import results into the knowledge base (idempotent and resumable)."""
+
+
+def _report(report: Any, as_json: bool) -> None:
+    if as_json:
+        _print_json(report.model_dump())
+        return
+    counts = ", ".join(f"{v:,} {k}" for k, v in report.counts.items())
+    click.echo(f"{report.import_id}: {report.status} in {report.seconds:.1f} s"
+               + (f" ({counts})" if counts else ""))
+    for note in report.notes:
+        click.echo(f"  {note}")
+
+
+@kb_import.command("nas-bench-graph")
+@click.option("--datasets", default=None,
+              help="comma-separated subset of cora,citeseer,pubmed,cs,physics,photo,"
+                   "computers,arxiv,proteins (default: all 9)")
+@click.option("--evidence", "method", type=click.Choice(["python", "cypher"]),
+              default="python", help="evidence builder when a rebuild is needed")
+@click.option("--json", "as_json", is_flag=True)
+def import_nbg(datasets: str | None, method: str, as_json: bool) -> None:
+    """All NAS-Bench-Graph tables (26,206 architectures x 9 tasks) and their evidence."""
+    from mdesign.kb.importers.nas_bench_graph import DATASETS, import_nas_bench_graph
+
+    chosen = tuple(d.strip() for d in datasets.split(",")) if datasets else DATASETS
+    with _kb() as k, progress_bar("nas-bench-graph") as cb:
+        report = import_nas_bench_graph(k, chosen, evidence_method=method, progress=cb)
+    _report(report, as_json)
+
+
+@kb_import.command("table")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--space", "space_spec", required=True,
+              help="design-space YAML file (with a `table:` section) or built-in name")
+@click.option("--task", default=None, help="task name of a single-task file")
+@click.option("--evidence", "method", type=click.Choice(["python", "cypher"]),
+              default="python")
+@click.option("--json", "as_json", is_flag=True)
+def import_table_cmd(file: Path, space_spec: str, task: str | None, method: str,
+                     as_json: bool) -> None:
+    """A CSV or Parquet model base: one row per (task, architecture)."""
+    from mdesign.kb.importers.table import import_table
+    from mdesign.kb.space import load_space
+
+    space = load_space(space_spec)
+    with _kb() as k, progress_bar(file.name) as cb:
+        report = import_table(k, file, space, task=task, evidence_method=method, progress=cb)
+    _report(report, as_json)
+
+
+@kb_import.command("task-features")
+@click.argument("file", type=click.Path(path_type=Path))
+def import_features_cmd(file: Path) -> None:
+    """Dataset meta-features (CSV or JSON keyed by task) for known tasks."""
+    from mdesign.kb.importers.task_features import import_task_features
+
+    with _kb() as k:
+        out = import_task_features(k, file)
+    click.echo(f"stored {out['features']} features on {out['tasks']} tasks")
+
+
+@kb.command("evidence")
+@click.option("--space", "space_name", required=True, help="space whose edits get gains")
+@click.option("--tasks", default=None, help="comma-separated tasks (default: all)")
+@click.option("--method", type=click.Choice(["python", "cypher"]), default="python")
+def kb_evidence(space_name: str, tasks: str | None, method: str) -> None:
+    """Rebuild the edit evidence (gains) of tasks on a space's edits."""
+    from mdesign.kb import evidence
+
+    with _kb() as k:
+        names = tasks.split(",") if tasks else [t.name for t in k.tasks()]
+        with progress_bar("evidence") as cb:
+            rep = evidence.build(k, space_name, names, method=method,
+                                 progress=lambda d, n: cb(method, d, n))
+    click.echo(f"{sum(rep.gains.values()):,} gains over {rep.edits:,} edits "
+               f"({method}, {rep.seconds:.1f} s)")
+
+
+@kb.command("stats")
+@click.option("--json", "as_json", is_flag=True)
+def kb_stats(as_json: bool) -> None:
+    """Counts of architectures, tasks, results, edits and gains."""
+    with _kb() as k:
+        s = k.stats()
+    if as_json:
+        _print_json(s.model_dump())
+        return
+    click.echo(f"architectures {s.architectures:,}  tasks {s.tasks}  results {s.results:,}  "
+               f"edits {s.edits:,}  gains {s.gains:,}")
+    _print_rows([{"space": sp.name, "architectures": sp.architectures, "edits": sp.edits,
+                  "dimensions": ",".join(sp.dimensions)} for sp in s.spaces], "spaces")
+    _print_rows([{"task": t.name, "kind": t.kind, "metric": t.metric, "split": t.split,
+                  "results": t.results, "gains": t.evidence_edits,
+                  "features": len(t.features)} for t in s.task_list], "tasks")
+
+
+@kb.command("reset")
+@click.option("--yes", is_flag=True, help="confirm: delete everything stored")
+def kb_reset(yes: bool) -> None:
+    """Delete every node and relationship of the knowledge base."""
+    if not yes:
+        raise InputError("`kb reset` deletes the whole knowledge base",
+                         "pass --yes to confirm")
+    with _kb() as k:
+        k.clear()
+    click.echo("knowledge base emptied")
+
+
+# -- query ---------------------------------------------------------------------------------
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise InputError(f"--param {text!r} is not key=value", "write --param key=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+@cli.command("query")
+@click.argument("name", required=False)
+@click.option("--param", "-p", "params", multiple=True,
+              help="key=value; the value is JSON when it parses (5, 0.1, [\"a\",\"b\"]), "
+                   "else a string")
+@click.option("--json", "as_json", is_flag=True, help="print rows as JSON")
+@click.option("--list", "list_queries", is_flag=True, help="list the named queries")
+@click.option("--show", is_flag=True, help="print the query's Cypher instead of running it")
+def query_cmd(name: str | None, params: tuple[str, ...], as_json: bool, list_queries: bool,
+              show: bool) -> None:
+    """Run a named query of cypher/NAME.cypher with parameters."""
+    if list_queries or not name:
+        for n in cypher.names():
+            first = cypher.description(n).splitlines()
+            click.echo(f"{n:28s} {first[0] if first else ''}")
+        return
+    text = cypher.load(name)
+    if show:
+        click.echo(text)
+        return
+    values = dict(_parse_param(p) for p in params)
+    with _kb() as k:
+        rows = k.query(name, **values)
+    if as_json:
+        _print_json(rows)
+    else:
+        _print_rows(rows, name)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except MdesignError as exc:
+        err_console.print(f"mdesign: error: {exc}", markup=False, highlight=False,
+                          soft_wrap=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        err_console.print("mdesign: interrupted; committed work is kept - run the same "
+                          "command again to resume", markup=False, soft_wrap=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("mdesign: interrupted; committed work is kept - run the same "
+                          "command again to resume", markup=False, soft_wrap=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

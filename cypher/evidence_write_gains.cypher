@@ -1,0 +1,6 @@
+// Write per-task gains onto edits by element id: `gain:<task>` = score(end) - score(start).
+// $rows: [{id, gains: {`gain:<task>`: value}}].
+UNWIND $rows AS row
+MATCH ()-[e:EDIT]->()
+WHERE elementId(e) = row.id
+SET e += row.gains

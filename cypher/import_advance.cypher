@@ -1,0 +1,5 @@
+// Move an import's position forward; runs in the same transaction as the batch itself,
+// so a killed import resumes exactly after the last committed batch.
+// $id, $position.
+MATCH (i:Import {id: $id})
+SET i.position = $position

@@ -1,0 +1,5 @@
+// Mark an import complete.
+// $id, $rows (rows written), $code_version.
+MATCH (i:Import {id: $id})
+SET i.status = 'complete', i.position = i.total, i.rows = $rows,
+    i.code_version = $code_version

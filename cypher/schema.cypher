@@ -1,0 +1,23 @@
+// Constraints and indexes of the knowledge base. Idempotent (IF NOT EXISTS);
+// `mdesign kb init` runs every statement. See docs/schema.md.
+CREATE CONSTRAINT architecture_uid IF NOT EXISTS
+FOR (a:Architecture) REQUIRE a.uid IS UNIQUE
+;
+CREATE CONSTRAINT task_name IF NOT EXISTS
+FOR (t:Task) REQUIRE t.name IS UNIQUE
+;
+CREATE CONSTRAINT space_name IF NOT EXISTS
+FOR (s:Space) REQUIRE s.name IS UNIQUE
+;
+CREATE CONSTRAINT import_id IF NOT EXISTS
+FOR (i:Import) REQUIRE i.id IS UNIQUE
+;
+CREATE INDEX architecture_space IF NOT EXISTS
+FOR (a:Architecture) ON (a.space)
+;
+// Best-of-task reads go through this composite relationship index. (No index on
+// RESULT.source: a source has tens of thousands of results, and the planner would seek
+// it inside MERGE instead of expanding from the architecture, making imports quadratic.)
+CREATE INDEX result_task_score IF NOT EXISTS
+FOR ()-[r:RESULT]-() ON (r.task, r.score)
+

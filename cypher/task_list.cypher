@@ -1,0 +1,4 @@
+// Every task with its properties, by name.
+MATCH (t:Task)
+RETURN t {.*} AS task
+ORDER BY t.name

@@ -1,0 +1,343 @@
+"""The knowledge base: architectures, tasks, results and edit evidence in Neo4j.
+
+:class:`KnowledgeBase` is the one object other tools need::
+
+    from mdesign.kb import KnowledgeBase
+
+    with KnowledgeBase.connect() as kb:
+        best = kb.best_architectures("cora", limit=5)
+        for n in kb.neighbours(best[0].uid, tasks=["citeseer", "pubmed"]):
+            print(n.dimension, n.from_choice, "->", n.to_choice, n.gains)
+
+Every query it runs is a named file of :mod:`mdesign.cypher`, always with parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mdesign import cypher
+from mdesign.kb import settings
+from mdesign.kb.errors import InputError, MdesignError, ServerError
+from mdesign.kb.models import (
+    EvidencePath,
+    ImportReport,
+    KBStats,
+    Neighbour,
+    RankedArchitecture,
+    SpaceInfo,
+    TaskInfo,
+    TaskSimilarity,
+)
+from neo4j import Driver, GraphDatabase, ManagedTransaction, Query
+from neo4j.exceptions import (
+    AuthError,
+    ClientError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+)
+
+GAIN_PREFIX = "gain:"
+FEATURE_PREFIX = "mf_"
+
+
+def gain_property(task: str) -> str:
+    """The edit property holding the gain on ``task``."""
+    return GAIN_PREFIX + task
+
+
+@dataclass
+class Step:
+    """One stage of an import: a named write query applied to rows in batches.
+
+    ``check`` names a read query run first on each batch, in the same transaction: rows
+    it returns are conflicts, and ``conflict`` turns them into the error raised.
+    """
+
+    label: str
+    query: str
+    rows: Sequence[dict[str, Any]]
+    batch_size: int = 10_000
+    check: str | None = None
+    conflict: Callable[[list[dict[str, Any]]], MdesignError] | None = None
+
+    def batches(self) -> list[Sequence[dict[str, Any]]]:
+        return [self.rows[i:i + self.batch_size]
+                for i in range(0, len(self.rows), self.batch_size)]
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable hash of an import's inputs, so a changed input restarts the import."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(json.dumps(p, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:24]
+
+
+class KnowledgeBase:
+    """A connection to the knowledge base, with the named queries as methods."""
+
+    def __init__(self, driver: Driver, connection: settings.Connection) -> None:
+        self.driver = driver
+        self.connection = connection
+        self.database = connection.database
+
+    # -- connection ---------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, connection: settings.Connection | None = None) -> KnowledgeBase:
+        """Connect to the user's server (``NEO4J_URI``) or the managed one.
+
+        Raises :class:`ServerError` with the fix when the server is down or refuses us.
+        """
+        conn = connection or settings.connection()
+        driver = GraphDatabase.driver(conn.uri, auth=(conn.user, conn.password),
+                                      connection_timeout=5.0, max_transaction_retry_time=5.0)
+        try:
+            driver.verify_connectivity()
+            driver.execute_query("RETURN 1", database_=conn.database)
+        except AuthError:
+            driver.close()
+            where = ("the managed server's password is in "
+                     f"{settings.credentials_path()}" if conn.managed
+                     else "check NEO4J_USER / NEO4J_PASSWORD")
+            raise ServerError(f"Neo4j at {conn.uri} rejected the credentials of user "
+                              f"{conn.user!r}", where) from None
+        except (ServiceUnavailable, SessionExpired, OSError, ValueError):
+            driver.close()
+            fix = ("start it with `mdesign db start`" if conn.managed
+                   else "start your server or correct NEO4J_URI")
+            raise ServerError(f"cannot reach Neo4j at {conn.uri}", fix) from None
+        except ClientError as exc:
+            driver.close()
+            raise ServerError(f"Neo4j at {conn.uri} refused the connection: {exc.message}",
+                              "check NEO4J_DATABASE and the server's logs") from None
+        return cls(driver, conn)
+
+    def close(self) -> None:
+        self.driver.close()
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- running named queries ------------------------------------------------------------
+
+    def query(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
+        """Run the named query ``cypher/NAME.cypher`` with parameters; rows as dicts."""
+        text = cypher.load(name)
+        missing = [p for p in cypher.parameters(name) if p not in params]
+        if missing:
+            raise InputError(f"query {name!r} needs parameter(s) {', '.join(missing)}",
+                             "pass them as --param key=value")
+        try:
+            records, _, _ = self.driver.execute_query(
+                text, params, database_=self.database)
+        except (ServiceUnavailable, SessionExpired):
+            raise ServerError(f"lost the connection to Neo4j at {self.connection.uri}",
+                              "check that the server runs (`mdesign db status`)") from None
+        except Neo4jError as exc:
+            raise InputError(f"query {name!r} failed: {exc.message}",
+                             "check the parameters' types and values") from None
+        return [r.data() for r in records]
+
+    def run_autocommit(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
+        """Run a named query in an auto-commit transaction (needed by IN TRANSACTIONS)."""
+        try:
+            with self.driver.session(database=self.database) as session:
+                result = session.run(Query(cypher.load(name)), params)
+                return [r.data() for r in result]
+        except (ServiceUnavailable, SessionExpired):
+            raise ServerError(f"lost the connection to Neo4j at {self.connection.uri}",
+                              "check that the server runs, then run the command again") from None
+
+    def init_schema(self) -> int:
+        """Create constraints and indexes (idempotent). Returns the number of statements."""
+        stmts = cypher.statements("schema")
+        with self.driver.session(database=self.database) as session:
+            for s in stmts:
+                session.run(Query(s)).consume()
+            session.run("CALL db.awaitIndexes(300)").consume()
+        return len(stmts)
+
+    def clear(self) -> None:
+        """Delete every node and relationship (used by tests and `kb reset`)."""
+        with self.driver.session(database=self.database) as session:
+            for statement in cypher.statements("clear_database"):
+                session.run(Query(statement)).consume()
+
+    # -- resumable batched writes ---------------------------------------------------------
+
+    def import_complete(self, import_id: str, fp: str) -> bool:
+        """Whether an import with this id and fingerprint has already finished."""
+        state = self.query("import_state", id=import_id)[0]
+        return state["fingerprint"] == fp and state["status"] == "complete"
+
+    def run_import(self, import_id: str, kind: str, fp: str, steps: Sequence[Step],
+                   progress: Callable[[str, int, int], None] | None = None) -> ImportReport:
+        """Apply ``steps`` batch by batch, each batch one transaction.
+
+        The batch and the import's position are committed together, so an import killed
+        at any point resumes after its last committed batch; a complete import with the
+        same fingerprint is skipped. Rows returned by a step's ``check`` are conflicts:
+        the batch is rolled back and the step's ``conflict`` error raised.
+        """
+        t0 = time.perf_counter()
+        plan = [(step, batch) for step in steps for batch in step.batches()]
+        total = len(plan)
+        state = self.query("import_state", id=import_id)[0]
+        status = "imported"
+        start = 0
+        if state["fingerprint"] == fp and state["status"] == "complete":
+            return ImportReport(import_id=import_id, status="up-to-date", batches=0, rows=0,
+                                seconds=time.perf_counter() - t0)
+        if state["fingerprint"] == fp and state["status"] == "running" and \
+                state["total"] == total:
+            start = int(state["position"] or 0)
+            status = "resumed" if start else "imported"
+        self.query("import_begin", id=import_id, fingerprint=fp, total=total,
+                   position=start, kind=kind)
+        advance = cypher.load("import_advance")
+        rows_written = 0
+        for index in range(start, total):
+            step, batch = plan[index]
+            text = cypher.load(step.query)
+            check = cypher.load(step.check) if step.check else None
+
+            def work(tx: ManagedTransaction, text: str = text, check: str | None = check,
+                     batch: Any = batch, position: int = index + 1) -> list[dict[str, Any]]:
+                if check is not None:
+                    conflicts = [r.data() for r in tx.run(check, rows=list(batch))]
+                    if conflicts:
+                        return conflicts
+                tx.run(text, rows=list(batch)).consume()
+                tx.run(advance, id=import_id, position=position).consume()
+                return []
+
+            conflicts = self._write(work)
+            if conflicts:
+                if step.conflict is None:
+                    raise InputError(f"import {import_id}: conflicting rows {conflicts[:2]}")
+                raise step.conflict(conflicts)
+            rows_written += len(batch)
+            if progress:
+                progress(step.label, index + 1, total)
+        self.query("import_finish", id=import_id, rows=rows_written,
+                   code_version=_code_version())
+        return ImportReport(import_id=import_id, status=status, batches=total - start,
+                            rows=rows_written, seconds=time.perf_counter() - t0)
+
+    def _write(self, work: Callable[[ManagedTransaction], Any]) -> Any:
+        try:
+            with self.driver.session(database=self.database) as session:
+                return session.execute_write(work)
+        except (ServiceUnavailable, SessionExpired):
+            raise ServerError(
+                f"lost the connection to Neo4j at {self.connection.uri}; every committed "
+                "batch is kept", "restart the server and run the same command again to "
+                "resume") from None
+
+    def write_rows(self, name: str, rows: Sequence[dict[str, Any]], batch_size: int = 10_000,
+                   progress: Callable[[int, int], None] | None = None) -> None:
+        """Apply a named write query to rows in batches (idempotent writes only)."""
+        text = cypher.load(name)
+        for i in range(0, len(rows), batch_size):
+            batch = list(rows[i:i + batch_size])
+            self._write(lambda tx, b=batch: tx.run(text, rows=b).consume())
+            if progress:
+                progress(min(i + batch_size, len(rows)), len(rows))
+
+    def query_rows(self, name: str, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run a named ``UNWIND $rows`` query on a small list of rows, one transaction."""
+        return self.query(name, rows=list(rows))
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def tasks(self) -> list[TaskInfo]:
+        return [_task_info(r["task"]) for r in self.query("task_list")]
+
+    def task(self, name: str) -> TaskInfo:
+        for t in self.tasks():
+            if t.name == name:
+                return t
+        known = [t.name for t in self.tasks()]
+        raise InputError(f"unknown task {name!r}",
+                         f"known tasks: {', '.join(known) or 'none (import some first)'}")
+
+    def best_architectures(self, task: str, limit: int = 10) -> list[RankedArchitecture]:
+        return [RankedArchitecture(**r)
+                for r in self.query("best_architectures", task=task, limit=limit)]
+
+    def neighbours(self, uid: str, tasks: Iterable[str]) -> list[Neighbour]:
+        rows = self.query("neighbours_with_gains", uid=uid, tasks=list(tasks))
+        return [Neighbour(uid=r["uid"], key=r["key"], dimension=r["dimension"],
+                          from_choice=r["from_choice"], to_choice=r["to_choice"],
+                          gains={g["task"]: g["gain"] for g in r["gains"]}) for r in rows]
+
+    def improving_paths(self, uid: str, task: str, k: int = 2, limit: int = 10,
+                        engine: str = "cypher") -> list[EvidencePath]:
+        """Shortest improving paths of up to ``k`` edits from ``uid`` on ``task``.
+
+        ``engine="cypher"`` runs a quantified path pattern (``k`` <= 4);
+        ``engine="gds"`` projects the task's improving evidence graph and runs GDS's
+        single-source shortest paths on it (any ``k``).
+        """
+        if k < 1:
+            raise InputError(f"k must be at least 1 (got {k})", "pass k >= 1")
+        if engine == "cypher":
+            if k > 4:
+                raise InputError(f"the Cypher engine plans at most 4 edits (got k={k})",
+                                 "use engine='gds' for longer paths")
+            rows = self.query("improving_paths", uid=uid, task=task, k=k, limit=limit)
+        elif engine == "gds":
+            graph = f"mdesign-improving-{hashlib.sha1(task.encode()).hexdigest()[:12]}"
+            self.query("gds_drop_graph", graph=graph)
+            self.query("evidence_graph_project", graph=graph, task=task, min_gain=0.0)
+            try:
+                rows = self.query("improving_paths_gds", graph=graph, uid=uid, task=task,
+                                  k=k, limit=limit)
+            finally:
+                self.query("gds_drop_graph", graph=graph)
+        else:
+            raise InputError(f"unknown engine {engine!r}", "use 'cypher' or 'gds'")
+        return [EvidencePath(**r) for r in rows]
+
+    def task_similarity(self, task_a: str, task_b: str) -> TaskSimilarity:
+        return TaskSimilarity(**self.query("task_similarity", task_a=task_a, task_b=task_b)[0])
+
+    def similar_tasks(self, task: str, limit: int = 5) -> list[TaskSimilarity]:
+        return [TaskSimilarity(**r) for r in self.query("similar_tasks", task=task, limit=limit)]
+
+    def stats(self) -> KBStats:
+        r = self.query("kb_stats")[0]
+        return KBStats(
+            architectures=r["architectures"], tasks=r["tasks"], results=r["results"],
+            edits=r["edits"], gains=r["gains"],
+            spaces=[SpaceInfo(**s) for s in r["spaces"]],
+            task_list=[_task_info(t) for t in r["task_list"]])
+
+
+def _task_info(props: dict[str, Any]) -> TaskInfo:
+    features = {k.removeprefix(FEATURE_PREFIX): float(v) for k, v in props.items()
+                if k.startswith(FEATURE_PREFIX)}
+    restrict = json.loads(props["restrict"]) if props.get("restrict") else None
+    return TaskInfo(name=props["name"], kind=props.get("kind", "?"),
+                    metric=props.get("metric", "?"),
+                    higher_is_better=props.get("higher_is_better", True),
+                    split=props.get("split", "valid_test"), restrict=restrict,
+                    features=features, results=props.get("results") or 0,
+                    evidence_edits=props.get("evidence_edits") or 0)
+
+
+def _code_version() -> str:
+    from mdesign import __version__
+
+    return __version__

@@ -1,0 +1,426 @@
+"""Design spaces as data: dimensions, choices, constraints and a canonical form.
+
+A :class:`DesignSpace` is read from a YAML file::
+
+    name: graphgym-mini
+    dimensions:
+      - {name: agg, choices: [add, mean, max]}
+      - {name: layers, choices: [1, 2, 4]}
+      - {name: skip, choices: [none, sum]}
+    constraints:                      # an architecture matching every entry is invalid
+      - forbid: {layers: [1], skip: [sum]}
+        reason: a single layer has nothing to skip over
+    canonical:                        # equivalent architectures collapse to one key
+      rules:
+        - when: {layers: [1]}
+          set: {skip: none}
+      function: null                  # or a registered canonicaliser, e.g. nas_bench_graph
+    table: {...}                      # optional: how a CSV/Parquet model base maps here
+
+An **architecture** is one choice per dimension, written as the key
+``agg=mean,layers=2,skip=sum`` (dimensions in file order). An **edit** changes exactly
+one dimension; two canonical architectures one edit apart are **neighbours**.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterator, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from mdesign.kb.errors import InputError
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+Choice = str | int | float | bool
+Architecture = dict[str, Choice]
+RESERVED = {"uid", "key", "space", "embedding"}
+
+
+def format_choice(value: Any) -> str:
+    """The canonical text of a choice, as it appears in keys and tables."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class Dimension(BaseModel):
+    name: str
+    choices: list[Choice] = Field(min_length=1)
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name_ok(cls, v: str) -> str:
+        if not v.isidentifier() or v in RESERVED:
+            raise ValueError(f"dimension name {v!r} must be an identifier and not one of "
+                             f"{sorted(RESERVED)}")
+        return v
+
+
+class Constraint(BaseModel):
+    """Forbid every architecture whose value is listed for *all* the named dimensions."""
+
+    forbid: dict[str, list[Choice]]
+    reason: str = ""
+
+
+class CanonicalRule(BaseModel):
+    """When every ``when`` dimension takes a listed value, ``set`` fixes others."""
+
+    when: dict[str, list[Choice]]
+    set: dict[str, Choice]
+
+
+class Canonical(BaseModel):
+    rules: list[CanonicalRule] = []
+    function: str | None = None
+
+
+class MetricColumns(BaseModel):
+    """Which columns of a table hold the performance metric.
+
+    Either a validation/test pair (``valid``, ``test``; either may be missing) or one
+    ``single`` column when the model base has no split. A column ``X_std`` beside any of
+    them is read as its standard deviation over seeds.
+    """
+
+    name: str = "accuracy"
+    higher_is_better: bool = True
+    valid: str | None = None
+    test: str | None = None
+    single: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> MetricColumns:
+        if self.single and (self.valid or self.test):
+            raise ValueError("give either `single` or `valid`/`test` metric columns, not both")
+        if not (self.single or self.valid or self.test):
+            raise ValueError("name at least one metric column (`valid`, `test` or `single`)")
+        return self
+
+    @property
+    def split(self) -> str:
+        return "single" if self.single else "valid_test"
+
+
+class TableMapping(BaseModel):
+    """How the columns of a tabular model base map onto the space."""
+
+    task: str = "dataset"
+    kind: str | None = None
+    default_kind: str = "node"
+    columns: dict[str, str] = {}
+    metric: MetricColumns
+    costs: dict[str, str] = {}
+    seeds: str | None = None
+
+
+class DesignSpace(BaseModel):
+    """A named design space; see the module docstring for the file format."""
+
+    name: str
+    description: str = ""
+    dimensions: list[Dimension] = Field(min_length=1)
+    constraints: list[Constraint] = []
+    canonical: Canonical = Canonical()
+    table: TableMapping | None = None
+
+    model_config = {"frozen": True}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DesignSpace:
+        names = [d.name for d in self.dimensions]
+        if len(set(names)) != len(names):
+            raise ValueError("dimension names repeat")
+        known = {d.name: {format_choice(c) for c in d.choices} for d in self.dimensions}
+        for d in self.dimensions:
+            if len(known[d.name]) != len(d.choices):
+                raise ValueError(f"dimension {d.name!r} lists a choice twice")
+
+        def check(where: str, mapping: Mapping[str, Any]) -> None:
+            for dim, values in mapping.items():
+                if dim not in known:
+                    raise ValueError(f"{where} names unknown dimension {dim!r}")
+                for v in values if isinstance(values, list) else [values]:
+                    if format_choice(v) not in known[dim]:
+                        raise ValueError(f"{where} names unknown choice {v!r} of {dim!r}")
+
+        for c in self.constraints:
+            check("a constraint", c.forbid)
+        for r in self.canonical.rules:
+            check("a canonical rule", r.when)
+            check("a canonical rule", r.set)
+        if self.canonical.function and self.canonical.function not in CANONICALISERS:
+            raise ValueError(f"unknown canonical function {self.canonical.function!r} "
+                             f"(known: {sorted(CANONICALISERS)})")
+        if self.table:
+            for dim in self.table.columns:
+                if dim not in known:
+                    raise ValueError(f"table.columns maps unknown dimension {dim!r}")
+        return self
+
+    # -- reading ------------------------------------------------------------------------
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> DesignSpace:
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text())
+        except FileNotFoundError:
+            raise InputError(f"space file {path} does not exist",
+                             "pass the path of a design-space YAML file") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise InputError(f"space file {path} is not valid YAML{where}",
+                             "fix the YAML syntax") from None
+        return cls.from_dict(data, origin=str(path))
+
+    @classmethod
+    def from_dict(cls, data: Any, origin: str = "<dict>") -> DesignSpace:
+        if not isinstance(data, dict):
+            raise InputError(f"space file {origin} does not hold a mapping",
+                             "see docs/design-spaces.md for the format")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"]) or "top level"
+            raise InputError(f"space file {origin}: {loc}: {err['msg']}",
+                             "see docs/design-spaces.md for the format") from None
+
+    @classmethod
+    def builtin(cls, name: str) -> DesignSpace:
+        return _builtin(name)
+
+    # -- architectures ------------------------------------------------------------------
+
+    @functools.cached_property
+    def _choice_index(self) -> dict[str, dict[str, Choice]]:
+        return {d.name: {format_choice(c): c for c in d.choices} for d in self.dimensions}
+
+    @property
+    def dimension_names(self) -> list[str]:
+        return [d.name for d in self.dimensions]
+
+    def size(self) -> int:
+        return math.prod(len(d.choices) for d in self.dimensions)
+
+    def parse(self, values: Mapping[str, Any], where: str = "") -> Architecture:
+        """Validate raw values (strings from a table, or typed) into an architecture."""
+        arch: Architecture = {}
+        for dim in self.dimensions:
+            if dim.name not in values:
+                raise InputError(f"{where}missing dimension {dim.name!r} of space {self.name!r}",
+                                 f"give one of {[format_choice(c) for c in dim.choices]}")
+            raw = values[dim.name]
+            text = format_choice(raw)
+            if text not in self._choice_index[dim.name]:
+                raise InputError(
+                    f"{where}unknown choice {text!r} for dimension {dim.name!r} of space "
+                    f"{self.name!r}",
+                    f"use one of {list(self._choice_index[dim.name])} or add it to the space file")
+            arch[dim.name] = self._choice_index[dim.name][text]
+        return arch
+
+    def parse_key(self, key: str) -> Architecture:
+        try:
+            pairs = dict(part.split("=", 1) for part in key.split(","))
+        except ValueError:
+            raise InputError(f"{key!r} is not an architecture key",
+                             "write it as dim=choice,dim=choice,... in the space's order") from None
+        return self.parse(pairs, where=f"architecture {key!r}: ")
+
+    def key(self, arch: Mapping[str, Choice]) -> str:
+        return ",".join(f"{d}={format_choice(arch[d])}" for d in self.dimension_names)
+
+    def uid(self, arch: Mapping[str, Choice]) -> str:
+        """Globally unique id of an architecture: ``space/key``."""
+        return f"{self.name}/{self.key(arch)}"
+
+    def violation(self, arch: Mapping[str, Choice]) -> str | None:
+        """The reason ``arch`` is invalid, or ``None`` when it is valid."""
+        return self._violation_of(self._as_tuple(arch))
+
+    def canonical_form(self, arch: Mapping[str, Choice]) -> Architecture:
+        """The representative of ``arch``'s equivalence class."""
+        return self._as_arch(self._canonical_tuple(self._as_tuple(arch)))
+
+    def is_canonical(self, arch: Mapping[str, Choice]) -> bool:
+        t = self._as_tuple(arch)
+        return self._canonical_tuple(t) == t
+
+    def neighbours(self, arch: Mapping[str, Choice]) -> Iterator[tuple[str, Choice, Choice,
+                                                                        Architecture]]:
+        """Every valid canonical architecture one edit away from ``arch``.
+
+        Yields ``(dimension, from_choice, to_choice, neighbour)``; the edit is described in
+        ``arch``'s own representation. A neighbour reached by several edits (possible when
+        canonicalisation reorders) is yielded once, for the first edit in space order.
+        Canonicalisation can make the relation asymmetric (b is an edit away from a, but
+        no single edit of b gives a), so stored edits are unordered pairs.
+        """
+        t = self._as_tuple(arch)
+        for _, dim, current, choice, cand in self._neighbour_tuples(t):
+            yield dim, self._choice_index[dim][current], self._choice_index[dim][choice], \
+                self._as_arch(cand)
+
+    def neighbour_keys(self, arch: Mapping[str, Choice] | str) -> list[tuple[str, str, str, str]]:
+        """``(dimension, from, to, neighbour key)`` as text; the fast path for importers.
+
+        ``arch`` may be an architecture or the key of a canonical one.
+        """
+        if isinstance(arch, str):
+            t = tuple(part.split("=", 1)[1] for part in arch.split(","))
+        else:
+            t = self._as_tuple(arch)
+        return [(dim, cur, ch, self._key_of_tuple(cand))
+                for _, dim, cur, ch, cand in self._neighbour_tuples(t)]
+
+    @functools.cached_property
+    def _key_cache(self) -> dict[tuple[str, ...], str]:
+        return {}
+
+    def _key_of_tuple(self, t: tuple[str, ...]) -> str:
+        key = self._key_cache.get(t)
+        if key is None:
+            key = ",".join(f"{d}={v}" for d, v in zip(self.dimension_names, t, strict=True))
+            self._key_cache[t] = key
+        return key
+
+    def enumerate(self, restrict: Mapping[str, list[Choice]] | None = None
+                  ) -> Iterator[Architecture]:
+        """All valid canonical architectures (optionally with restricted choices)."""
+        import itertools
+
+        pools = []
+        for d in self.dimensions:
+            allowed = restrict.get(d.name) if restrict else None
+            allowed_text = None if allowed is None else {format_choice(c) for c in allowed}
+            pools.append([format_choice(c) for c in d.choices
+                          if allowed_text is None or format_choice(c) in allowed_text])
+        seen: set[tuple[str, ...]] = set()
+        for combo in itertools.product(*pools):
+            canon = self._canonical_tuple(combo)
+            if canon is not None and canon not in seen:
+                seen.add(canon)
+                yield self._as_arch(canon)
+
+    # -- internal: architectures as tuples of choice texts, memoised ----------------------
+
+    def _as_tuple(self, arch: Mapping[str, Choice]) -> tuple[str, ...]:
+        return tuple(format_choice(arch[d]) for d in self.dimension_names)
+
+    def _as_arch(self, t: tuple[str, ...]) -> Architecture:
+        return {d: self._choice_index[d][v] for d, v in zip(self.dimension_names, t, strict=True)}
+
+    @functools.cached_property
+    def _forbidden(self) -> list[tuple[list[tuple[int, set[str]]], str]]:
+        pos = {d: i for i, d in enumerate(self.dimension_names)}
+        return [([(pos[d], {format_choice(v) for v in vs}) for d, vs in c.forbid.items()],
+                 c.reason or f"forbidden combination {c.forbid}") for c in self.constraints]
+
+    def _violation_of(self, t: tuple[str, ...]) -> str | None:
+        for conds, reason in self._forbidden:
+            if all(t[i] in allowed for i, allowed in conds):
+                return reason
+        return None
+
+    @functools.cached_property
+    def _canonical_cache(self) -> dict[tuple[str, ...], tuple[str, ...] | None]:
+        return {}
+
+    def _canonical_tuple(self, t: tuple[str, ...]) -> tuple[str, ...] | None:
+        """Canonical form of ``t``, or ``None`` when ``t`` violates a constraint."""
+        cache = self._canonical_cache
+        if t in cache:
+            return cache[t]
+        if self._violation_of(t):
+            cache[t] = None
+            return None
+        out = dict(zip(self.dimension_names, t, strict=True))
+        for rule in self.canonical.rules:
+            if all(out[d] in {format_choice(v) for v in vs} for d, vs in rule.when.items()):
+                out.update({d: format_choice(v) for d, v in rule.set.items()})
+        if self.canonical.function:
+            typed = CANONICALISERS[self.canonical.function](self, self._as_arch(tuple(
+                out[d] for d in self.dimension_names)))
+            out = {d: format_choice(v) for d, v in typed.items()}
+        canon = tuple(out[d] for d in self.dimension_names)
+        cache[t] = canon
+        return canon
+
+    def _neighbour_tuples(self, t: tuple[str, ...]
+                          ) -> list[tuple[int, str, str, str, tuple[str, ...]]]:
+        seen = {t}
+        out = []
+        for i, d in enumerate(self.dimensions):
+            for choice in self._choice_index[d.name]:
+                if choice == t[i]:
+                    continue
+                cand = self._canonical_tuple((*t[:i], choice, *t[i + 1:]))
+                if cand is None or cand in seen:
+                    continue
+                seen.add(cand)
+                out.append((i, d.name, t[i], choice, cand))
+        return out
+
+
+# -- registered canonicalisers -----------------------------------------------------------
+
+
+@functools.cache
+def _nas_bench_graph_canonical(link: str, ops: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    from nas_bench_graph import Arch
+
+    # NAS-Bench-Graph's own equivalence (its valid_hash): re-root isomorphic link
+    # patterns, move skip operations, sort interchangeable branches.
+    a = Arch([int(c) for c in link], list(ops)).regularize()
+    a.move_skip_op()
+    a.equalpart_sort()
+    return "".join(str(i) for i in a.link), tuple(a.ops)
+
+
+def nas_bench_graph_canonical(space: DesignSpace, arch: Architecture) -> Architecture:
+    """Canonical form of a NAS-Bench-Graph cell: dimensions ``link, op1..op4``."""
+    link, ops = _nas_bench_graph_canonical(
+        str(arch["link"]), tuple(str(arch[f"op{i}"]) for i in range(1, 5)))
+    return {"link": link, **{f"op{i}": op for i, op in enumerate(ops, start=1)}}
+
+
+def nas_bench_graph_hash(arch: Mapping[str, Choice]) -> int:
+    """NAS-Bench-Graph's table key (``Arch.valid_hash``) of an architecture."""
+    from nas_bench_graph import Arch
+
+    return Arch([int(c) for c in str(arch["link"])],
+                [str(arch[f"op{i}"]) for i in range(1, 5)]).valid_hash()
+
+
+CANONICALISERS: dict[str, Callable[[DesignSpace, Architecture], Architecture]] = {
+    "nas_bench_graph": nas_bench_graph_canonical,
+}
+
+
+@functools.cache
+def _builtin(name: str) -> DesignSpace:
+    files = resources.files("mdesign.spaces")
+    path = files.joinpath(f"{name}.yaml")
+    if not path.is_file():
+        known = sorted(p.name.removesuffix(".yaml") for p in files.iterdir()
+                       if p.name.endswith(".yaml"))
+        raise InputError(f"no built-in design space {name!r}",
+                         f"use one of {known} or pass a YAML file")
+    return DesignSpace.from_dict(yaml.safe_load(path.read_text()), origin=f"builtin:{name}")
+
+
+def load_space(spec: str) -> DesignSpace:
+    """A built-in space by name, or a YAML file by path."""
+    if spec.endswith((".yaml", ".yml")) or "/" in spec:
+        return DesignSpace.from_yaml(spec)
+    return _builtin(spec)

@@ -1,0 +1,1 @@
+"""Learned performance predictors (GENNAPE-style encoder, zero-cost proxies): issue 5."""
