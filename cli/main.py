@@ -153,11 +153,12 @@ def db_status(as_json: bool) -> None:
         with _kb() as kb:
             info["running"] = True
             info.update(kb.query("server_info")[0])
+            info.update(kb.query("gds_procedures")[0])
     if as_json:
         _print_json(info)
-        return
-    for k, v in info.items():
-        click.echo(f"{k}: {v}")
+    else:
+        for k, v in info.items():
+            click.echo(f"{k}: {v}")
     if not info["running"]:
         sys.exit(1)
 
