@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
+from conftest import run_cli
 from mdesign import cypher
 from mdesign.kb import KnowledgeBase
 from mdesign.kb.server import ManagedNeo4j
-
-from conftest import run_cli
+from playwright.sync_api import sync_playwright
 from tables import write_toy
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

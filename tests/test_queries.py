@@ -110,3 +110,18 @@ def test_query_errors_are_one_line(nbg: KnowledgeBase) -> None:
     assert "needs parameter(s) limit" in out.stderr
     out = run_cli("query", "no_such_query")
     assert out.returncode == 2 and "no named query 'no_such_query'" in out.stderr
+
+
+def test_python_api_example_runs(nbg: KnowledgeBase) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "kb_api.py"
+    out = subprocess.run([sys.executable, str(example), "citeseer"], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    best = nbg.best_architectures("citeseer", 1)[0]
+    assert best.key in out.stdout
+    assert "most similar tasks: [" in out.stdout
+    assert " edits -> " in out.stdout

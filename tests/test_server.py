@@ -8,11 +8,10 @@ import signal
 import stat
 import time
 
+from conftest import run_cli
 from mdesign.kb import KnowledgeBase
 from mdesign.kb.server import ManagedNeo4j
 from mdesign.kb.settings import GDS_VERSION, NEO4J_VERSION
-
-from conftest import run_cli
 
 
 def listening_addresses(port: int) -> set[str]:
