@@ -67,11 +67,12 @@ def _print_rows(rows: list[dict[str, Any]], title: str | None = None) -> None:
     if not rows:
         console.print("(no rows)")
         return
+    columns = [c for c in rows[0] if any(r.get(c) is not None for r in rows)]
     table = Table(title=title)
-    for col in rows[0]:
+    for col in columns:
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(*[_cell(v) for v in r.values()])
+        table.add_row(*[_cell(r.get(c)) for c in columns])
     console.print(table)
 
 

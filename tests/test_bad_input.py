@@ -28,8 +28,14 @@ def one_line_error(out: subprocess.CompletedProcess[str], *needles: str) -> None
 
 @pytest.fixture()
 def toy(tmp_path: Path, kb: KnowledgeBase) -> tuple[Path, Path]:
-    """A stored toy model base whose checksum must survive every bad input below."""
+    """A stored toy model base whose checksum must survive every bad input below.
+
+    Its last architecture is left out of the stored table (kept in `missing.csv`), so a
+    refused import that wrote anything would show up as one architecture more."""
     space, table = write_toy(tmp_path, "toy-bad", {"toy-bad1": "node"})
+    lines = table.read_text().splitlines()
+    (tmp_path / "missing.csv").write_text(lines[-1] + "\n")
+    table.write_text("\n".join(lines[:-1]) + "\n")
     out = run_cli("kb", "import", "table", str(table), "--space", str(space))
     assert out.returncode == 0, out.stderr
     return space, table
@@ -124,7 +130,9 @@ def test_changed_value_conflicts_with_stored_result(kb: KnowledgeBase, toy: tupl
     lines = table.read_text().splitlines()
     row = lines[-1].split(",")
     row[5] = "0.99"
-    changed.write_text("\n".join([*lines[:-1], ",".join(row)]) + "\n")
+    new_arch = (tmp_path / "missing.csv").read_text().strip()
+    # a new architecture (written first if nothing checked) and one contradicting value
+    changed.write_text("\n".join([*lines[:-1], new_arch, ",".join(row)]) + "\n")
     one_line_error(run_cli("kb", "import", "table", str(changed), "--space", str(space)),
                    "already stored with different values")
     assert snapshot(kb) == before

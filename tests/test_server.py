@@ -76,3 +76,19 @@ def test_start_is_idempotent_stop_is_clean_and_a_crash_is_recovered(
     assert "gone; restarting" in restarted.stderr
     with KnowledgeBase.connect() as fresh:
         assert fresh.query("marker_count", name="survivor") == [{"n": 1}]
+
+
+def test_an_existing_server_through_neo4j_uri(server: ManagedNeo4j, kb: KnowledgeBase) -> None:
+    creds = server.credentials()
+    env = {"NEO4J_URI": f"bolt://127.0.0.1:{creds['bolt_port']}", "NEO4J_USER": "neo4j",
+           "NEO4J_PASSWORD": creds["password"]}
+    start = run_cli("db", "start", env=env)
+    assert start.returncode == 0 and "nothing to start" in start.stdout
+    status = run_cli("db", "status", "--json", env=env)
+    assert status.returncode == 0, status.stderr
+    info = json.loads(status.stdout)
+    assert info["managed"] is False and info["uri"] == env["NEO4J_URI"]
+    assert info["gds"] == GDS_VERSION
+    stats = run_cli("kb", "stats", "--json", env=env)
+    assert stats.returncode == 0
+    assert json.loads(stats.stdout)["architectures"] == kb.stats().architectures

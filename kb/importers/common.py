@@ -88,20 +88,24 @@ def store_space(kb: KnowledgeBase, space: DesignSpace) -> None:
 
 
 def store_tasks(kb: KnowledgeBase, tasks: Sequence[TaskSpec]) -> None:
+    """Create the tasks that are new; refuse (before writing any) a known task whose
+    kind, metric or split differs."""
     for t in tasks:
         if t.kind not in KINDS:
             raise InputError(f"task {t.name!r} has unknown kind {t.kind!r}",
                              f"use one of {', '.join(KINDS)}")
-    stored = kb.query_rows("upsert_tasks", [{"name": t.name, "props": t.props()}
-                                            for t in tasks])
-    by_name = {r["name"]: r for r in stored}
+    stored = {t.name: t for t in kb.tasks()}
     for t in tasks:
-        s = by_name[t.name]
+        s = stored.get(t.name)
+        if s is None:
+            continue
         for field in ("kind", "metric", "split"):
-            if s[field] != getattr(t, field):
+            if getattr(s, field) != getattr(t, field):
                 raise InputError(
-                    f"task {t.name!r} is stored with {field} {s[field]!r}, this input says "
-                    f"{getattr(t, field)!r}", "use another task name (--task) or fix the input")
+                    f"task {t.name!r} is stored with {field} {getattr(s, field)!r}, this input "
+                    f"says {getattr(t, field)!r}", "use another task name (--task) or fix the "
+                    "input")
+    kb.query_rows("upsert_tasks", [{"name": t.name, "props": t.props()} for t in tasks])
 
 
 def edit_rows(kb: KnowledgeBase, space: DesignSpace, keys: set[str]) -> list[dict[str, Any]]:
@@ -135,7 +139,6 @@ def import_results(kb: KnowledgeBase, import_id: str, kind: str, space: DesignSp
                    progress: Progress | None = None) -> ImportReport:
     kb.init_schema()
     store_space(kb, space)
-    store_tasks(kb, tasks)
     fp = fingerprint(inputs_fingerprint, space.model_dump(mode="json"),
                      [t.model_dump() for t in tasks])
     if kb.import_complete(import_id, fp):
@@ -165,6 +168,16 @@ def import_results(kb: KnowledgeBase, import_id: str, kind: str, space: DesignSp
             "already stored with different values", "import it under another source or "
             "task name; nothing of this batch was written")
 
+    # Refuse conflicting results before anything is written, so that a refused import
+    # leaves no architectures or edits behind (only needed when results already exist).
+    names = [t.name for t in tasks]
+    if any(r["results"] for r in kb.query("task_result_counts", tasks=names)):
+        for i in range(0, len(result_rows), 10_000):
+            rows = kb.query("import_results_conflicts", rows=result_rows[i:i + 10_000])
+            if rows:
+                raise conflict(rows)
+    store_tasks(kb, tasks)
+
     steps = [Step("architectures", "import_architectures", arch_rows, 5_000),
              Step("results", "import_results", result_rows, 10_000,
                   check="import_results_conflicts", conflict=conflict),
@@ -173,7 +186,6 @@ def import_results(kb: KnowledgeBase, import_id: str, kind: str, space: DesignSp
     report.counts = {"architectures": len(arch_rows), "results": len(result_rows),
                      "edits": len(edits)}
     if report.status != "up-to-date":
-        names = [t.name for t in tasks]
         stored = {r["task"]: r["results"] for r in kb.query("task_result_counts", tasks=names)}
         if all(stored.get(t) == len(scores.get(t, {})) for t in names):
             evidence.store_counts(kb, counts)
