@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-console = Console()
+# Piped output gets a wide table rather than rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 240)
 err_console = Console(stderr=True)
 
 
@@ -68,6 +69,8 @@ def _print_rows(rows: list[dict[str, Any]], title: str | None = None) -> None:
         console.print("(no rows)")
         return
     columns = [c for c in rows[0] if any(r.get(c) is not None for r in rows)]
+    if {"uid", "space", "key"} <= set(columns):  # uid is space/key: shown once (--json: all)
+        columns.remove("uid")
     table = Table(title=title)
     for col in columns:
         table.add_column(col, overflow="fold")

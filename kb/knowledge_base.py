@@ -101,7 +101,7 @@ class KnowledgeBase:
                                       connection_timeout=5.0, max_transaction_retry_time=5.0)
         try:
             driver.verify_connectivity()
-            driver.execute_query("RETURN 1", database_=conn.database)
+            driver.execute_query(cypher.load("ping"), database_=conn.database)
         except AuthError:
             driver.close()
             where = ("the managed server's password is in "
@@ -165,7 +165,7 @@ class KnowledgeBase:
         with self.driver.session(database=self.database) as session:
             for s in stmts:
                 session.run(Query(s)).consume()
-            session.run("CALL db.awaitIndexes(300)").consume()
+            session.run(Query(cypher.load("await_indexes"))).consume()
         return len(stmts)
 
     def clear(self) -> None:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from mdesign import cypher
 from mdesign.kb import settings
 from mdesign.kb.errors import ServerError
 
@@ -298,7 +299,7 @@ class ManagedNeo4j:
             if _port_open(creds["bolt_port"]):
                 try:
                     with GraphDatabase.driver(uri, auth=(creds["user"], creds["password"])) as d:
-                        d.execute_query("RETURN 1", database_="neo4j")
+                        d.execute_query(cypher.load("ping"), database_="neo4j")
                     return True
                 except (ServiceUnavailable, Neo4jError, OSError):
                     pass
