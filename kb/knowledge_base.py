@@ -272,6 +272,11 @@ class KnowledgeBase:
         raise InputError(f"unknown task {name!r}",
                          f"known tasks: {', '.join(known) or 'none (import some first)'}")
 
+    def tasks_in_space(self, space: str, exclude: str = "") -> list[TaskInfo]:
+        """Tasks with results in ``space`` (the candidate sources of a refinement)."""
+        return [_task_info(r["task"])
+                for r in self.query("source_tasks", space=space, target=exclude)]
+
     def best_architectures(self, task: str, limit: int = 10) -> list[RankedArchitecture]:
         return [RankedArchitecture(**r)
                 for r in self.query("best_architectures", task=task, limit=limit)]

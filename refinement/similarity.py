@@ -81,3 +81,37 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float | None:
     if denom == 0:
         return None
     return (concordant - discordant) / denom
+
+
+def feature_similarity(target: dict[str, float], sources: dict[str, dict[str, float]]
+                       ) -> dict[str, float]:
+    """Similarity in [-1, 1] of each source to the target from dataset meta-features.
+
+    Each feature is put on a log scale (``sign(x) * log1p(|x|)``: sizes and degrees span
+    orders of magnitude), standardised over the target and the sources that have it,
+    and compared by cosine over the features both tasks have. No shared feature (or a
+    constant one) gives 0.
+    """
+    tasks = {"\0target": target, **sources}
+    names = sorted({f for feats in tasks.values() for f in feats})
+    z: dict[str, dict[str, float]] = {t: {} for t in tasks}
+    for f in names:
+        vals = {t: math.copysign(math.log1p(abs(feats[f])), feats[f])
+                for t, feats in tasks.items() if f in feats}
+        if len(vals) < 2:
+            continue
+        mean = sum(vals.values()) / len(vals)
+        sd = math.sqrt(sum((v - mean) ** 2 for v in vals.values()) / len(vals))
+        if sd == 0:
+            continue
+        for t, v in vals.items():
+            z[t][f] = (v - mean) / sd
+    out = {}
+    zt = z["\0target"]
+    for s in sources:
+        shared = [f for f in zt if f in z[s]]
+        dot = sum(zt[f] * z[s][f] for f in shared)
+        na = math.sqrt(sum(zt[f] ** 2 for f in shared))
+        nb = math.sqrt(sum(z[s][f] ** 2 for f in shared))
+        out[s] = dot / (na * nb) if na > 0 and nb > 0 else 0.0
+    return out

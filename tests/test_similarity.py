@@ -24,3 +24,19 @@ def test_kendall_tau_b_by_hand() -> None:
     assert math.isclose(kendall_tau([1, 2, 3, 4], [1, 3, 2, 4]), 4 / 6)
     # with a tie in y: x=(1,2,3), y=(1,1,2): C=2, D=0, n0=3, ties_y=1 -> 2/sqrt(3*2)
     assert math.isclose(kendall_tau([1, 2, 3], [1, 1, 2]), 2 / math.sqrt(6))
+
+
+def test_feature_similarity_ranks_the_look_alike_first() -> None:
+    from mdesign.refinement.similarity import feature_similarity
+
+    target = {"nodes": 3000, "classes": 7, "homophily": 0.8}
+    sources = {"twin": {"nodes": 3300, "classes": 6, "homophily": 0.75},
+               "far": {"nodes": 150000, "classes": 40, "homophily": 0.2},
+               "mid": {"nodes": 20000, "classes": 3, "homophily": 0.8},
+               "blank": {}}
+    sim = feature_similarity(target, sources)
+    assert sim["twin"] > sim["mid"] > sim["far"]
+    assert sim["blank"] == 0.0
+    assert all(-1.0 <= v <= 1.0 for v in sim.values())
+    assert math.isclose(feature_similarity(target, {"self": dict(target), "x": sources["far"]})
+                        ["self"], 1.0)

@@ -1,0 +1,94 @@
+"""Evaluators: ``evaluate(uid) -> Evaluation`` under a strict budget.
+
+Every distinct architecture whose performance on the target is read costs one unit of
+budget; reading one already paid for is free; the budget is never exceeded
+(:class:`BudgetExhausted` is raised instead). :class:`BenchmarkEvaluator` is the
+leave-one-task-out oracle: the target's stored results, which refinement must never see
+through retrieval. The real-training evaluator (issue 4) implements the same protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mdesign.kb.errors import InputError, MdesignError
+from mdesign.kb.knowledge_base import KnowledgeBase
+from pydantic import BaseModel
+
+
+class Evaluation(BaseModel):
+    uid: str
+    score: float
+    valid: float | None = None
+    test: float | None = None
+    params: float | None = None
+    latency: float | None = None
+    paid: bool = True
+
+
+class BudgetExhausted(MdesignError):
+    """Raised instead of spending more than the budget."""
+
+
+class Evaluator(Protocol):
+    budget: int
+    spent: int
+
+    def can_evaluate(self, uid: str) -> bool: ...
+
+    def evaluate(self, uid: str) -> Evaluation: ...
+
+
+def load_target_table(kb: KnowledgeBase, task: str) -> dict[str, Evaluation]:
+    """Every stored result of ``task`` (the oracle; load once, share between runs)."""
+    row = kb.query("task_results", task=task)[0]
+    if not row["uids"]:
+        raise InputError(f"task {task!r} has no stored results to benchmark against",
+                         "import its results first, or use another evaluator")
+    return {u: Evaluation(uid=u, score=s, valid=v, test=t, params=p, latency=lat)
+            for u, s, v, t, p, lat in zip(row["uids"], row["scores"], row["valid"],
+                                          row["test"], row["params"], row["latency"],
+                                          strict=True)}
+
+
+class BenchmarkEvaluator:
+    """The target task's stored results as a paid oracle (leave one task out)."""
+
+    def __init__(self, kb: KnowledgeBase | None, task: str, budget: int,
+                 table: dict[str, Evaluation] | None = None) -> None:
+        if budget < 1:
+            raise InputError(f"the budget must be at least 1 (got {budget})",
+                             "pass --budget 1 or more")
+        self.task = task
+        self.budget = budget
+        self.spent = 0
+        if table is None:
+            if kb is None:
+                raise ValueError("give a knowledge base or a preloaded table")
+            table = load_target_table(kb, task)
+        self._table = table
+        self._paid: dict[str, Evaluation] = {}
+
+    def can_evaluate(self, uid: str) -> bool:
+        return uid in self._table
+
+    @property
+    def remaining(self) -> int:
+        return self.budget - self.spent
+
+    def evaluate(self, uid: str) -> Evaluation:
+        if uid in self._paid:
+            return self._paid[uid].model_copy(update={"paid": False})
+        if uid not in self._table:
+            raise InputError(f"{uid} has no result on {self.task!r}",
+                             "propose architectures of the task's own space")
+        if self.spent >= self.budget:
+            raise BudgetExhausted(f"budget of {self.budget} evaluations spent",
+                                  "raise the budget")
+        self.spent += 1
+        self._paid[uid] = self._table[uid]
+        return self._paid[uid]
+
+    def oracle_best(self) -> Evaluation:
+        """The search-space best by selection score (for reports only, never for search)."""
+        return max(self._table.values(), key=lambda e: (e.score, e.uid))
