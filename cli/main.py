@@ -347,24 +347,35 @@ def query_cmd(name: str | None, params: tuple[str, ...], as_json: bool, list_que
         _print_rows(rows, name)
 
 
+def _fail(message: str, status: int) -> None:
+    err_console.print(f"mdesign: {message}", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(status)
+
+
+def _interrupted(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is, or was raised while handling, an interruption (Ctrl-C)."""
+    while exc is not None:
+        if isinstance(exc, (KeyboardInterrupt, click.exceptions.Abort)):
+            return True
+        exc = exc.__context__
+    return False
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except MdesignError as exc:
-        err_console.print(f"mdesign: error: {exc}", markup=False, highlight=False,
-                          soft_wrap=True)
-        sys.exit(2)
-    except click.exceptions.Abort:
-        err_console.print("mdesign: interrupted; committed work is kept - run the same "
-                          "command again to resume", markup=False, soft_wrap=True)
-        sys.exit(130)
+        _fail(f"error: {exc}", 2)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err_console.print("mdesign: interrupted; committed work is kept - run the same "
-                          "command again to resume", markup=False, soft_wrap=True)
-        sys.exit(130)
+    except BaseException as exc:
+        # Ctrl-C mid-request leaves the Bolt connection broken, and closing the session
+        # then raises a driver error that hides the interruption: report the interruption.
+        if _interrupted(exc):
+            _fail("interrupted; committed work is kept - run the same command again to "
+                  "resume", 130)
+        raise
 
 
 if __name__ == "__main__":

@@ -97,6 +97,14 @@ class KnowledgeBase:
         Raises :class:`ServerError` with the fix when the server is down or refuses us.
         """
         conn = connection or settings.connection()
+        if conn.managed:
+            from mdesign.kb.server import ManagedNeo4j
+
+            status = ManagedNeo4j().status()
+            if not status.running:
+                raise ServerError(f"the managed Neo4j server under {status.home} is not "
+                                  "running" + (f" ({status.note})" if status.note else ""),
+                                  "start it with `mdesign db start`")
         driver = GraphDatabase.driver(conn.uri, auth=(conn.user, conn.password),
                                       connection_timeout=5.0, max_transaction_retry_time=5.0)
         try:
