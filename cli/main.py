@@ -364,17 +364,18 @@ def _interrupted(exc: BaseException | None) -> bool:
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
-    except MdesignError as exc:
-        _fail(f"error: {exc}", 2)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
     except BaseException as exc:
-        # Ctrl-C mid-request leaves the Bolt connection broken, and closing the session
-        # then raises a driver error that hides the interruption: report the interruption.
+        # Ctrl-C mid-request leaves the Bolt connection broken; closing the session then
+        # raises a driver error (or our lost-connection error) that hides the
+        # interruption, so look for it first.
         if _interrupted(exc):
             _fail("interrupted; committed work is kept - run the same command again to "
                   "resume", 130)
+        if isinstance(exc, MdesignError):
+            _fail(f"error: {exc}", 2)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
         raise
 
 

@@ -172,8 +172,11 @@ def start_import_and_signal(kb: KnowledgeBase, table: Path, sig: int, after_batc
                             ) -> subprocess.Popen[str]:
     """Start `mdesign kb import table` and send ``sig`` once ``after_batches`` committed."""
     cmd = [MDESIGN, "kb", "import", "table", str(table), "--space", "graphgym"]
+    # As from a terminal: SIGINT at its default disposition, even when this test runs
+    # under a parent that ignores it (nohup, a background job), which Python inherits.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ), start_new_session=True)
+                            env=dict(os.environ), start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     position = 0
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
