@@ -61,7 +61,7 @@ def main() -> None:
     for task in tasks:
         info = kb.task(task)
         table = load_target_table(kb, task)
-        uids = [space.uid(a) for a in space.enumerate(info.restrict) if space.uid(a) in table]
+        uids = baselines.space_uids(space, info.restrict, table.__contains__)
         tests = sorted(table[u].test for u in uids)
         best_valid = max(table[u].score for u in uids)
 

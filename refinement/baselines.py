@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Callable
 
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.space import DesignSpace
@@ -28,10 +29,11 @@ class SearchResult(BaseModel):
     paid: list[str]
 
 
-def _space_uids(space: DesignSpace, restrict: dict[str, list[str]] | None,
-                evaluator: Evaluator) -> list[str]:
-    uids = [space.uid(a) for a in space.enumerate(restrict)]
-    return [u for u in uids if evaluator.can_evaluate(u)]
+def space_uids(space: DesignSpace, restrict: dict[str, list[str]] | None,
+               can_evaluate: Callable[[str], bool]) -> list[str]:
+    """The uids of the task's own space (``restrict``) that can be evaluated."""
+    uids = (space.uid(a) for a in space.enumerate(restrict))
+    return [u for u in uids if can_evaluate(u)]
 
 
 def _finish(method: str, seen: dict[str, Evaluation]) -> SearchResult:
@@ -42,7 +44,7 @@ def _finish(method: str, seen: dict[str, Evaluation]) -> SearchResult:
 def random_search(space: DesignSpace, evaluator: Evaluator, seed: int,
                   restrict: dict[str, list[str]] | None = None,
                   uids: list[str] | None = None) -> SearchResult:
-    pool = uids if uids is not None else _space_uids(space, restrict, evaluator)
+    pool = uids if uids is not None else space_uids(space, restrict, evaluator.can_evaluate)
     rng = random.Random(seed)
     picks = rng.sample(pool, min(evaluator.budget - evaluator.spent, len(pool)))
     return _finish("random", {u: evaluator.evaluate(u) for u in picks})
@@ -52,7 +54,7 @@ def regularized_evolution(space: DesignSpace, evaluator: Evaluator, seed: int,
                           restrict: dict[str, list[str]] | None = None,
                           population: int = 20, sample: int = 5,
                           uids: list[str] | None = None) -> SearchResult:
-    pool = uids if uids is not None else _space_uids(space, restrict, evaluator)
+    pool = uids if uids is not None else space_uids(space, restrict, evaluator.can_evaluate)
     allowed = set(pool)
     rng = random.Random(seed)
     seen: dict[str, Evaluation] = {}

@@ -72,10 +72,6 @@ class BenchmarkEvaluator:
     def can_evaluate(self, uid: str) -> bool:
         return uid in self._table
 
-    @property
-    def remaining(self) -> int:
-        return self.budget - self.spent
-
     def evaluate(self, uid: str) -> Evaluation:
         if uid in self._paid:
             return self._paid[uid].model_copy(update={"paid": False})

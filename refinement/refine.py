@@ -33,7 +33,7 @@ from mdesign.kb.errors import InputError
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.models import Neighbour, TaskInfo
 from mdesign.kb.space import DesignSpace, load_space
-from mdesign.refinement.calibration import SourceFit, fit_source, initial_weights, update_weights
+from mdesign.refinement.calibration import fit_source, initial_weights, update_weights
 from mdesign.refinement.evaluators import Evaluation, Evaluator
 from mdesign.refinement.similarity import feature_similarity
 from pydantic import BaseModel, Field
@@ -80,8 +80,7 @@ class RefinementResult(BaseModel):
     stopped: str
 
 
-def _allowed(space: DesignSpace, restrict: dict[str, list[str]] | None
-             ) -> Callable[[str], bool]:
+def _allowed(restrict: dict[str, list[str]] | None) -> Callable[[str], bool]:
     if not restrict:
         return lambda uid: True
 
@@ -126,9 +125,9 @@ def _start(kb: KnowledgeBase, space: DesignSpace, sources: list[SourceInfo], how
             votes.setdefault(d, {})
             votes[d][str(v)] = votes[d].get(str(v), 0.0) + w
     # ties: the choice of the most similar source wins (it is counted first)
-    voted = {d: max(c, key=lambda v, c=c: c[v]) for d, c in votes.items()}
-    uid = space.uid(space.canonical_form(space.parse(voted)))
-    return uid if usable(uid) and not space.violation(space.parse(voted)) else bests[0][1].uid
+    voted = space.parse({d: max(c, key=lambda v, c=c: c[v]) for d, c in votes.items()})
+    uid = space.uid(space.canonical_form(voted))
+    return uid if usable(uid) and not space.violation(voted) else bests[0][1].uid
 
 
 def score_candidates(neighbours: list[Neighbour], weights: dict[str, float],
@@ -136,13 +135,13 @@ def score_candidates(neighbours: list[Neighbour], weights: dict[str, float],
     """``S(m) = sum_i w_i gain_i(c -> m)``, best first; ties: most similar source, uid."""
     first = order[0]
 
-    def key(n: Neighbour) -> tuple:
+    def key(n: Neighbour) -> tuple[float, float, str]:
         s = sum(weights[t] * g for t, g in n.gains.items() if g is not None and t in weights)
         tie = n.gains.get(first)
         return (-s, -(tie if tie is not None else float("-inf")), n.uid)
 
-    ranked = sorted(neighbours, key=key)
-    return [(-key(n)[0], n) for n in ranked]
+    ranked = sorted(((key(n), n) for n in neighbours), key=lambda kn: kn[0])
+    return [(-k[0], n) for k, n in ranked]
 
 
 def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator,
@@ -156,7 +155,7 @@ def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator,
     sources = choose_sources(kb, target, space_name, config.sources)
     order = [s.task for s in sources]
     weights = {s.task: s.weight for s in sources}
-    in_space = _allowed(ds, target.restrict)
+    in_space = _allowed(target.restrict)
 
     def usable(uid: str) -> bool:
         return in_space(uid) and evaluator.can_evaluate(uid)
@@ -209,8 +208,7 @@ def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator,
             if g is not None:
                 pairs[t].append((g, observed))
         if config.calibrate:
-            fits = {t: fit_source(pairs[t], window=config.window) if pairs[t]
-                    else SourceFit(1.0, 0.01, 0) for t in order}
+            fits = {t: fit_source(pairs[t], window=config.window) for t in order}
             weights = update_weights(weights, fits, gains, observed)
         if result.score > best.score:
             best = result

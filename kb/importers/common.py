@@ -170,6 +170,8 @@ def import_results(kb: KnowledgeBase, import_id: str, kind: str, space: DesignSp
 
     # Refuse conflicting results before anything is written, so that a refused import
     # leaves no architectures or edits behind (only needed when results already exist).
+    # The results step checks again inside each writing transaction: that one guards
+    # against a concurrent writer between this check and the write.
     names = [t.name for t in tasks]
     if any(r["results"] for r in kb.query("task_result_counts", tasks=names)):
         for i in range(0, len(result_rows), 10_000):
