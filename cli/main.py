@@ -347,6 +347,17 @@ def query_cmd(name: str | None, params: tuple[str, ...], as_json: bool, list_que
         _print_rows(rows, name)
 
 
+def _register() -> None:
+    from mdesign.cli.refine import bench_group, refine_cmd, runs_group
+
+    cli.add_command(refine_cmd)
+    cli.add_command(runs_group)
+    cli.add_command(bench_group)
+
+
+_register()
+
+
 def _fail(message: str, status: int) -> None:
     err_console.print(f"mdesign: {message}", markup=False, highlight=False, soft_wrap=True)
     sys.exit(status)

@@ -21,3 +21,9 @@ FOR (a:Architecture) ON (a.space)
 CREATE INDEX result_task_score IF NOT EXISTS
 FOR ()-[r:RESULT]-() ON (r.task, r.score)
 
+;
+CREATE CONSTRAINT refine_run_id IF NOT EXISTS
+FOR (r:RefineRun) REQUIRE r.id IS UNIQUE
+;
+CREATE CONSTRAINT refine_step_key IF NOT EXISTS
+FOR (s:RefineStep) REQUIRE (s.run_id, s.step) IS UNIQUE

@@ -31,9 +31,11 @@ from mdesign.kb.models import (
     Neighbour,
     RankedArchitecture,
     SpaceInfo,
+    StoredScore,
     TaskInfo,
     TaskSimilarity,
 )
+from mdesign.kb.space import DesignSpace
 from neo4j import Driver, GraphDatabase, ManagedTransaction, Query
 from neo4j.exceptions import (
     AuthError,
@@ -294,6 +296,25 @@ class KnowledgeBase:
         return [Neighbour(uid=r["uid"], key=r["key"], dimension=r["dimension"],
                           from_choice=r["from_choice"], to_choice=r["to_choice"],
                           gains={g["task"]: g["gain"] for g in r["gains"]}) for r in rows]
+
+    def space(self, name: str) -> DesignSpace:
+        """The design space ``name`` as stored with its results (cached per connection)."""
+        cache = self.__dict__.setdefault("_spaces", {})
+        if name not in cache:
+            rows = self.query("space_definition", name=name)
+            if not rows:
+                raise InputError(f"unknown design space {name!r}",
+                                 "import results in it first (`mdesign kb import ...`)")
+            cache[name] = DesignSpace.from_dict(json.loads(rows[0]["definition"]),
+                                                origin=f"knowledge base: {name}")
+        return cache[name]
+
+    def source_scores(self, uids: Sequence[str], tasks: Iterable[str]
+                      ) -> dict[str, dict[str, StoredScore]]:
+        """uid -> task -> stored result, for the architectures that exist (multi-hop)."""
+        rows = self.query("source_scores", uids=list(uids), tasks=list(tasks))
+        return {r["uid"]: {x["task"]: StoredScore(**x) for x in r["results"] if x}
+                for r in rows}
 
     def improving_paths(self, uid: str, task: str, k: int = 2, limit: int = 10,
                         engine: str = "cypher") -> list[EvidencePath]:

@@ -47,6 +47,16 @@ class Neighbour(BaseModel):
         description="task -> score(neighbour) - score(architecture); None: no evidence")
 
 
+class StoredScore(BaseModel):
+    """One task's stored result of an architecture (selection score, oriented)."""
+
+    task: str
+    score: float
+    std: float | None = None
+    params: float | None = None
+    latency: float | None = None
+
+
 class EvidencePath(BaseModel):
     """A shortest improving path of edits on one task (each edit has a positive gain)."""
 

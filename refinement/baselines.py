@@ -46,7 +46,10 @@ def random_search(space: DesignSpace, evaluator: Evaluator, seed: int,
                   uids: list[str] | None = None) -> SearchResult:
     pool = uids if uids is not None else space_uids(space, restrict, evaluator.can_evaluate)
     rng = random.Random(seed)
-    picks = rng.sample(pool, min(evaluator.budget - evaluator.spent, len(pool)))
+    # a shuffled prefix: the first b picks of a run are the run at budget b
+    order = list(pool)
+    rng.shuffle(order)
+    picks = order[:evaluator.budget - evaluator.spent]
     return _finish("random", {u: evaluator.evaluate(u) for u in picks})
 
 
@@ -87,3 +90,40 @@ def retrieval_only(kb: KnowledgeBase, evaluator: Evaluator, source: str,
         if r.space == space.name and evaluator.can_evaluate(r.uid):
             return _finish("retrieval_only", {r.uid: evaluator.evaluate(r.uid)})
     raise ValueError(f"no architecture of {source!r} can be evaluated on the target")
+
+
+def tpe(space: DesignSpace, evaluator: Evaluator, seed: int,
+        restrict: dict[str, list[str]] | None = None,
+        uids: list[str] | None = None) -> SearchResult:
+    """Optuna's TPE over the space's dimensions (one categorical parameter each).
+
+    A sampled combination is canonicalised; one that violates a constraint or cannot be
+    evaluated is told to the study as failed (it costs no budget); a repeat of a paid
+    architecture is a free re-read and is told its known score again."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    allowed = set(uids if uids is not None else space_uids(space, restrict,
+                                                          evaluator.can_evaluate))
+    study = optuna.create_study(direction="maximize",
+                                sampler=optuna.samplers.TPESampler(seed=seed))
+    choices = {d.name: [str(c) for c in d.choices
+                        if not restrict or d.name not in restrict
+                        or str(c) in {str(x) for x in restrict[d.name]}]
+               for d in space.dimensions}
+    seen: dict[str, Evaluation] = {}
+    for _ in range(50 * evaluator.budget):
+        if evaluator.spent >= evaluator.budget:
+            break
+        trial = study.ask()
+        arch = space.parse({d: trial.suggest_categorical(d, cs) for d, cs in choices.items()})
+        if space.violation(arch):
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            continue
+        uid = space.uid(space.canonical_form(arch))
+        if uid not in allowed:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            continue
+        seen[uid] = evaluator.evaluate(uid)
+        study.tell(trial, seen[uid].score)
+    return _finish("tpe", seen)

@@ -31,28 +31,37 @@ class BudgetExhausted(MdesignError):
 
 
 class Evaluator(Protocol):
+    """``evaluate(uid) -> Evaluation`` under a budget. ``records_evidence``: whether its
+    results are new to the knowledge base (real training: stored as the target's evidence
+    after a run) or already stored (the benchmark oracle: nothing to add)."""
+
     budget: int
     spent: int
+    records_evidence: bool
 
     def can_evaluate(self, uid: str) -> bool: ...
 
     def evaluate(self, uid: str) -> Evaluation: ...
 
+    def restore(self, paid: list[Evaluation]) -> None:
+        """Count ``paid`` as already spent and re-read them for free (resuming a run)."""
+        ...
+
 
 def load_target_table(kb: KnowledgeBase, task: str) -> dict[str, Evaluation]:
     """Every stored result of ``task`` (the oracle; load once, share between runs)."""
-    row = kb.query("task_results", task=task)[0]
-    if not row["uids"]:
+    rows = kb.query("task_results", task=task)[0]["results"]
+    if not rows:
         raise InputError(f"task {task!r} has no stored results to benchmark against",
                          "import its results first, or use another evaluator")
     return {u: Evaluation(uid=u, score=s, valid=v, test=t, params=p, latency=lat)
-            for u, s, v, t, p, lat in zip(row["uids"], row["scores"], row["valid"],
-                                          row["test"], row["params"], row["latency"],
-                                          strict=True)}
+            for u, s, v, t, p, lat in rows}
 
 
 class BenchmarkEvaluator:
     """The target task's stored results as a paid oracle (leave one task out)."""
+
+    records_evidence = False
 
     def __init__(self, kb: KnowledgeBase | None, task: str, budget: int,
                  table: dict[str, Evaluation] | None = None) -> None:
@@ -85,6 +94,25 @@ class BenchmarkEvaluator:
         self._paid[uid] = self._table[uid]
         return self._paid[uid]
 
+    def restore(self, paid: list[Evaluation]) -> None:
+        for e in paid:
+            if e.uid not in self._paid:
+                if self.spent >= self.budget:
+                    raise InputError(f"the run already paid for more than {self.budget} "
+                                     "evaluations", "resume with the run's own budget")
+                self._paid[e.uid] = self._table.get(e.uid, e)
+                self.spent += 1
+
     def oracle_best(self) -> Evaluation:
         """The search-space best by selection score (for reports only, never for search)."""
         return max(self._table.values(), key=lambda e: (e.score, e.uid))
+
+
+EVALUATORS = ("benchmark",)
+
+
+def make_evaluator(kb: KnowledgeBase, name: str, task: str, budget: int) -> Evaluator:
+    """The evaluator called ``name`` for ``task`` (the CLI's ``--evaluator``)."""
+    if name == "benchmark":
+        return BenchmarkEvaluator(kb, task, budget)
+    raise InputError(f"unknown evaluator {name!r}", f"choose from {', '.join(EVALUATORS)}")

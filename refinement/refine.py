@@ -1,41 +1,60 @@
-"""Retrieval-augmented refinement (methods.md, section 1): the greedy walk with adaptive
-source calibration.
+"""Retrieval-augmented refinement (methods.md, section 1) with the project's additions.
 
 For a target task ``u`` and a budget of B evaluations:
 
-1. **Sources.** Tasks sharing the design space, ranked by meta-feature similarity to u;
-   the top ``sources`` give the prior weights ``w_i`` (:func:`initial_weights`).
-2. **Start.** The best architecture of the most similar source (or a per-dimension vote
-   over the sources' best), evaluated on u.
-3. **Scoring.** Every untried neighbour m of the current architecture c gets
-   ``S(m) = sum_i w_i * gain_i(c -> m)`` from the stored evidence (a source without the
-   edge contributes nothing); ties break on the most similar source's gain, then uid.
-4. **Step.** Evaluate the best-scoring m, observe ``g_u = score_u(m) - score_u(c)``, move
-   to m even when g_u < 0. The best architecture seen is returned.
-5. **Calibration.** Each source's (gain_i, g_u) pairs refit ``g_u ~ beta_i * gain_i`` and
-   re-weight the sources (:mod:`mdesign.refinement.calibration`).
+1. **Sources** (:mod:`~mdesign.refinement.sources`): the ``sources`` most similar tasks of
+   the target's design space, by meta-features, anchors (paid) or both; their
+   similarities give the prior weights ``w_i``.
+2. **Start**: the best architecture of the most similar source, or a per-dimension
+   (similarity-weighted) vote over the sources' best, evaluated on u.
+3. **Scoring**: every untried candidate m reachable from the expansion point c in at most
+   ``lookahead`` edits gets ``S(m) = sum_i w_i * g_i(c -> m)``. ``g_i`` is source i's
+   stored evidence: the edit's gain (one hop, ``neighbours_with_gains``) or the sum of
+   the gains along the path, which telescopes to ``score_i(m) - score_i(c)``
+   (``source_scores``). Where the source lacks the evidence, or its weight is under
+   ``planner_threshold``, its predictive planner's gain is used instead
+   (:mod:`~mdesign.refinement.planners`). Ties break on the most similar source's gain,
+   then uid. With ``uncertainty``, the stored std of results adds an optimism bonus
+   ``sqrt(sum_i w_i^2 (sd_i(m)^2 + sd_i(c)^2))``. Candidates whose stored params or
+   latency (the largest over the sources) exceed ``max_params``/``max_latency`` are
+   skipped, and a result over a limit is never returned as the best.
+4. **Step**: evaluate the best-scoring candidate, observe ``g_u = score_u(m) -
+   score_u(c)``. The reference walk moves to m even when g_u < 0 (``expand="current"``);
+   ``expand="best"`` always expands the best architecture seen instead. The best
+   architecture seen is returned.
+5. **Calibration** (:mod:`~mdesign.refinement.calibration`): each source's (g_i, g_u)
+   pairs refit ``g_u ~ beta_i g_i`` and re-weight the sources.
+6. **Planners** are fine-tuned on the target's observed scores after every step.
 
-Stopping: the budget is spent, or no untried neighbour is left. With ``backtrack`` (an
-addition to the reference method) the walk then resumes from the best architecture seen
-that still has untried neighbours instead of stopping early.
-
-Not here yet (issue 3): predictive planners for missing or unreliable evidence,
-multi-hop lookahead, uncertainty and cost constraints, persisted runs and the CLI.
+Stopping: the budget is spent, or no untried candidate is left anywhere (with
+``backtrack`` the walk resumes from the best architecture seen that still has untried
+candidates). The algorithm is deterministic for a given configuration, seed and
+knowledge base, which is what makes :func:`refine` resumable: a resumed run replays its
+stored evaluations for free and carries on from where the record stops.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
-from typing import Literal
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Literal, Protocol
 
+import numpy as np
 from mdesign.kb.errors import InputError
 from mdesign.kb.knowledge_base import KnowledgeBase
-from mdesign.kb.models import Neighbour, TaskInfo
-from mdesign.kb.space import DesignSpace, load_space
-from mdesign.refinement.calibration import fit_source, initial_weights, update_weights
+from mdesign.kb.models import Neighbour, RankedArchitecture, StoredScore
+from mdesign.kb.space import DesignSpace
+from mdesign.refinement.calibration import fit_source, update_weights
 from mdesign.refinement.evaluators import Evaluation, Evaluator
-from mdesign.refinement.similarity import feature_similarity
+from mdesign.refinement.planners import OneHot, SourcePlanner
+from mdesign.refinement.sources import (
+    SourceInfo,
+    candidate_sources,
+    choose_sources,
+    pick_anchors,
+)
 from pydantic import BaseModel, Field
 
 
@@ -43,34 +62,53 @@ class RefineConfig(BaseModel):
     task: str
     budget: int = Field(ge=1)
     sources: int = Field(default=3, ge=1)
+    similarity: Literal["features", "anchors", "both"] = "features"
+    anchors: int = Field(default=5, ge=3, description="anchor architectures (paid)")
     start: Literal["best", "vote", "weighted_vote"] = "best"
     calibrate: bool = True
     window: int | None = Field(default=None, ge=3)
+    planner: Literal["off", "fallback", "always", "residual"] = "residual"
+    planner_threshold: float = Field(default=0.2, ge=0.0, le=1.0)
+    lookahead: int = Field(default=1, ge=1, le=4)
+    expand: Literal["current", "best"] = "best"
+    uncertainty: bool = False
+    max_params: float | None = Field(default=None, gt=0)
+    max_latency: float | None = Field(default=None, gt=0)
     backtrack: bool = True
-
-
-class SourceInfo(BaseModel):
-    task: str
-    similarity: float
-    weight: float
+    seed: int = 0
+    evaluator: str = "benchmark"
+    space: str | None = None
 
 
 class RefinementStep(BaseModel):
     step: int
+    kind: Literal["anchor", "start", "edit"]
     uid: str
+    parent: str | None = None
     dimension: str | None = None
     from_choice: str | None = None
     to_choice: str | None = None
+    hops: int = 0
     predicted: float | None = None
     observed_gain: float | None = None
     score: float
+    valid: float | None = None
+    test: float | None = None
+    params: float | None = None
+    latency: float | None = None
+    best_uid: str
     best_score: float
-    weights: dict[str, float]
+    weights: dict[str, float] = {}
+    source_gains: dict[str, float | None] = {}
+    overhead_ms: float | None = None
 
 
 class RefinementResult(BaseModel):
+    run_id: str | None = None
     config: RefineConfig
     space: str
+    split: str = Field(description="`valid_test`: selected on validation, test reported; "
+                                   "`single`: one metric for both")
     sources: list[SourceInfo]
     best: Evaluation
     steps: list[RefinementStep]
@@ -80,59 +118,21 @@ class RefinementResult(BaseModel):
     stopped: str
 
 
-def _allowed(restrict: dict[str, list[str]] | None) -> Callable[[str], bool]:
-    if not restrict:
-        return lambda uid: True
+class RunRecorder(Protocol):
+    """Where a run's progress goes as it happens (:class:`~mdesign.refinement.runs.RunStore`)."""
 
-    def ok(uid: str) -> bool:
-        arch = dict(part.split("=", 1) for part in uid.split("/", 1)[1].split(","))
-        return all(arch.get(d) in set(choices) for d, choices in restrict.items())
+    def sources(self, sources: list[SourceInfo]) -> None: ...
 
-    return ok
+    def step(self, step: RefinementStep) -> None: ...
 
 
-def choose_sources(kb: KnowledgeBase, target: TaskInfo, space: str, k: int
-                   ) -> list[SourceInfo]:
-    """The k tasks of ``space`` most similar to the target by meta-features."""
-    candidates = {t.name: t for t in kb.tasks_in_space(space, exclude=target.name)}
-    if not candidates:
-        raise InputError(f"no source task shares design space {space!r} with {target.name!r}",
-                         "import results of other tasks in this space first")
-    sim = feature_similarity(target.features, {n: t.features for n, t in candidates.items()})
-    top = sorted(candidates, key=lambda n: (-sim[n], n))[:k]
-    weights = initial_weights({n: sim[n] for n in top})
-    return [SourceInfo(task=n, similarity=sim[n], weight=weights[n]) for n in top]
-
-
-def _start(kb: KnowledgeBase, space: DesignSpace, sources: list[SourceInfo], how: str,
-           usable: Callable[[str], bool]) -> str:
-    bests = []
-    for s in sources:
-        for r in kb.best_architectures(s.task, limit=200):
-            if r.space == space.name and usable(r.uid):
-                bests.append((s, r))
-                break
-    if not bests:
-        raise InputError("no source's best architectures can be evaluated on the target",
-                         "check the target's space restriction")
-    if how == "best":
-        return bests[0][1].uid
-    votes: dict[str, dict[str, float]] = {}
-    for s, r in bests:
-        arch = space.parse_key(r.key)
-        for d, v in arch.items():
-            w = s.weight if how == "weighted_vote" else 1.0
-            votes.setdefault(d, {})
-            votes[d][str(v)] = votes[d].get(str(v), 0.0) + w
-    # ties: the choice of the most similar source wins (it is counted first)
-    voted = space.parse({d: max(c, key=lambda v, c=c: c[v]) for d, c in votes.items()})
-    uid = space.uid(space.canonical_form(voted))
-    return uid if usable(uid) and not space.violation(voted) else bests[0][1].uid
+PlannerCache = dict[tuple[str, str], SourcePlanner]
 
 
 def score_candidates(neighbours: list[Neighbour], weights: dict[str, float],
                      order: list[str]) -> list[tuple[float, Neighbour]]:
-    """``S(m) = sum_i w_i gain_i(c -> m)``, best first; ties: most similar source, uid."""
+    """``S(m) = sum_i w_i gain_i(c -> m)`` from stored gains only, best first; ties: most
+    similar source, then uid (the reference scoring, without planners)."""
     first = order[0]
 
     def key(n: Neighbour) -> tuple[float, float, str]:
@@ -144,96 +144,447 @@ def score_candidates(neighbours: list[Neighbour], weights: dict[str, float],
     return [(-k[0], n) for k, n in ranked]
 
 
-def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator,
-           space: str | None = None,
-           on_step: Callable[[RefinementStep], None] | None = None) -> RefinementResult:
-    """Run refinement on ``config.task`` with ``evaluator`` until the budget is spent."""
-    t_start = time.perf_counter()
-    target = kb.task(config.task)
-    space_name = space or _target_space(kb, config.task)
-    ds = load_space(space_name)
-    sources = choose_sources(kb, target, space_name, config.sources)
-    order = [s.task for s in sources]
-    weights = {s.task: s.weight for s in sources}
-    in_space = _allowed(target.restrict)
+class _Candidate:
+    __slots__ = (
+        "costs",
+        "dimension",
+        "evidence",
+        "from_choice",
+        "hops",
+        "key",
+        "std",
+        "to_choice",
+        "uid",
+    )
 
-    def usable(uid: str) -> bool:
-        return in_space(uid) and evaluator.can_evaluate(uid)
+    def __init__(self, uid: str, key: str, hops: int, edit: tuple[str, str, str] | None
+                 ) -> None:
+        self.uid, self.key, self.hops = uid, key, hops
+        self.dimension, self.from_choice, self.to_choice = edit or (None, None, None)
+        self.evidence: dict[str, float | None] = {}
+        self.std: dict[str, float] = {}
+        self.costs: dict[str, dict[str, float | None]] = {}
 
-    eval_time = 0.0
 
-    def evaluate(uid: str) -> Evaluation:
-        nonlocal eval_time
+def _ball(space: DesignSpace, key: str, k: int) -> dict[str, tuple[int, tuple[str, str, str]]]:
+    """key -> (hops, first edit of a shortest path) for architectures within k edits."""
+    out: dict[str, tuple[int, tuple[str, str, str]]] = {}
+    queue: deque[tuple[str, int, tuple[str, str, str] | None]] = deque([(key, 0, None)])
+    seen = {key}
+    while queue:
+        x, h, first = queue.popleft()
+        if h == k:
+            continue
+        for dim, frm, to, nkey in space.neighbour_keys(x):
+            if nkey in seen:
+                continue
+            seen.add(nkey)
+            edit = first or (dim, frm, to)
+            out[nkey] = (h + 1, edit)
+            queue.append((nkey, h + 1, edit))
+    return out
+
+
+class _Refinement:
+    """The state of one run; :func:`refine` drives it."""
+
+    def __init__(self, kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator,
+                 space: DesignSpace, usable: Callable[[str], bool],
+                 planners: PlannerCache | None, recorder: RunRecorder | None,
+                 on_step: Callable[[RefinementStep], None] | None) -> None:
+        self.kb, self.cfg, self.evaluator, self.space = kb, config, evaluator, space
+        self.usable = usable
+        self.recorder, self.on_step = recorder, on_step
+        self.planner_cache = planners if planners is not None else {}
+        self.onehot = OneHot(space)
+        self.seen: dict[str, Evaluation] = {}
+        self.steps: list[RefinementStep] = []
+        self.best: Evaluation | None = None
+        self.eval_time = 0.0
+        self.weights: dict[str, float] = {}
+        self.order: list[str] = []
+        self.planners: dict[str, SourcePlanner] = {}
+        self.pairs: dict[str, list[tuple[float, float]]] = {}
+        self.candidates: dict[str, list[_Candidate]] = {}
+        self.cost_ratios: dict[tuple[str, str], list[float]] = {}
+
+    # -- evaluation and bookkeeping ---------------------------------------------------
+
+    def within_limits(self, e: Evaluation) -> bool:
+        c = self.cfg
+        return not ((c.max_params is not None and e.params is not None and e.params > c.max_params)
+                    or (c.max_latency is not None and e.latency is not None
+                        and e.latency > c.max_latency))
+
+    def evaluate(self, uid: str) -> Evaluation:
         t = time.perf_counter()
         try:
-            return evaluator.evaluate(uid)
+            # a resumed run re-reads what it paid for before (free): still a paid result
+            e = self.evaluator.evaluate(uid).model_copy(update={"paid": True})
         finally:
-            eval_time += time.perf_counter() - t
+            self.eval_time += time.perf_counter() - t
+        self.seen[uid] = e
+        if self.within_limits(e) and (self.best is None or (e.score, e.uid) > (self.best.score,
+                                                                                  self.best.uid)):
+            self.best = e
+        return e
 
-    current = _start(kb, ds, sources, config.start, usable)
-    seen: dict[str, Evaluation] = {current: evaluate(current)}
-    best = seen[current]
-    steps = [RefinementStep(step=0, uid=current, score=best.score, best_score=best.score,
-                            weights=dict(weights))]
-    if on_step:
-        on_step(steps[0])
-    pairs: dict[str, list[tuple[float, float]]] = {s: [] for s in order}
-    untried: dict[str, list[Neighbour]] = {}
-    step_times: list[float] = []
-    stopped = "budget spent"
-    t_step = time.perf_counter()
-    eval_before = eval_time
-    while evaluator.spent < evaluator.budget:
-        if current not in untried:
-            untried[current] = [n for n in kb.neighbours(current, order) if usable(n.uid)]
-        options = [n for n in untried[current] if n.uid not in seen]
-        if not options:
-            if not config.backtrack:
-                stopped = "no untried neighbour"
-                break
-            resumable = [u for u, e in sorted(seen.items(), key=lambda kv: (-kv[1].score,
-                                                                             kv[0]))
-                         if u not in untried or any(n.uid not in seen for n in untried[u])]
-            if not resumable:
-                stopped = "no untried neighbour"
-                break
-            current = resumable[0]
-            continue
-        predicted, chosen = score_candidates(options, weights, order)[0]
-        result = evaluate(chosen.uid)
-        seen[chosen.uid] = result
-        observed = result.score - seen[current].score
-        gains = {t: chosen.gains.get(t) for t in order}
+    def record(self, step: RefinementStep) -> None:
+        self.steps.append(step)
+        if self.recorder is not None:
+            self.recorder.step(step)
+        if self.on_step is not None:
+            self.on_step(step)
+
+    def _step_of(self, kind: str, e: Evaluation, **extra: object) -> RefinementStep:
+        best = self.best or e
+        return RefinementStep(step=len(self.steps), kind=kind, uid=e.uid, score=e.score,
+                              valid=e.valid, test=e.test, params=e.params, latency=e.latency,
+                              best_uid=best.uid, best_score=best.score,
+                              weights=dict(self.weights), **extra)  # type: ignore[arg-type]
+
+    # -- set-up -----------------------------------------------------------------------
+
+    def retrieve(self, target: object, pool: Callable[[], list[str]]) -> list[SourceInfo]:
+        cfg = self.cfg
+
+        def anchors() -> dict[str, float]:
+            out = {}
+            firsts = []
+            for t in candidate_sources(self.kb, target, self.space.name):  # type: ignore[arg-type]
+                for r in self.kb.best_architectures(t.name, limit=50):
+                    if self.usable(r.uid):
+                        firsts.append(r.uid)
+                        break
+            for uid in pick_anchors(firsts, pool(), cfg.anchors, cfg.seed):
+                if self.evaluator.spent >= self.evaluator.budget and uid not in self.seen:
+                    break
+                e = self.evaluate(uid)
+                self.record(self._step_of("anchor", e))
+                out[uid] = e.score
+            return out
+
+        sources = choose_sources(self.kb, target, self.space.name, cfg.sources,  # type: ignore[arg-type]
+                                 cfg.similarity, anchors)
+        self.order = [s.task for s in sources]
+        self.weights = {s.task: s.weight for s in sources}
+        self.pairs = {s: [] for s in self.order}
+        if cfg.planner != "off":
+            for s in self.order:
+                self.planners[s] = self._planner(s)
+            self.fine_tune()
+        return sources
+
+    def _planner(self, task: str) -> SourcePlanner:
+        key = (task, self.space.name)
+        if key not in self.planner_cache:
+            rows = self.kb.query("task_results", task=task)[0]["results"]
+            prefix = self.space.name + "/"
+            pairs = [(r[0][len(prefix):], r[1]) for r in rows if r[0].startswith(prefix)]
+            keys = [k for k, _ in pairs]
+            x = self.onehot(keys)
+            y = np.array([s for _, s in pairs])
+            self.planner_cache[key] = SourcePlanner.fit(task, x, y, keys=keys)
+        return self.planner_cache[key].copy()
+
+    def fine_tune(self) -> None:
+        if not self.planners or not self.seen:
+            return
+        keys = [u.split("/", 1)[1] for u in self.seen]
+        x = self.onehot(keys)
+        y = np.array([e.score for e in self.seen.values()])
+        for p in self.planners.values():
+            if self.cfg.planner == "residual":
+                p.fine_tune_residual(keys, x, y)
+            else:
+                p.fine_tune(x, y)
+
+    def start(self) -> Evaluation:
+        cfg, space = self.cfg, self.space
+        bests: list[tuple[str, str, dict[str, float | None]]] = []
+        limited = cfg.max_params is not None or cfg.max_latency is not None
+        for task in self.order:
+            if limited:
+                rows = [RankedArchitecture(**r) for r in self.kb.query(
+                    "best_architectures_within", task=task, space=space.name,
+                    max_params=cfg.max_params, max_latency=cfg.max_latency, limit=500)]
+            else:
+                rows = self.kb.best_architectures(task, limit=200)
+            if limited and not any(self.usable(r.uid) for r in rows):
+                # costs differ between tasks (input sizes): start unconstrained and let
+                # the target's own measured costs screen the walk
+                rows = self.kb.best_architectures(task, limit=200)
+            for r in rows:
+                if r.space == space.name and self.usable(r.uid):
+                    bests.append((task, r.uid, {}))
+                    break
+        if not bests:
+            raise InputError("no source's best architectures can be evaluated on the target",
+                             "check the target's space restriction")
+        uid = bests[0][1]
+        if cfg.start != "best":
+            votes: dict[str, dict[str, float]] = {}
+            for task, u, _ in bests:
+                w = self.weights[task] if cfg.start == "weighted_vote" else 1.0
+                for d, v in space.parse_key(u.split("/", 1)[1]).items():
+                    votes.setdefault(d, {})
+                    votes[d][str(v)] = votes[d].get(str(v), 0.0) + w
+            # ties: the choice of the most similar source wins (it is counted first)
+            voted = space.parse({d: max(c, key=lambda v, c=c: c[v]) for d, c in votes.items()})
+            if not space.violation(voted):
+                cand = space.uid(space.canonical_form(voted))
+                if self.usable(cand):
+                    uid = cand
+        e = self.evaluate(uid)
+        if limited:  # the start's measured costs calibrate the sources' cost scales
+            probe = _Candidate(uid, uid.split("/", 1)[1], 0, None)
+            probe.costs = {t: {"params": r.params, "latency": r.latency} for t, r in
+                           self.kb.source_scores([uid], self.order).get(uid, {}).items()}
+            self._learn_costs(probe, e)
+        return e
+
+    # -- one step ---------------------------------------------------------------------
+
+    def _cost_ok(self, costs: dict[str, dict[str, float | None]]) -> bool:
+        """Whether a candidate's estimated cost on the target is within the limits.
+
+        A cost depends on the task (input sizes), so each source's stored cost is scaled
+        by the median ratio target/source over the architectures measured on both so far
+        (1 before any); the estimate is the largest scaled cost."""
+        cfg = self.cfg
+        for name, limit in (("params", cfg.max_params), ("latency", cfg.max_latency)):
+            if limit is None:
+                continue
+            known = [c[name] * self._ratio(t, name) for t, c in costs.items()
+                     if c.get(name) is not None]
+            if known and max(known) > limit:  # type: ignore[operator]
+                return False
+        return True
+
+    def _ratio(self, task: str, name: str) -> float:
+        r = sorted(self.cost_ratios.get((task, name), []))
+        return r[len(r) // 2] if r else 1.0
+
+    def _learn_costs(self, c: _Candidate, e: Evaluation) -> None:
+        for t, cost in c.costs.items():
+            for name, measured in (("params", e.params), ("latency", e.latency)):
+                stored = cost.get(name)
+                if measured is not None and stored:
+                    self.cost_ratios.setdefault((t, name), []).append(measured / stored)
+
+    def _candidates(self, uid: str) -> list[_Candidate]:
+        """Untried candidates around ``uid``, with their evidence (cached per centre)."""
+        if uid in self.candidates:
+            return [c for c in self.candidates[uid] if c.uid not in self.seen]
+        cfg, key = self.cfg, uid.split("/", 1)[1]
+        cands: dict[str, _Candidate] = {}
+        for n in self.kb.neighbours(uid, self.order):
+            if self.usable(n.uid):
+                c = _Candidate(n.uid, n.key, 1, (n.dimension, n.from_choice, n.to_choice))
+                c.evidence = dict(n.gains)
+                cands[n.uid] = c
+        need_scores = cfg.lookahead > 1 or cfg.uncertainty or cfg.max_params is not None \
+            or cfg.max_latency is not None
+        if cfg.lookahead > 1:
+            for nkey, (hops, edit) in _ball(self.space, key, cfg.lookahead).items():
+                nuid = f"{self.space.name}/{nkey}"
+                if nuid not in cands and self.usable(nuid):
+                    cands[nuid] = _Candidate(nuid, nkey, hops, edit)
+        if need_scores:
+            stored = self.kb.source_scores([uid, *cands], self.order)
+            here: dict[str, StoredScore] = stored.get(uid, {})
+            for c in cands.values():
+                there = stored.get(c.uid, {})
+                for t in self.order:
+                    a, b = here.get(t), there.get(t)
+                    if c.hops > 1:
+                        c.evidence[t] = (b.score - a.score) if a and b else None
+                    if a and b and a.std is not None and b.std is not None:
+                        c.std[t] = a.std ** 2 + b.std ** 2
+                c.costs = {t: {"params": s.params, "latency": s.latency}
+                           for t, s in there.items()}
+        self.candidates[uid] = list(cands.values())
+        return [c for c in self.candidates[uid] if c.uid not in self.seen]
+
+    def _open(self, uid: str) -> list[_Candidate]:
+        """The untried candidates around ``uid`` whose estimated costs are within limits."""
+        cands = self._candidates(uid)
+        if self.cfg.max_params is None and self.cfg.max_latency is None:
+            return cands
+        here = self.seen.get(uid)
+        if here is not None and not self.within_limits(here):
+            # over a limit: only moves that are estimated to cost less lead back
+            return [c for c in cands if self._cheaper(c.costs, here)]
+        return [c for c in cands if self._cost_ok(c.costs)]
+
+    def _cheaper(self, costs: dict[str, dict[str, float | None]], here: Evaluation) -> bool:
+        for name, limit, now in (("params", self.cfg.max_params, here.params),
+                                 ("latency", self.cfg.max_latency, here.latency)):
+            if limit is None or now is None or now <= limit:
+                continue
+            known = [c[name] * self._ratio(t, name) for t, c in costs.items()
+                     if c.get(name) is not None]
+            if not known or max(known) >= now:  # type: ignore[operator]
+                return False
+        return True
+
+    def _gains(self, centre: str, cands: Sequence[_Candidate]) -> dict[str, np.ndarray]:
+        """task -> the gain used for each candidate (evidence or planner; NaN: none)."""
+        cfg = self.cfg
+        out: dict[str, np.ndarray] = {}
+        planned: dict[str, np.ndarray] = {}
+        if self.planners:
+            key_from = centre.split("/", 1)[1]
+            x_from = self.onehot([key_from])
+            x_to = self.onehot([c.key for c in cands])
+            if cfg.planner == "residual":
+                for t, p in self.planners.items():
+                    g = p.residual_gain(key_from, x_from, [c.key for c in cands], x_to)
+                    # the stored evidence, where there is some, replaces the score lookup
+                    ev = np.array([c.evidence.get(t) if c.evidence.get(t) is not None
+                                   else np.nan for c in cands], dtype=float)
+                    fix = p.beta * ev / p.sd + (x_to - x_from) @ p.residual
+                    out[t] = np.where(np.isnan(ev), g, fix)
+                return out
+            planned = {t: p.gain(x_from, x_to) for t, p in self.planners.items()}
+        for t in self.order:
+            ev = np.array([c.evidence.get(t) if c.evidence.get(t) is not None else np.nan
+                           for c in cands], dtype=float)
+            if t in planned and (cfg.planner == "always"
+                                 or self.weights[t] < cfg.planner_threshold):
+                ev = planned[t]
+            elif t in planned:
+                ev = np.where(np.isnan(ev), planned[t], ev)
+            out[t] = ev
+        return out
+
+    def choose(self, centre: str) -> tuple[_Candidate, float, dict[str, float | None]] | None:
+        cands = self._open(centre)
+        if not cands:
+            return None
+        gains = self._gains(centre, cands)
+        total = np.zeros(len(cands))
         for t, g in gains.items():
+            total += self.weights[t] * np.nan_to_num(g, nan=0.0)
+        if self.cfg.uncertainty:
+            var = np.array([sum(self.weights[t] ** 2 * c.std.get(t, 0.0) for t in self.order)
+                            for c in cands])
+            total = total + np.sqrt(var)
+        first = gains[self.order[0]]
+        tie = np.where(np.isnan(first), -np.inf, first)
+        best = min(range(len(cands)), key=lambda i: (-total[i], -tie[i], cands[i].uid))
+        chosen = cands[best]
+        used = {t: (None if math.isnan(g[best]) else float(g[best])) for t, g in gains.items()}
+        return chosen, float(total[best]), used
+
+    def centre(self, current: str) -> str | None:
+        """Where to expand next: the current architecture or the best seen, backtracking
+        to the best architecture seen that still has untried candidates."""
+        first = self.best.uid if (self.cfg.expand == "best" and self.best) else current
+        if self._open(first):
+            return first
+        if not self.cfg.backtrack:
+            return None
+        for u, _ in sorted(self.seen.items(), key=lambda kv: (-kv[1].score, kv[0])):
+            if self._open(u):
+                return u
+        return None
+
+    def observe(self, centre: str, chosen: _Candidate, e: Evaluation) -> float:
+        self._learn_costs(chosen, e)
+        observed = e.score - self.seen[centre].score
+        evidence = {t: chosen.evidence.get(t) for t in self.order}
+        for t, g in evidence.items():
             if g is not None:
-                pairs[t].append((g, observed))
-        if config.calibrate:
-            fits = {t: fit_source(pairs[t], window=config.window) for t in order}
-            weights = update_weights(weights, fits, gains, observed)
-        if result.score > best.score:
-            best = result
-        step = RefinementStep(step=len(steps), uid=chosen.uid, dimension=chosen.dimension,
-                              from_choice=chosen.from_choice, to_choice=chosen.to_choice,
-                              predicted=predicted, observed_gain=observed, score=result.score,
-                              best_score=best.score, weights=dict(weights))
-        steps.append(step)
+                self.pairs[t].append((g, observed))
+        if self.cfg.calibrate:
+            fits = {t: fit_source(self.pairs[t], window=self.cfg.window) for t in self.order}
+            self.weights = update_weights(self.weights, fits, evidence, observed)
+        self.fine_tune()
+        return observed
+
+
+def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
+           on_step: Callable[[RefinementStep], None] | None = None,
+           recorder: RunRecorder | None = None, planners: PlannerCache | None = None,
+           run_id: str | None = None) -> RefinementResult:
+    """Refine an architecture for ``config.task`` with ``evaluator`` within its budget.
+
+    ``recorder`` receives the sources and every step as it happens (persistence);
+    ``planners`` caches the sources' trained planners between runs. To resume, give an
+    evaluator restored with the run's paid evaluations: the deterministic replay reads
+    them for free and the walk carries on.
+    """
+    t_start = time.perf_counter()
+    target = kb.task(config.task)
+    space_name = config.space or target_space(kb, config.task)
+    own = [r["space"] for r in kb.query("task_spaces", task=config.task)]
+    if own and space_name not in own:
+        raise InputError(f"task {config.task!r} has its results in space(s) "
+                         f"{', '.join(own)}, not {space_name!r}",
+                         "refine it in its own space (leave out --space)")
+    space = kb.space(space_name)
+    restrict = target.restrict
+
+    def usable(uid: str) -> bool:
+        if not uid.startswith(space_name + "/") or not evaluator.can_evaluate(uid):
+            return False
+        if not restrict:
+            return True
+        arch = dict(p.split("=", 1) for p in uid.split("/", 1)[1].split(","))
+        return all(arch.get(d) in set(map(str, cs)) for d, cs in restrict.items())
+
+    run = _Refinement(kb, config, evaluator, space, usable, planners, recorder, on_step)
+
+    def pool() -> list[str]:
+        return [space.uid(a) for a in space.enumerate(restrict) if usable(space.uid(a))]
+
+    sources = run.retrieve(target, pool)
+    if recorder is not None:
+        recorder.sources(sources)
+    stopped = "budget spent"
+    current: str | None = None
+    if evaluator.spent < evaluator.budget:
+        e = run.start()
+        run.record(run._step_of("start", e))
+        current = e.uid
+    step_times: list[float] = []
+    t_step, eval_before = time.perf_counter(), run.eval_time
+    while current is not None and evaluator.spent < evaluator.budget:
+        centre = run.centre(current)
+        if centre is None:
+            stopped = "no untried candidate"
+            break
+        picked = run.choose(centre)
+        assert picked is not None
+        chosen, predicted, used = picked
+        e = run.evaluate(chosen.uid)
+        observed = run.observe(centre, chosen, e)
         now = time.perf_counter()
-        step_times.append((now - t_step) - (eval_time - eval_before))
-        t_step, eval_before = now, eval_time
-        if on_step:
-            on_step(step)
+        overhead = (now - t_step) - (run.eval_time - eval_before)
+        step_times.append(overhead)
+        run.record(run._step_of("edit", e, parent=centre, dimension=chosen.dimension,
+                                from_choice=chosen.from_choice, to_choice=chosen.to_choice,
+                                hops=chosen.hops, predicted=predicted, observed_gain=observed,
+                                source_gains=used, overhead_ms=round(overhead * 1000, 3)))
+        t_step, eval_before = time.perf_counter(), run.eval_time
         current = chosen.uid
+    if run.best is None:
+        raise InputError("no architecture evaluated within the cost limits",
+                         "raise --max-params/--max-latency or the budget")
     step_times.sort()
     median = step_times[len(step_times) // 2] * 1000 if step_times else \
-        (time.perf_counter() - t_start - eval_time) * 1000
-    return RefinementResult(config=config, space=space_name, sources=sources, best=best,
-                            steps=steps, spent=evaluator.spent,
-                            overhead_ms_per_step=round(median, 3), stopped=stopped)
+        (time.perf_counter() - t_start - run.eval_time) * 1000
+    return RefinementResult(run_id=run_id, config=config, space=space_name, split=target.split,
+                            sources=sources, best=run.best, steps=run.steps,
+                            spent=evaluator.spent, overhead_ms_per_step=round(median, 3),
+                            stopped=stopped)
 
 
-def _target_space(kb: KnowledgeBase, task: str) -> str:
+def target_space(kb: KnowledgeBase, task: str) -> str:
+    """The design space of the target's stored results (the first, by name)."""
     rows = kb.query("task_spaces", task=task)
     if not rows:
         raise InputError(f"task {task!r} has no results in any design space",
-                         "name the space explicitly")
+                         "name the space with --space")
     return rows[0]["space"]

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import pytest
 from mdesign.kb import KnowledgeBase
 from mdesign.kb.errors import InputError
+from mdesign.kb.importers.table import import_table
+from mdesign.kb.space import DesignSpace
 from mdesign.refinement.evaluators import BenchmarkEvaluator, BudgetExhausted
 from mdesign.refinement.refine import RefineConfig, refine
 from nbg_reference import table
+from tables import write_toy
 
 
 def test_budget_is_strict_and_re_reads_are_free(nbg: KnowledgeBase) -> None:
@@ -67,3 +73,76 @@ def test_refine_bad_input(nbg: KnowledgeBase) -> None:
         refine(nbg, RefineConfig(task="nope", budget=5), BenchmarkEvaluator(nbg, "cora", 5))
     with pytest.raises(ValueError):
         RefineConfig(task="cora", budget=0)
+
+
+def test_anchor_similarity_pays_for_its_anchors(nbg: KnowledgeBase) -> None:
+    ev = BenchmarkEvaluator(nbg, "physics", 12)
+    result = refine(nbg, RefineConfig(task="physics", budget=12, similarity="both",
+                                      anchors=5), ev)
+    anchors = [s for s in result.steps if s.kind == "anchor"]
+    assert len(anchors) == 5 and result.steps[5].kind == "start"
+    assert result.spent == 12 == ev.spent == len({s.uid for s in result.steps})
+    assert all(s.anchor_tau is not None for s in result.sources)
+    t = table("physics")
+    # the anchor tau of the first source, recomputed from the tables
+    from mdesign.refinement.similarity import kendall_tau
+
+    src = result.sources[0]
+    xs = [table(src.task)[a.uid]["valid"] for a in anchors]
+    ys = [t[a.uid]["valid"] for a in anchors]
+    assert src.anchor_tau == pytest.approx(kendall_tau(xs, ys))
+    assert src.similarity == pytest.approx((src.feature_similarity + src.anchor_tau) / 2)
+
+
+def test_lookahead_plans_multi_edit_moves(nbg: KnowledgeBase) -> None:
+    result = refine(nbg, RefineConfig(task="cora", budget=15, lookahead=2, planner="off"),
+                    BenchmarkEvaluator(nbg, "cora", 15))
+    edits = [s for s in result.steps if s.kind == "edit"]
+    assert {s.hops for s in edits} == {1, 2}
+    for s in edits:
+        # the evidence of a move is the sum of its edits' gains: it telescopes to the
+        # difference of the source's scores at both ends
+        for src, g in s.source_gains.items():
+            t = table(src)
+            assert g == pytest.approx(t[s.uid]["valid"] - t[s.parent]["valid"], abs=1e-9)
+    assert result.spent == 15
+
+
+def test_cost_limit_is_respected(nbg: KnowledgeBase) -> None:
+    t = table("pubmed")
+    limit = sorted(r["params"] for r in t.values())[len(t) // 4]
+    result = refine(nbg, RefineConfig(task="pubmed", budget=15, max_params=limit),
+                    BenchmarkEvaluator(nbg, "pubmed", 15))
+    # the returned architecture respects the limit, whatever the start cost
+    assert result.best.params is not None and result.best.params <= limit
+    assert result.best.score == max(s.score for s in result.steps if s.params <= limit)
+    assert result.spent == 15
+
+
+def test_uncertainty_adds_the_stored_std_as_a_bonus(kb: KnowledgeBase, tmp_path: Path) -> None:
+    space_file, csv = write_toy(tmp_path, "toy-unc", {"unc-a": "node", "unc-b": "node"})
+    import_table(kb, csv, DesignSpace.from_yaml(space_file))
+    result = refine(kb, RefineConfig(task="unc-a", budget=6, sources=1, planner="off",
+                                     uncertainty=True, expand="current"),
+                    BenchmarkEvaluator(kb, "unc-a", 6))
+    for prev, s in zip(result.steps, result.steps[1:], strict=False):
+        evidence = sum(prev.weights[t] * g for t, g in s.source_gains.items()
+                       if g is not None)
+        # every stored result has std 0.01: bonus = sqrt(sum_i w_i^2 (0.01^2 + 0.01^2))
+        bonus = math.sqrt(sum(w * w * 2e-4 for w in prev.weights.values()))
+        assert s.predicted == pytest.approx(evidence + bonus)
+
+
+@pytest.mark.parametrize("planner", ["off", "fallback", "always", "residual"])
+def test_every_planner_mode_runs_within_budget(nbg: KnowledgeBase, planner: str) -> None:
+    ev = BenchmarkEvaluator(nbg, "proteins", 10)
+    result = refine(nbg, RefineConfig(task="proteins", budget=10, planner=planner,
+                                      expand="current"), ev)
+    assert result.spent == 10 == ev.spent
+    if planner == "off":
+        # the reference score: S(m) = sum_i w_i gain_i with the weights before the step,
+        # a source without evidence contributing nothing
+        for prev, s in zip(result.steps, result.steps[1:], strict=False):
+            expect = sum(prev.weights[t] * g for t, g in s.source_gains.items()
+                         if g is not None)
+            assert s.predicted == pytest.approx(expect)

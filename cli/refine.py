@@ -1,0 +1,228 @@
+"""``mdesign refine``, ``mdesign runs`` and ``mdesign bench refine``: parse, call, print."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from mdesign.kb.errors import InputError
+from pydantic import ValidationError
+
+
+def _config(**values: Any) -> Any:
+    from mdesign.refinement.refine import RefineConfig
+
+    try:
+        return RefineConfig(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        option = "--" + field.replace("_", "-")
+        raise InputError(f"{option}: {err['msg'].lower()} (got {err.get('input')!r})",
+                         f"see `mdesign refine --help` for {option}") from None
+
+
+def _runs_dir() -> Path:
+    from mdesign.kb import settings
+
+    return settings.home() / "runs"
+
+
+class StepTable:
+    """The live table of steps, one line per step (readable when piped, too)."""
+
+    HEADER = (f"{'step':>4}  {'kind':6}  {'edit':42}  {'gain':>7}  {'score':>7}  "
+              f"{'best':>7}  top source weights")
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def __call__(self, s: Any) -> None:
+        if not self.started:
+            click.echo(self.HEADER)
+            self.started = True
+        if s.dimension:
+            edit = f"{s.dimension}: {s.from_choice} -> {s.to_choice}"
+            if s.hops > 1:
+                edit += f" (+{s.hops - 1} more)"
+        else:
+            edit = s.uid.split("/", 1)[1]
+        gain = "" if s.observed_gain is None else f"{s.observed_gain * 100:+.2f}"
+        top = sorted(s.weights.items(), key=lambda kv: -kv[1])[:3]
+        weights = " ".join(f"{t} {w:.2f}" for t, w in top)
+        click.echo(f"{s.step:>4}  {s.kind:6}  {edit[:42]:42}  {gain:>7}  "
+                   f"{s.score * 100:7.2f}  {s.best_score * 100:7.2f}  {weights}")
+
+
+@click.command("refine")
+@click.option("--task", default=None, help="target task (already in the knowledge base)")
+@click.option("--budget", type=int, default=None, help="evaluations to spend (>= 1)")
+@click.option("--evaluator", default="benchmark", show_default=True,
+              help="benchmark: the task's stored results as a paid oracle, hidden from "
+                   "retrieval (leave one task out)")
+@click.option("--sources", type=int, default=3, show_default=True,
+              help="number of source tasks")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--similarity", type=click.Choice(["features", "anchors", "both"]),
+              default="features", show_default=True,
+              help="initial task similarity: meta-features, paid anchors, or both")
+@click.option("--anchors", type=int, default=5, show_default=True,
+              help="anchor architectures (paid from the budget)")
+@click.option("--start", type=click.Choice(["best", "vote", "weighted_vote"]),
+              default="best", show_default=True)
+@click.option("--lookahead", type=int, default=1, show_default=True,
+              help="plan up to this many edits per step (1-4)")
+@click.option("--expand", type=click.Choice(["best", "current"]), default="best",
+              show_default=True, help="expand the best architecture seen, or walk on from "
+                                      "the current one (the reference method)")
+@click.option("--planner", type=click.Choice(["residual", "fallback", "always", "off"]),
+              default="residual", show_default=True,
+              help="predictive planners: residual (evidence scaled and corrected on the "
+                   "target), fallback (only for missing or low-weight evidence: the "
+                   "reference), always, or off")
+@click.option("--no-calibrate", is_flag=True, help="keep the prior source weights")
+@click.option("--uncertainty", is_flag=True, help="use stored std as an optimism bonus")
+@click.option("--max-params", type=float, default=None, help="parameter count limit")
+@click.option("--max-latency", type=float, default=None, help="latency limit (stored units)")
+@click.option("--space", default=None, help="design space (default: the target's)")
+@click.option("--resume", "resume_id", default=None, help="continue a stored run")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="directory of the JSON report and PNG plot [default: MDESIGN_HOME/runs]")
+@click.option("--quiet", is_flag=True, help="no live table")
+def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: int, seed: int,
+               similarity: str, anchors: int, start: str, lookahead: int, expand: str,
+               planner: str, no_calibrate: bool, uncertainty: bool, max_params: float | None,
+               max_latency: float | None, space: str | None, resume_id: str | None,
+               out: Path | None, quiet: bool) -> None:
+    """Refine an architecture for TASK from the evidence of similar tasks."""
+    from mdesign.kb import KnowledgeBase
+    from mdesign.refinement import report, runs
+    from mdesign.refinement.evaluators import make_evaluator
+
+    if resume_id is None and (task is None or budget is None):
+        raise InputError("refine needs a target task and a budget",
+                         "pass --task NAME --budget B, or --resume RUN_ID")
+    with KnowledgeBase.connect() as kb:
+        stored = None
+        if resume_id is not None:
+            stored = runs.resumable(kb, resume_id)
+            config = stored.config
+        else:
+            config = _config(task=task, budget=budget, evaluator=evaluator, sources=sources,
+                             seed=seed, similarity=similarity, anchors=anchors, start=start,
+                             lookahead=lookahead, expand=expand, planner=planner,
+                             calibrate=not no_calibrate, uncertainty=uncertainty,
+                             max_params=max_params, max_latency=max_latency, space=space)
+            kb.task(config.task)
+        ev = make_evaluator(kb, config.evaluator, config.task, config.budget)
+        table = None if quiet else StepTable()
+        result = runs.execute(kb, config, ev, resume=stored, on_step=table)
+    best = result.best
+    click.echo("")
+    click.echo(f"run {result.run_id}: {result.stopped} after {result.spent}/"
+               f"{config.budget} evaluations; sources "
+               + ", ".join(f"{s.task} ({s.similarity:+.2f})" for s in result.sources))
+    click.echo(f"best architecture: {best.uid}")
+    if result.split == "single":
+        click.echo(f"  score {best.score * 100:.2f} (single metric: selection and report)")
+    else:
+        test = "n/a" if best.test is None else f"{best.test * 100:.2f}"
+        valid = best.valid if best.valid is not None else best.score
+        click.echo(f"  validation {valid * 100:.2f}, test {test}")
+    if best.params is not None:
+        click.echo(f"  params {best.params:.4g}" + ("" if best.latency is None
+                                                    else f", latency {best.latency:.4g}"))
+    directory = out or _runs_dir()
+    j = report.write_json(result, directory / f"{result.run_id}.json")
+    p = report.plot(result, directory / f"{result.run_id}.png")
+    click.echo(f"report: {j}\nplot:   {p}")
+
+
+@click.group("runs")
+def runs_group() -> None:
+    """Stored refinement runs."""
+
+
+@runs_group.command("list")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def runs_list(limit: int, as_json: bool) -> None:
+    """Refinement runs, newest first."""
+    from mdesign.cli.main import _kb, _print_json, _print_rows
+    from mdesign.refinement import runs
+
+    with _kb() as kb:
+        rows = runs.list_runs(kb, limit)
+    if as_json:
+        _print_json(rows)
+    else:
+        _print_rows(rows, "refinement runs")
+
+
+@runs_group.command("show")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True)
+def runs_show(run_id: str, as_json: bool) -> None:
+    """One run: configuration, sources, steps and outcome."""
+    from mdesign.cli.main import _kb, _print_json, _print_rows
+    from mdesign.refinement import runs
+
+    with _kb() as kb:
+        run = runs.load_run(kb, run_id)
+    if as_json:
+        _print_json(run.model_dump(mode="json"))
+        return
+    click.echo(f"run {run.id}: task {run.task}, space {run.space}, status {run.status}, "
+               f"{run.spent}/{run.budget} evaluations spent"
+               + (f", stopped: {run.stopped}" if run.stopped else ""))
+    click.echo("config: " + run.config.model_dump_json(exclude_none=True))
+    click.echo(f"sources: {', '.join(run.sources) or '(not retrieved yet)'}")
+    if run.best_uid:
+        click.echo(f"best: {run.best_uid} ({(run.best_score or 0) * 100:.2f})")
+    table = StepTable()
+    for s in run.steps:
+        table(s)
+    if not run.steps:
+        _print_rows([])
+
+
+@click.group("bench")
+def bench_group() -> None:
+    """Benchmarks over the knowledge base."""
+
+
+@bench_group.command("refine")
+@click.option("--tasks", required=True, help="comma-separated target tasks")
+@click.option("--budgets", default="10,20,50,100", show_default=True)
+@click.option("--methods", default=None,
+              help="comma-separated methods [default: mdesign, mdesign-nocal, retrieval, "
+                   "random, regevo, tpe]")
+@click.option("--seeds", type=int, default=20, show_default=True,
+              help="runs of each stochastic method")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("."), show_default=True,
+              help="directory for NAME.json, NAME.md and NAME.png")
+@click.option("--name", default="refine_bench", show_default=True)
+def bench_refine(tasks: str, budgets: str, methods: str | None, seeds: int, out: Path,
+                 name: str) -> None:
+    """Leave-one-task-out refinement benchmark (benchmarks.md) on any tasks."""
+    from mdesign.cli.main import _kb
+    from mdesign.refinement import protocol
+
+    try:
+        budget_list = [int(b) for b in budgets.split(",")]
+    except ValueError:
+        raise InputError(f"--budgets must be comma-separated integers (got {budgets!r})",
+                         "e.g. --budgets 10,20,50") from None
+    if min(budget_list) < 1 or seeds < 1:
+        raise InputError("budgets and --seeds must be at least 1", "e.g. --budgets 10,20")
+    method_list = methods.split(",") if methods else protocol.DEFAULT_METHODS
+    with _kb() as kb:
+        for t in tasks.split(","):
+            kb.task(t)
+        o = protocol.run_protocol(kb, tasks.split(","), budget_list, method_list, seeds,
+                                  progress=lambda m: click.echo(m, err=True))
+    paths = protocol.write(o, out, name, "Refinement benchmark, leave one task out")
+    sys.stdout.write(paths[1].read_text())
+    click.echo(f"wrote {', '.join(str(p) for p in paths)}")

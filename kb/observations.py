@@ -1,0 +1,71 @@
+"""Observations on a target task become evidence of that task for later runs.
+
+An evaluator that measures architectures the knowledge base does not hold (real
+training) hands its results here: each becomes a RESULT of the target from the source
+``mdesign:<evaluator>`` (one source per evaluator, so that gains between observations of
+different runs share a source), missing architectures and their edits to stored
+neighbours are created, and the target's gain on every edit touching a new result is
+recomputed with the same rule as the importers (:func:`~mdesign.kb.evidence.edit_gain`).
+Everything is idempotent: recording the same observations twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mdesign.kb.evidence import GAIN_PREFIX, edit_gain
+from mdesign.kb.importers.common import architecture_row
+from mdesign.kb.knowledge_base import KnowledgeBase
+from mdesign.kb.space import DesignSpace
+from pydantic import BaseModel
+
+
+class Observation(BaseModel):
+    uid: str
+    score: float
+    valid: float | None = None
+    test: float | None = None
+    params: float | None = None
+    latency: float | None = None
+
+
+class ObservationReport(BaseModel):
+    results: int
+    edits: int
+    gains: int
+
+
+def record_observations(kb: KnowledgeBase, space: DesignSpace, task: str,
+                        observations: Sequence[Observation], source: str
+                        ) -> ObservationReport:
+    keys = sorted({o.uid.split("/", 1)[1] for o in observations})
+    kb.query_rows("import_architectures",
+                  [architecture_row(space, space.parse_key(k)) for k in keys])
+    rows = []
+    for o in observations:
+        props = {f: v for f in ("score", "valid", "test", "params", "latency")
+                 if (v := getattr(o, f)) is not None}
+        rows.append({"arch": o.uid, "task": task, "source": source,
+                     "props": {**props, "task": task, "source": source, "seeds": 1}})
+    kb.query_rows("import_results", rows)
+    edits: dict[tuple[str, str], dict[str, Any]] = {}
+    for k in keys:
+        for dim, frm, to, nkey in space.neighbour_keys(k):
+            pair = (k, nkey) if k < nkey else (nkey, k)
+            edits.setdefault(pair, {"a": f"{space.name}/{k}", "b": f"{space.name}/{nkey}",
+                                    "dimension": dim, "from_choice": frm, "to_choice": to,
+                                    "gains": {}})
+    kb.query_rows("import_edits", list(edits.values()))
+    uids = [f"{space.name}/{k}" for k in keys]
+    gains = []
+    touched = kb.query("observation_edits", uids=uids, task=task)
+    for r in touched:
+        ra = {s: (v, n) for s, v, n in r["from_results"] if s is not None}
+        rb = {s: (v, n) for s, v, n in r["to_results"] if s is not None}
+        g = edit_gain(ra, rb) if ra and rb else None
+        if g is not None:
+            gains.append({"id": r["id"], "gains": {GAIN_PREFIX + task: g}})
+    if gains:
+        kb.query_rows("evidence_write_gains", gains)
+    return ObservationReport(results=len(rows), edits=len(touched), gains=len(gains))

@@ -1,0 +1,63 @@
+"""A refinement run's report: JSON (the full result) and a PNG (two panels).
+
+Left: best-so-far selection score against evaluations spent, with each step's observed
+score as dots (anchors, start, edits). Right: the source weights over the steps, which is
+where the calibration's "evolving transferability" shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mdesign.refinement.refine import RefinementResult
+
+
+def write_json(result: RefinementResult, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(result.model_dump_json(indent=2) + "\n")
+    tmp.replace(path)  # never leave a half-written report
+    return path
+
+
+def plot(result: RefinementResult, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = result.steps
+    paid: dict[str, int] = {}
+    xs, ys, best, colours = [], [], [], []
+    colour = {"anchor": "tab:gray", "start": "tab:green", "edit": "tab:blue"}
+    for s in steps:
+        paid.setdefault(s.uid, len(paid) + 1)
+        xs.append(paid[s.uid])
+        ys.append(s.score * 100)
+        best.append(s.best_score * 100)
+        colours.append(colour[s.kind])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.scatter(xs, ys, s=12, c=colours, alpha=0.6, label="observed")
+    ax1.step(xs, best, where="post", color="tab:red", lw=2, label="best so far")
+    ax1.set_xlabel("evaluations spent")
+    metric = "validation" if result.split == "valid_test" else "score"
+    ax1.set_ylabel(f"{metric} (%)")
+    ax1.set_title(f"{result.config.task}: best {result.best.score * 100:.2f} "
+                  f"after {result.spent}/{result.config.budget}")
+    if ys:
+        ax1.set_ylim(bottom=max(min(ys), max(best) - 10))
+    ax1.legend(loc="lower right", fontsize=8)
+    edits = [s for s in steps if s.weights]
+    for src in result.sources:
+        ax2.plot([s.step for s in edits], [s.weights.get(src.task, 0.0) for s in edits],
+                 label=src.task, marker=".")
+    ax2.set_xlabel("step")
+    ax2.set_ylabel("source weight")
+    ax2.set_ylim(0, 1)
+    ax2.set_title("source weights (Bayesian calibration)")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,100 @@
+"""Predictive planners and source ranking: pure maths, checked against hand computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from mdesign.kb.models import TaskInfo
+from mdesign.kb.space import DesignSpace
+from mdesign.refinement.evaluators import Evaluation
+from mdesign.refinement.planners import OneHot, SourcePlanner, ridge
+from mdesign.refinement.protocol import Trajectory
+from mdesign.refinement.sources import pick_anchors, rank_sources
+
+SPACE = DesignSpace.from_dict({"name": "p", "dimensions": [
+    {"name": "agg", "choices": ["add", "max"]}, {"name": "layers", "choices": [1, 2]}]})
+
+
+def test_one_hot_columns_follow_the_space() -> None:
+    enc = OneHot(SPACE)
+    assert enc.columns == [("agg", "add"), ("agg", "max"), ("layers", "1"), ("layers", "2")]
+    assert enc(["agg=max,layers=1"]).tolist() == [[0, 1, 1, 0]]
+
+
+def test_ridge_by_hand() -> None:
+    # one feature, x = [0, 1, 2], y = [1, 3, 5]: centred sxx = 2, sxy = 4
+    x, y = np.array([[0.0], [1.0], [2.0]]), np.array([1.0, 3.0, 5.0])
+    theta, b = ridge(x, y, lam=2.0)
+    assert theta[0] == pytest.approx(4 / (2 + 2)) and b == pytest.approx(3 - 1 * 1.0)
+    # shrinking towards a prior of 3: (4 + 2 * 3) / (2 + 2)
+    theta, _ = ridge(x, y, lam=2.0, prior=np.array([3.0]))
+    assert theta[0] == pytest.approx(2.5)
+    # no data: the prior itself
+    theta, b = ridge(np.zeros((0, 1)), np.zeros(0), 1.0, prior=np.array([0.7]))
+    assert theta[0] == 0.7 and b == 0.0
+
+
+def test_planner_extrapolates_gains_and_fine_tunes_towards_the_target() -> None:
+    enc = OneHot(SPACE)
+    keys = ["agg=add,layers=1", "agg=add,layers=2", "agg=max,layers=1", "agg=max,layers=2"]
+    # source: max is +0.2, two layers +0.1, additive
+    src = np.array([0.5, 0.6, 0.7, 0.8])
+    p = SourcePlanner.fit("s", enc(keys), src, lam=1e-6, keys=keys)
+    g = p.gain(enc([keys[0]]), enc(keys))
+    assert g == pytest.approx([0.0, 0.1, 0.2, 0.3], abs=1e-4)  # a 2-edit path: 0.3
+    # the target prefers add: fine-tuning on its observations flips the sign of agg
+    tgt = np.array([0.8, 0.9, 0.6, 0.7])
+    p.fine_tune(enc(keys), tgt, lam=1e-6)
+    assert p.gain(enc([keys[0]]), enc([keys[2]]))[0] == pytest.approx(-0.2, abs=1e-3)
+    # with a huge penalty it stays the source's model
+    q = p.copy()
+    q.fine_tune(enc(keys), tgt, lam=1e9)
+    assert q.gain(enc([keys[0]]), enc([keys[2]]))[0] == pytest.approx(0.2, abs=1e-4)
+
+
+def test_residual_planner_scales_the_source_and_corrects_it() -> None:
+    enc = OneHot(SPACE)
+    keys = ["agg=add,layers=1", "agg=add,layers=2", "agg=max,layers=1", "agg=max,layers=2"]
+    src = np.array([0.5, 0.6, 0.7, 0.8])
+    p = SourcePlanner.fit("s", enc(keys), src, keys=keys)
+    # target = 2 x source (exactly explained by beta, no residual needed)
+    y = 0.1 + 2 * src
+    p.fine_tune_residual(keys, enc(keys), y, lam=1e6)
+    pred = p.residual_gain(keys[0], enc([keys[0]]), keys, enc(keys))
+    assert pred == pytest.approx(y - y[0], abs=1e-3)
+
+
+def test_rank_sources_by_features_anchors_or_both() -> None:
+    t = TaskInfo(name="u", kind="node", metric="acc", split="valid_test",
+                 features={"nodes": 1000, "edges": 5000})
+    near = TaskInfo(name="near", kind="node", metric="acc", split="valid_test",
+                    features={"nodes": 1100, "edges": 5200})
+    far = TaskInfo(name="far", kind="node", metric="acc", split="valid_test",
+                   features={"nodes": 10, "edges": 20})
+    by_features = rank_sources(t, [far, near], 2, "features")
+    assert [s.task for s in by_features] == ["near", "far"]
+    assert sum(s.weight for s in by_features) == pytest.approx(1.0)
+    # anchors say the opposite; "both" averages the two similarities
+    tau = {"near": -1.0, "far": 1.0}
+    assert [s.task for s in rank_sources(t, [far, near], 2, "anchors", tau)] == ["far", "near"]
+    both = {s.task: s for s in rank_sources(t, [far, near], 2, "both", tau)}
+    assert both["near"].similarity == pytest.approx((both["near"].feature_similarity - 1) / 2)
+    # k=1 keeps one source with the whole weight
+    assert rank_sources(t, [far, near], 1, "features")[0].weight == pytest.approx(1.0)
+
+
+def test_anchors_are_the_sources_bests_then_seeded_draws() -> None:
+    pool = [f"s/{i}" for i in range(50)]
+    a = pick_anchors(["s/3", "s/3", "s/7"], pool, 5, seed=1)
+    assert a[:2] == ["s/3", "s/7"] and len(set(a)) == 5
+    assert a == pick_anchors(["s/3", "s/7"], pool, 5, seed=1)
+    assert a != pick_anchors(["s/3", "s/7"], pool, 5, seed=2)
+
+
+def test_trajectory_reads_any_budget_from_its_prefix() -> None:
+    e = [Evaluation(uid=f"u{i}", score=s, params=p)
+         for i, (s, p) in enumerate([(0.5, 1), (0.7, 9), (0.6, 2), (0.9, 1)])]
+    t = Trajectory(e)
+    assert [t.best_at(b).uid for b in (1, 2, 3, 4)] == ["u0", "u1", "u1", "u3"]
+    # a parameter limit excludes u1 from being returned
+    assert Trajectory(e, limit=5).best_at(3).uid == "u2"
