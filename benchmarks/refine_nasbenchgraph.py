@@ -26,8 +26,9 @@ DATASETS = ["cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers",
             "proteins"]
 FULL_METHODS = ["mdesign", "mdesign-reference", "mdesign-reference-nocal", "mdesign-nocal",
                 "mdesign-noplanner", "mdesign-planner-fallback", "mdesign-expand-current",
-                "mdesign-lookahead2", "mdesign-anchors", "mdesign-uncertainty",
-                "mdesign-maxparams", "retrieval", "random", "regevo", "tpe"]
+                "mdesign-lookahead2", "mdesign-lookahead2-gds", "mdesign-anchors",
+                "mdesign-uncertainty", "mdesign-maxparams", "retrieval", "random", "regevo",
+                "tpe"]
 
 
 def main() -> None:

@@ -74,6 +74,9 @@ class StepTable:
               default="best", show_default=True)
 @click.option("--lookahead", type=int, default=1, show_default=True,
               help="plan up to this many edits per step (1-4)")
+@click.option("--lookahead-engine", type=click.Choice(["space", "gds"]), default="space",
+              show_default=True, help="find multi-edit moves from the space's edit rule, "
+                                      "or by GDS shortest paths over the stored edits")
 @click.option("--expand", type=click.Choice(["best", "current"]), default="best",
               show_default=True, help="expand the best architecture seen, or walk on from "
                                       "the current one (the reference method)")
@@ -92,7 +95,8 @@ class StepTable:
               help="directory of the JSON report and PNG plot [default: MDESIGN_HOME/runs]")
 @click.option("--quiet", is_flag=True, help="no live table")
 def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: int, seed: int,
-               similarity: str, anchors: int, start: str, lookahead: int, expand: str,
+               similarity: str, anchors: int, start: str, lookahead: int,
+               lookahead_engine: str, expand: str,
                planner: str, no_calibrate: bool, uncertainty: bool, max_params: float | None,
                max_latency: float | None, space: str | None, resume_id: str | None,
                out: Path | None, quiet: bool) -> None:
@@ -112,7 +116,8 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
         else:
             config = _config(task=task, budget=budget, evaluator=evaluator, sources=sources,
                              seed=seed, similarity=similarity, anchors=anchors, start=start,
-                             lookahead=lookahead, expand=expand, planner=planner,
+                             lookahead=lookahead, lookahead_engine=lookahead_engine,
+                             expand=expand, planner=planner,
                              calibrate=not no_calibrate, uncertainty=uncertainty,
                              max_params=max_params, max_latency=max_latency, space=space)
             kb.task(config.task)

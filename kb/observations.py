@@ -68,4 +68,7 @@ def record_observations(kb: KnowledgeBase, space: DesignSpace, task: str,
             gains.append({"id": r["id"], "gains": {GAIN_PREFIX + task: g}})
     if gains:
         kb.query_rows("evidence_write_gains", gains)
+    results = kb.query("task_result_counts", tasks=[task])[0]["results"]
+    kb.query_rows("set_task_counts", [{"task": task, "results": results, "evidence_edits":
+                                       kb.query("task_gain_count", task=task)[0]["n"]}])
     return ObservationReport(results=len(rows), edits=len(touched), gains=len(gains))

@@ -43,6 +43,7 @@ MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "mdesign-planner-fallback": ({"planner": "fallback"}, False),
     "mdesign-expand-current": ({"expand": "current"}, False),
     "mdesign-lookahead2": ({"lookahead": 2}, False),
+    "mdesign-lookahead2-gds": ({"lookahead": 2, "lookahead_engine": "gds"}, False),
     "mdesign-anchors": ({"similarity": "both"}, False),
     "mdesign-uncertainty": ({"uncertainty": True}, False),
     "mdesign-maxparams": ({"max_params": "median"}, False),

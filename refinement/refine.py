@@ -35,14 +35,16 @@ stored evaluations for free and carries on from where the record stops.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Literal, Protocol
 
 import numpy as np
-from mdesign.kb.errors import InputError
+from mdesign.kb.errors import InputError, MdesignError
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.models import Neighbour, RankedArchitecture, StoredScore
 from mdesign.kb.space import DesignSpace
@@ -69,7 +71,12 @@ class RefineConfig(BaseModel):
     window: int | None = Field(default=None, ge=3)
     planner: Literal["off", "fallback", "always", "residual"] = "residual"
     planner_threshold: float = Field(default=0.2, ge=0.0, le=1.0)
+    planner_penalty: float = Field(default=1.0, gt=0,
+                                   description="ridge penalty of the planners' fine-tuning")
     lookahead: int = Field(default=1, ge=1, le=4)
+    lookahead_engine: Literal["space", "gds"] = Field(
+        default="space", description="find the architectures within `lookahead` edits from "
+        "the design space's own edit rule, or with GDS shortest paths on the stored edits")
     expand: Literal["current", "best"] = "best"
     uncertainty: bool = False
     max_params: float | None = Field(default=None, gt=0)
@@ -207,6 +214,7 @@ class _Refinement:
         self.pairs: dict[str, list[tuple[float, float]]] = {}
         self.candidates: dict[str, list[_Candidate]] = {}
         self.cost_ratios: dict[tuple[str, str], list[float]] = {}
+        self.gds_graph: str | None = None
 
     # -- evaluation and bookkeeping ---------------------------------------------------
 
@@ -295,9 +303,9 @@ class _Refinement:
         y = np.array([e.score for e in self.seen.values()])
         for p in self.planners.values():
             if self.cfg.planner == "residual":
-                p.fine_tune_residual(keys, x, y)
+                p.fine_tune_residual(keys, x, y, lam=self.cfg.planner_penalty)
             else:
-                p.fine_tune(x, y)
+                p.fine_tune(x, y, lam=3 * self.cfg.planner_penalty)
 
     def start(self) -> Evaluation:
         cfg, space = self.cfg, self.space
@@ -386,7 +394,7 @@ class _Refinement:
         need_scores = cfg.lookahead > 1 or cfg.uncertainty or cfg.max_params is not None \
             or cfg.max_latency is not None
         if cfg.lookahead > 1:
-            for nkey, (hops, edit) in _ball(self.space, key, cfg.lookahead).items():
+            for nkey, (hops, edit) in self._ball(uid, key, cands).items():
                 nuid = f"{self.space.name}/{nkey}"
                 if nuid not in cands and self.usable(nuid):
                     cands[nuid] = _Candidate(nuid, nkey, hops, edit)
@@ -405,6 +413,28 @@ class _Refinement:
                            for t, s in there.items()}
         self.candidates[uid] = list(cands.values())
         return [c for c in self.candidates[uid] if c.uid not in self.seen]
+
+    def _ball(self, uid: str, key: str, first: dict[str, _Candidate]
+              ) -> dict[str, tuple[int, tuple[str, str, str]]]:
+        """key -> (edits, first edit) of the architectures within ``lookahead`` edits."""
+        if self.cfg.lookahead_engine == "space":
+            return _ball(self.space, key, self.cfg.lookahead)
+        if self.gds_graph is None:
+            self.gds_graph = f"mdesign-lookahead-{secrets.token_hex(4)}"
+            self.kb.query("lookahead_project", graph=self.gds_graph)
+        out = {}
+        for r in self.kb.query("lookahead_ball_gds", graph=self.gds_graph, uid=uid,
+                               k=self.cfg.lookahead):
+            f = first.get(r["first"])
+            if f is not None and f.dimension is not None:
+                out[r["key"]] = (r["hops"], (f.dimension, f.from_choice, f.to_choice))
+        return out
+
+    def close(self) -> None:
+        if self.gds_graph is not None:
+            with contextlib.suppress(MdesignError):
+                self.kb.query("gds_drop_graph", graph=self.gds_graph)
+            self.gds_graph = None
 
     def _open(self, uid: str) -> list[_Candidate]:
         """The untried candidates around ``uid`` whose estimated costs are within limits."""
@@ -539,36 +569,39 @@ def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
     def pool() -> list[str]:
         return [space.uid(a) for a in space.enumerate(restrict) if usable(space.uid(a))]
 
-    sources = run.retrieve(target, pool)
-    if recorder is not None:
-        recorder.sources(sources)
-    stopped = "budget spent"
-    current: str | None = None
-    if evaluator.spent < evaluator.budget:
-        e = run.start()
-        run.record(run._step_of("start", e))
-        current = e.uid
-    step_times: list[float] = []
-    t_step, eval_before = time.perf_counter(), run.eval_time
-    while current is not None and evaluator.spent < evaluator.budget:
-        centre = run.centre(current)
-        if centre is None:
-            stopped = "no untried candidate"
-            break
-        picked = run.choose(centre)
-        assert picked is not None
-        chosen, predicted, used = picked
-        e = run.evaluate(chosen.uid)
-        observed = run.observe(centre, chosen, e)
-        now = time.perf_counter()
-        overhead = (now - t_step) - (run.eval_time - eval_before)
-        step_times.append(overhead)
-        run.record(run._step_of("edit", e, parent=centre, dimension=chosen.dimension,
-                                from_choice=chosen.from_choice, to_choice=chosen.to_choice,
-                                hops=chosen.hops, predicted=predicted, observed_gain=observed,
-                                source_gains=used, overhead_ms=round(overhead * 1000, 3)))
+    try:
+        sources = run.retrieve(target, pool)
+        if recorder is not None:
+            recorder.sources(sources)
+        stopped = "budget spent"
+        current: str | None = None
+        if evaluator.spent < evaluator.budget:
+            e = run.start()
+            run.record(run._step_of("start", e))
+            current = e.uid
+        step_times: list[float] = []
         t_step, eval_before = time.perf_counter(), run.eval_time
-        current = chosen.uid
+        while current is not None and evaluator.spent < evaluator.budget:
+            centre = run.centre(current)
+            if centre is None:
+                stopped = "no untried candidate"
+                break
+            picked = run.choose(centre)
+            assert picked is not None
+            chosen, predicted, used = picked
+            e = run.evaluate(chosen.uid)
+            observed = run.observe(centre, chosen, e)
+            now = time.perf_counter()
+            overhead = (now - t_step) - (run.eval_time - eval_before)
+            step_times.append(overhead)
+            run.record(run._step_of("edit", e, parent=centre, dimension=chosen.dimension,
+                                    from_choice=chosen.from_choice, to_choice=chosen.to_choice,
+                                    hops=chosen.hops, predicted=predicted, observed_gain=observed,
+                                    source_gains=used, overhead_ms=round(overhead * 1000, 3)))
+            t_step, eval_before = time.perf_counter(), run.eval_time
+            current = chosen.uid
+    finally:
+        run.close()  # the GDS projection of a GDS lookahead, if any
     if run.best is None:
         raise InputError("no architecture evaluated within the cost limits",
                          "raise --max-params/--max-latency or the budget")

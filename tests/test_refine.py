@@ -146,3 +146,30 @@ def test_every_planner_mode_runs_within_budget(nbg: KnowledgeBase, planner: str)
             expect = sum(prev.weights[t] * g for t, g in s.source_gains.items()
                          if g is not None)
             assert s.predicted == pytest.approx(expect)
+
+
+def test_gds_lookahead_ball_covers_the_space_rule_ball(nbg: KnowledgeBase) -> None:
+    """GDS shortest paths over the stored (undirected) edits find every architecture the
+    space's edit rule reaches within k edits, in as few edits or fewer."""
+    from mdesign.refinement.refine import _ball
+
+    uid = "nas-bench-graph/link=0012,op1=gcn,op2=gat,op3=sage,op4=fc"
+    space = nbg.space("nas-bench-graph")
+    by_rule = _ball(space, uid.split("/", 1)[1], 2)
+    nbg.query("lookahead_project", graph="test-lookahead")
+    try:
+        rows = nbg.query("lookahead_ball_gds", graph="test-lookahead", uid=uid, k=2)
+    finally:
+        nbg.query("gds_drop_graph", graph="test-lookahead")
+    by_gds = {r["key"]: r["hops"] for r in rows}
+    assert set(by_rule) <= set(by_gds)
+    assert all(by_gds[k] <= h for k, (h, _) in by_rule.items())
+    one_hop = {n.key for n in nbg.neighbours(uid, [])}
+    assert {k for k, h in by_gds.items() if h == 1} == one_hop
+    # every first step of a 2-edit path is a neighbour
+    assert {nbg_uid.split("/", 1)[1] for nbg_uid in (r["first"] for r in rows)} <= one_hop
+    result = refine(nbg, RefineConfig(task="citeseer", budget=8, lookahead=2,
+                                      lookahead_engine="gds"),
+                    BenchmarkEvaluator(nbg, "citeseer", 8))
+    assert result.spent == 8
+    assert not [g for g in nbg.query("gds_list_graphs") if g["graph"].startswith("mdesign-")]

@@ -231,7 +231,8 @@ def test_observations_become_evidence_of_the_target(kb: KnowledgeBase, tmp_path:
     gains = [g for u in paid for n in kb.neighbours(u, ["obs-new"])
              if n.uid in paid and (g := n.gains["obs-new"]) is not None]
     assert gains, "no edit between two observed architectures carries a gain"
-    assert t.results >= len(paid)
+    assert t.results == len(paid | {"toy-obs/agg=add,layers=1,act=relu"})
+    assert t.evidence_edits >= len(gains) // 2
     # a later run on a similar task can use the new task as a source
     later = refine(kb, RefineConfig(task="obs-a", budget=4, sources=2),
                    BenchmarkEvaluator(kb, "obs-a", 4))

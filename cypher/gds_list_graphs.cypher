@@ -1,0 +1,3 @@
+// The projections in the GDS catalog (to find leftovers).
+CALL gds.graph.list() YIELD graphName
+RETURN graphName AS graph
