@@ -50,6 +50,8 @@ MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
 }
 BASELINES = {"retrieval": False, "random": True, "regevo": True, "tpe": True}
 METHODS = [*MDESIGN_VARIANTS, *BASELINES]
+PLOT_METHODS = ["mdesign", "mdesign-reference", "mdesign-reference-nocal", "retrieval",
+                "random", "regevo", "tpe"]
 DEFAULT_METHODS = ["mdesign", "mdesign-reference-nocal", "retrieval", "random", "regevo", "tpe"]
 
 
@@ -169,11 +171,12 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
     budgets = sorted(budgets)
     top = budgets[-1]
     planners: PlannerCache = {}
-    rows, curves = [], {}
+    rows, curves, space_best = [], {}, {}
     t_all = time.perf_counter()
     determinism: dict[str, bool] = {}
     for task in tasks:
         ctx = task_context(kb, task)
+        space_best[task] = ctx.best_score * 100
         for method in methods:
             stochastic = MDESIGN_VARIANTS[method][1] if method in MDESIGN_VARIANTS \
                 else BASELINES[method]
@@ -202,7 +205,8 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
     return {"machine": machine(), "seeds": seeds, "budgets": list(budgets),
             "tasks": list(tasks), "methods": list(methods),
             "wall_s": round(time.perf_counter() - t_all, 1), "deterministic": determinism,
-            "rows": rows, "curves": curves, "targets": targets(rows, list(tasks))}
+            "rows": rows, "curves": curves, "space_best": space_best,
+            "targets": targets(rows, list(tasks))}
 
 
 def machine() -> dict[str, Any]:
@@ -219,10 +223,16 @@ def machine() -> dict[str, Any]:
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
 
 
-def targets(rows: list[dict[str, Any]], tasks: list[str]) -> dict[str, str]:
-    """The issue's targets, measured against regularised evolution run here."""
+def targets(rows: list[dict[str, Any]], tasks: list[str],
+            reference: dict[str, float] | None = None) -> dict[str, str]:
+    """The issue's targets, against regularised evolution run here and, when given,
+    against a reference table (task -> regevo@100 validation %)."""
     get = {(r["task"], r["budget"], r["method"]): r for r in rows}
     out = {}
+    if reference and all((t, 20, "mdesign") in get and t in reference for t in tasks):
+        beat = [t for t in tasks if get[(t, 20, "mdesign")]["valid_mean"] >= reference[t]]
+        out["mdesign@20 valid >= regevo@100 valid (reference table)"] = \
+            f"{len(beat)}/{len(tasks)} ({', '.join(beat) or 'none'})"
     if all((t, 20, "mdesign") in get and (t, 100, "regevo") in get for t in tasks):
         beat = [t for t in tasks
                 if get[(t, 20, "mdesign")]["valid_mean"] >= get[(t, 100, "regevo")]["valid_mean"]]
@@ -254,6 +264,8 @@ def markdown(o: dict[str, Any], title: str) -> str:
     if single:
         lines += ["", f"Single-metric tasks ({', '.join(single)}): the one metric is used for "
                       "both selection and report, so valid and test columns are the same."]
+    if o.get("notes"):
+        lines += ["", *[f"- {n}" for n in o["notes"]]]
     lines += ["", "## Targets", ""]
     lines += [f"- {k}: **{v}**" for k, v in o["targets"].items()]
     lines += ["", "| task | budget | method | valid | test | top% | hits | params | "
@@ -279,27 +291,37 @@ def plot(o: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     tasks = o["tasks"]
+    # the main methods only (the ablations are in the table): a readable figure
+    main = [m for m in o["methods"] if m in PLOT_METHODS] or o["methods"]
+    colours = dict(zip(PLOT_METHODS, ["tab:blue", "tab:cyan", "tab:purple", "tab:gray",
+                                      "tab:orange", "tab:green", "tab:red"], strict=True))
     cols = min(3, len(tasks))
     rows_n = (len(tasks) + cols - 1) // cols
     fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.2 * rows_n), squeeze=False)
     for ax, task in zip(axes.flat, tasks, strict=False):
-        for method in o["methods"]:
+        for method in main:
             curve = o["curves"].get(f"{task}|{method}")
             if curve:
                 ax.plot(range(1, len(curve) + 1), curve, label=method,
-                        lw=2 if method == "mdesign" else 1)
+                        color=colours.get(method), lw=2.2 if method == "mdesign" else 1.2)
+        best = o.get("space_best", {}).get(task)
+        if best is not None:
+            ax.axhline(best, color="black", ls=":", lw=1, label="space best")
         ax.set_title(task)
         ax.set_xscale("log")
         ax.set_xlabel("budget (evaluations)")
         ax.set_ylabel("best selection score %")
-        lo = [c[min(4, len(c) - 1)] for k, c in o["curves"].items() if k.startswith(task + "|")]
+        lo = [c[min(4, len(c) - 1)] for k, c in o["curves"].items()
+              if k.startswith(task + "|") and k.split("|", 1)[1] in main]
         if lo:
             ax.set_ylim(bottom=min(lo) - 0.5)
     for ax in list(axes.flat)[len(tasks):]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=min(8, len(labels)), fontsize=8)
+    fig.suptitle("mean best selection score so far against budget (ablations: see the table)",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
