@@ -1,11 +1,14 @@
 """Retrieval-augmented refinement of architectures from edit-effect evidence.
 
-The engine itself (source retrieval, candidate scoring, predictive planners, the
-refinement loop and its CLI) is issue 3. What is here already, as pure functions:
-
-* :mod:`mdesign.refinement.similarity`: rank correlations between tasks (Spearman with
-  average ranks, Kendall's tau-b), the reference of the knowledge base's similarity
-  queries;
-* :mod:`mdesign.refinement.calibration`: the Bayesian re-weighting of source tasks as the
-  target's observed gains come in.
+* :mod:`~mdesign.refinement.refine`: :func:`refine` and :class:`RefineConfig`, the loop;
+* :mod:`~mdesign.refinement.sources`: source retrieval (meta-features, anchors, both);
+* :mod:`~mdesign.refinement.calibration`: Bayesian re-weighting of sources (pure);
+* :mod:`~mdesign.refinement.planners`: per-source gain predictors, fine-tuned online (pure);
+* :mod:`~mdesign.refinement.similarity`: rank correlations and meta-feature similarity (pure);
+* :mod:`~mdesign.refinement.evaluators`: the ``Evaluator`` protocol and the leave-one-task-out
+  benchmark oracle;
+* :mod:`~mdesign.refinement.runs`: runs persisted in Neo4j, resume;
+* :mod:`~mdesign.refinement.report`: a run's JSON report and plot;
+* :mod:`~mdesign.refinement.baselines`: random search, regularised evolution, TPE, retrieval;
+* :mod:`~mdesign.refinement.protocol`: the benchmark protocol of benchmarks.md.
 """

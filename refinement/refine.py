@@ -46,7 +46,7 @@ from typing import Literal, Protocol
 import numpy as np
 from mdesign.kb.errors import InputError, MdesignError
 from mdesign.kb.knowledge_base import KnowledgeBase
-from mdesign.kb.models import Neighbour, RankedArchitecture, StoredScore
+from mdesign.kb.models import Neighbour, RankedArchitecture, StoredScore, TaskInfo
 from mdesign.kb.space import DesignSpace
 from mdesign.refinement.calibration import fit_source, update_weights
 from mdesign.refinement.evaluators import Evaluation, Evaluator
@@ -253,13 +253,13 @@ class _Refinement:
 
     # -- set-up -----------------------------------------------------------------------
 
-    def retrieve(self, target: object, pool: Callable[[], list[str]]) -> list[SourceInfo]:
+    def retrieve(self, target: TaskInfo, pool: Callable[[], list[str]]) -> list[SourceInfo]:
         cfg = self.cfg
 
         def anchors() -> dict[str, float]:
             out = {}
             firsts = []
-            for t in candidate_sources(self.kb, target, self.space.name):  # type: ignore[arg-type]
+            for t in candidate_sources(self.kb, target, self.space.name):
                 for r in self.kb.best_architectures(t.name, limit=50):
                     if self.usable(r.uid):
                         firsts.append(r.uid)
@@ -272,7 +272,7 @@ class _Refinement:
                 out[uid] = e.score
             return out
 
-        sources = choose_sources(self.kb, target, self.space.name, cfg.sources,  # type: ignore[arg-type]
+        sources = choose_sources(self.kb, target, self.space.name, cfg.sources,
                                  cfg.similarity, anchors)
         self.order = [s.task for s in sources]
         self.weights = {s.task: s.weight for s in sources}
