@@ -54,24 +54,22 @@ NOTES = [
 
 def transfer_signal(kb: object, tasks: list[str]) -> dict[str, dict[str, int]]:
     """Where the other tasks put each target's validation-best architecture: its rank
-    (1 = top) when the target's architectures are ordered by the mean of the other tasks'
-    standardised scores, out of the architectures they all measured."""
+    (1 = top) when the target's space is ordered by the mean of the other tasks'
+    standardised scores (each architecture averaged over the tasks that measured it)."""
     import numpy as np
     from mdesign.refinement.evaluators import load_target_table
 
     tables = {t: load_target_table(kb, t) for t in DATASETS}  # type: ignore[arg-type]
     out = {}
     for t in tasks:
-        others = [o for o in DATASETS if o != t]
-        uids = [u for u in tables[t] if all(u in tables[o] for o in others)]
+        uids = sorted(tables[t])
         z = []
-        for o in others:
-            v = np.array([tables[o][u].score for u in uids])
-            z.append((v - v.mean()) / (v.std() or 1.0))
-        consensus = np.mean(z, axis=0)
+        for o in (o for o in DATASETS if o != t):
+            v = np.array([tables[o][u].score if u in tables[o] else np.nan for u in uids])
+            z.append((v - np.nanmean(v)) / (np.nanstd(v) or 1.0))
+        consensus = np.nanmean(np.array(z), axis=0)
         best = max(uids, key=lambda u: (tables[t][u].score, u))
-        order = np.argsort(-consensus)
-        rank = int(np.where(np.array(uids)[order] == best)[0][0]) + 1
+        rank = int((consensus > consensus[uids.index(best)]).sum()) + 1
         out[t] = {"rank": rank, "of": len(uids)}
     return out
 
@@ -83,7 +81,8 @@ def signal_notes(signal: dict[str, dict[str, int]]) -> list[str]:
     n = max(v["of"] for v in signal.values())
     return ["Transfer signal: rank of each target's validation-best architecture when its "
             "space is ordered by the mean standardised validation of the other 8 datasets "
-            f"(1 = top, of up to {n:,}): {ranks}. Evidence from other tasks cannot point "
+            f"(1 = top, of {n:,}; proteins: of its own 2,021): {ranks}. Evidence from "
+            "other tasks cannot point "
             "at architectures it ranks that low; a hit needs search on the target itself."]
 
 

@@ -153,7 +153,7 @@ def test_gds_lookahead_ball_covers_the_space_rule_ball(nbg: KnowledgeBase) -> No
     space's edit rule reaches within k edits, in as few edits or fewer."""
     from mdesign.refinement.refine import _ball
 
-    uid = "nas-bench-graph/link=0012,op1=gcn,op2=gat,op3=sage,op4=fc"
+    uid = nbg.best_architectures("citeseer", 1)[0].uid  # a stored (canonical) architecture
     space = nbg.space("nas-bench-graph")
     by_rule = _ball(space, uid.split("/", 1)[1], 2)
     nbg.query("lookahead_project", graph="test-lookahead")
@@ -162,6 +162,7 @@ def test_gds_lookahead_ball_covers_the_space_rule_ball(nbg: KnowledgeBase) -> No
     finally:
         nbg.query("gds_drop_graph", graph="test-lookahead")
     by_gds = {r["key"]: r["hops"] for r in rows}
+    assert len(by_rule) > 100
     assert set(by_rule) <= set(by_gds)
     assert all(by_gds[k] <= h for k, (h, _) in by_rule.items())
     one_hop = {n.key for n in nbg.neighbours(uid, [])}
