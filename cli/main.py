@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -349,7 +350,9 @@ def query_cmd(name: str | None, params: tuple[str, ...], as_json: bool, list_que
 
 def _register() -> None:
     from mdesign.cli.refine import bench_group, refine_cmd, runs_group
+    from mdesign.cli.tasks import task_group
 
+    cli.add_command(task_group)
     cli.add_command(refine_cmd)
     cli.add_command(runs_group)
     cli.add_command(bench_group)
@@ -373,6 +376,8 @@ def _interrupted(exc: BaseException | None) -> bool:
 
 
 def main() -> None:
+    # PyTorch Geometric imports torch.jit.script, which warns on every command
+    warnings.filterwarnings("ignore", category=FutureWarning, module="torch")
     try:
         cli.main(standalone_mode=False)
     except BaseException as exc:

@@ -24,6 +24,19 @@ def _config(**values: Any) -> Any:
                          f"see `mdesign refine --help` for {option}") from None
 
 
+def _train_config(values: dict[str, Any] | None) -> Any:
+    if values is None:
+        return None
+    from mdesign.training.trainer import TrainConfig
+
+    try:
+        return TrainConfig(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(f"training setting {err['loc'][0]}: {err['msg'].lower()}",
+                         "see `mdesign refine --help`") from None
+
+
 def _runs_dir() -> Path:
     from mdesign.kb import settings
 
@@ -61,7 +74,8 @@ class StepTable:
 @click.option("--budget", type=int, default=None, help="evaluations to spend (>= 1)")
 @click.option("--evaluator", default="benchmark", show_default=True,
               help="benchmark: the task's stored results as a paid oracle, hidden from "
-                   "retrieval (leave one task out)")
+                   "retrieval (leave one task out); train: train each architecture on the "
+                   "task's data (`mdesign task add`)")
 @click.option("--sources", type=int, default=3, show_default=True,
               help="number of source tasks")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -94,16 +108,24 @@ class StepTable:
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="directory of the JSON report and PNG plot [default: MDESIGN_HOME/runs]")
 @click.option("--quiet", is_flag=True, help="no live table")
+@click.option("--epochs", type=int, default=100, show_default=True,
+              help="train evaluator: most epochs per training")
+@click.option("--train-seeds", type=int, default=2, show_default=True,
+              help="train evaluator: seeds per architecture (mean and std)")
+@click.option("--threads", type=int, default=1, show_default=True,
+              help="train evaluator: torch threads")
 def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: int, seed: int,
                similarity: str, anchors: int, start: str, lookahead: int,
                lookahead_engine: str, expand: str,
                planner: str, no_calibrate: bool, uncertainty: bool, max_params: float | None,
                max_latency: float | None, space: str | None, resume_id: str | None,
-               out: Path | None, quiet: bool) -> None:
+               out: Path | None, quiet: bool, epochs: int, train_seeds: int,
+               threads: int) -> None:
     """Refine an architecture for TASK from the evidence of similar tasks."""
     from mdesign.kb import KnowledgeBase
     from mdesign.refinement import report, runs
     from mdesign.refinement.evaluators import make_evaluator
+    from mdesign.refinement.refine import target_space
 
     if resume_id is None and (task is None or budget is None):
         raise InputError("refine needs a target task and a budget",
@@ -119,9 +141,13 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
                              lookahead=lookahead, lookahead_engine=lookahead_engine,
                              expand=expand, planner=planner,
                              calibrate=not no_calibrate, uncertainty=uncertainty,
-                             max_params=max_params, max_latency=max_latency, space=space)
+                             max_params=max_params, max_latency=max_latency, space=space,
+                             train={"epochs": epochs, "seeds": train_seeds,
+                                    "threads": threads} if evaluator == "train" else None)
             kb.task(config.task)
-        ev = make_evaluator(kb, config.evaluator, config.task, config.budget)
+        ev = make_evaluator(kb, config.evaluator, config.task, config.budget,
+                            space=config.space or target_space(kb, config.task),
+                            train=_train_config(config.train))
         table = None if quiet else StepTable()
         result = runs.execute(kb, config, ev, resume=stored, on_step=table)
     best = result.best

@@ -28,6 +28,8 @@ class Observation(BaseModel):
     test: float | None = None
     params: float | None = None
     latency: float | None = None
+    failed: bool = False
+    provenance: dict[str, Any] | None = None
 
 
 class ObservationReport(BaseModel):
@@ -44,10 +46,15 @@ def record_observations(kb: KnowledgeBase, space: DesignSpace, task: str,
                   [architecture_row(space, space.parse_key(k)) for k in keys])
     rows = []
     for o in observations:
-        props = {f: v for f in ("score", "valid", "test", "params", "latency")
-                 if (v := getattr(o, f)) is not None}
+        # a failed result keeps its provenance and reason but no score: never evidence
+        fields = ("params",) if o.failed else ("score", "valid", "test", "params", "latency")
+        props = {f: v for f in fields if (v := getattr(o, f)) is not None}
+        extra = {k: v for k, v in (o.provenance or {}).items()
+                 if isinstance(v, (str, int, float, bool)) and v is not None}
+        seeds = extra.pop("seeds", 1)
         rows.append({"arch": o.uid, "task": task, "source": source,
-                     "props": {**props, "task": task, "source": source, "seeds": 1}})
+                     "props": {**extra, **props, "task": task, "source": source,
+                               "seeds": seeds, "failed": o.failed}})
     kb.query_rows("import_results", rows)
     edits: dict[tuple[str, str], dict[str, Any]] = {}
     for k in keys:
@@ -61,8 +68,8 @@ def record_observations(kb: KnowledgeBase, space: DesignSpace, task: str,
     gains = []
     touched = kb.query("observation_edits", uids=uids, task=task)
     for r in touched:
-        ra = {s: (v, n) for s, v, n in r["from_results"] if s is not None}
-        rb = {s: (v, n) for s, v, n in r["to_results"] if s is not None}
+        ra = {s: (v, n) for s, v, n in r["from_results"] if s is not None and v is not None}
+        rb = {s: (v, n) for s, v, n in r["to_results"] if s is not None and v is not None}
         g = edit_gain(ra, rb) if ra and rb else None
         if g is not None:
             gains.append({"id": r["id"], "gains": {GAIN_PREFIX + task: g}})

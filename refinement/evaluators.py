@@ -9,7 +9,7 @@ through retrieval. The real-training evaluator (issue 4) implements the same pro
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from mdesign.kb.errors import InputError, MdesignError
 from mdesign.kb.knowledge_base import KnowledgeBase
@@ -24,6 +24,8 @@ class Evaluation(BaseModel):
     params: float | None = None
     latency: float | None = None
     paid: bool = True
+    failed: bool = False
+    provenance: dict[str, Any] | None = None
 
 
 class BudgetExhausted(MdesignError):
@@ -47,6 +49,10 @@ class Evaluator(Protocol):
         """Count ``paid`` as already spent and re-read them for free (resuming a run)."""
         ...
 
+    def evaluations(self) -> list[Evaluation]:
+        """What it paid for, with provenance (read when ``records_evidence``)."""
+        ...
+
 
 def load_target_table(kb: KnowledgeBase, task: str) -> dict[str, Evaluation]:
     """Every stored result of ``task`` (the oracle; load once, share between runs)."""
@@ -55,7 +61,7 @@ def load_target_table(kb: KnowledgeBase, task: str) -> dict[str, Evaluation]:
         raise InputError(f"task {task!r} has no stored results to benchmark against",
                          "import its results first, or use another evaluator")
     return {u: Evaluation(uid=u, score=s, valid=v, test=t, params=p, latency=lat)
-            for u, s, v, t, p, lat in rows}
+            for u, s, v, t, p, lat in rows if s is not None}  # failed results: no score
 
 
 class BenchmarkEvaluator:
@@ -94,6 +100,9 @@ class BenchmarkEvaluator:
         self._paid[uid] = self._table[uid]
         return self._paid[uid]
 
+    def evaluations(self) -> list[Evaluation]:
+        return list(self._paid.values())
+
     def restore(self, paid: list[Evaluation]) -> None:
         for e in paid:
             if e.uid not in self._paid:
@@ -108,11 +117,20 @@ class BenchmarkEvaluator:
         return max(self._table.values(), key=lambda e: (e.score, e.uid))
 
 
-EVALUATORS = ("benchmark",)
+EVALUATORS = ("benchmark", "train")
 
 
-def make_evaluator(kb: KnowledgeBase, name: str, task: str, budget: int) -> Evaluator:
-    """The evaluator called ``name`` for ``task`` (the CLI's ``--evaluator``)."""
+def make_evaluator(kb: KnowledgeBase, name: str, task: str, budget: int,
+                   space: str | None = None, train: Any = None) -> Evaluator:
+    """The evaluator called ``name`` for ``task`` (the CLI's ``--evaluator``).
+
+    ``train`` (a :class:`~mdesign.training.trainer.TrainConfig`) configures ``train``."""
     if name == "benchmark":
         return BenchmarkEvaluator(kb, task, budget)
+    if name == "train":
+        from mdesign.training.evaluator import TrainEvaluator
+
+        if space is None:
+            raise InputError("the train evaluator needs a design space", "pass --space")
+        return TrainEvaluator(kb, task, budget, kb.space(space), train)
     raise InputError(f"unknown evaluator {name!r}", f"choose from {', '.join(EVALUATORS)}")

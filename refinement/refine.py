@@ -41,7 +41,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from mdesign.kb.errors import InputError, MdesignError
@@ -85,6 +85,8 @@ class RefineConfig(BaseModel):
     seed: int = 0
     evaluator: str = "benchmark"
     space: str | None = None
+    train: dict[str, Any] | None = Field(default=None, description="the train evaluator's "
+                                         "TrainConfig (kept so that a resume trains alike)")
 
 
 class RefinementStep(BaseModel):
@@ -288,7 +290,8 @@ class _Refinement:
         if key not in self.planner_cache:
             rows = self.kb.query("task_results", task=task)[0]["results"]
             prefix = self.space.name + "/"
-            pairs = [(r[0][len(prefix):], r[1]) for r in rows if r[0].startswith(prefix)]
+            pairs = [(r[0][len(prefix):], r[1]) for r in rows
+                     if r[0].startswith(prefix) and r[1] is not None]
             keys = [k for k, _ in pairs]
             x = self.onehot(keys)
             y = np.array([s for _, s in pairs])
@@ -615,9 +618,14 @@ def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
 
 
 def target_space(kb: KnowledgeBase, task: str) -> str:
-    """The design space of the target's stored results (the first, by name)."""
+    """The design space of the target's stored results (the one with most); for a target
+    without results (a new task to train on), the space with the most tasks."""
     rows = kb.query("task_spaces", task=task)
-    if not rows:
-        raise InputError(f"task {task!r} has no results in any design space",
-                         "name the space with --space")
-    return rows[0]["space"]
+    if rows:
+        return rows[0]["space"]
+    spaces = [r for r in kb.query("spaces_by_tasks") if r["tasks"] > 0]
+    if not spaces:
+        raise InputError(f"task {task!r} has no results and the knowledge base holds no "
+                         "design space with results", "import a model base first "
+                         "(`mdesign kb import ...`)")
+    return spaces[0]["space"]

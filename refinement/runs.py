@@ -175,9 +175,11 @@ def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
         result = refine(kb, config, evaluator, on_step=on_step, recorder=store,
                         planners=planners, run_id=store.id)
         if evaluator.records_evidence:
+            paid = {e.uid: e for e in load_run(kb, store.id).paid()}
+            paid.update({e.uid: e for e in evaluator.evaluations()})  # with provenance
             record_observations(kb, kb.space(result.space), config.task,
-                                [Observation(**e.model_dump()) for e in
-                                 load_run(kb, store.id).paid()],
+                                [Observation(**e.model_dump(exclude={"paid"}))
+                                 for e in paid.values()],
                                 source=f"mdesign:{config.evaluator}")
         store.finish(result)
     except KeyboardInterrupt:

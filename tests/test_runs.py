@@ -208,6 +208,9 @@ class ToyTrainer:
             self._paid.setdefault(e.uid, e)
         self.spent = len(self._paid)
 
+    def evaluations(self) -> list[Evaluation]:
+        return list(self._paid.values())
+
 
 def test_observations_become_evidence_of_the_target(kb: KnowledgeBase, tmp_path: Path) -> None:
     space_file, table = write_toy(tmp_path, "toy-obs", {"obs-a": "node", "obs-b": "node",

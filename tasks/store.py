@@ -1,0 +1,79 @@
+"""Add a task from data (``mdesign task add``) and load it back for training.
+
+The validated data goes to ``MDESIGN_HOME/tasks/<name>/task.pt`` (written to a temporary
+file, then renamed: never half-written); the knowledge base gets the Task node (kind,
+metric, where its data is) and its meta-features, so that refinement can retrieve similar
+tasks before anything is trained. Adding the same task from the same source again is a
+no-op; a name already used differently is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+from mdesign.kb import settings
+from mdesign.kb.errors import InputError
+from mdesign.kb.importers.common import TaskSpec, store_tasks
+from mdesign.kb.knowledge_base import FEATURE_PREFIX, KnowledgeBase
+from mdesign.tasks.features import meta_features
+from mdesign.tasks.loaders import load_task_data
+from mdesign.training.data import TaskData
+from mdesign.training.metrics import METRICS
+from pydantic import BaseModel
+
+
+class AddedTask(BaseModel):
+    name: str
+    kind: str
+    metric: str
+    path: str
+    features: dict[str, float]
+
+
+def task_dir(name: str) -> Path:
+    return settings.home() / "tasks" / name
+
+
+def add_task(kb: KnowledgeBase, name: str, source: str, kind: str) -> AddedTask:
+    if not name.replace("-", "_").replace(".", "_").isidentifier():
+        raise InputError(f"task name {name!r} must be letters, digits, '-', '_' or '.'",
+                         "choose another name")
+    data = load_task_data(source, kind)  # validates before anything is stored
+    known = {t.name: t for t in kb.tasks()}
+    if name in known:
+        row = kb.query("task_data_source", name=name)
+        stored_source = row[0]["source"] if row else None
+        if stored_source != source or known[name].kind != kind:
+            raise InputError(f"task {name!r} already exists "
+                             f"({'from ' + stored_source if stored_source else 'imported'}, "
+                             f"{known[name].kind})", "choose another name")
+    features = meta_features(data)
+    folder = task_dir(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "task.pt"
+    tmp = folder / "task.pt.tmp"
+    torch.save(dataclasses.asdict(data), tmp)
+    tmp.replace(path)
+    store_tasks(kb, [TaskSpec(name=name, kind=kind, metric=METRICS[kind])])
+    kb.query("set_task_data", name=name, source=source, path=str(path))
+    kb.query_rows("set_task_features", [{"task": name, "features": {
+        FEATURE_PREFIX + k: v for k, v in features.items()}}])
+    return AddedTask(name=name, kind=kind, metric=METRICS[kind], path=str(path),
+                     features=features)
+
+
+def load_task(kb: KnowledgeBase, name: str) -> TaskData:
+    kb.task(name)  # unknown task: one clear line
+    row = kb.query("task_data_source", name=name)
+    if not row or not row[0]["path"]:
+        raise InputError(f"task {name!r} has no data to train on (it was imported as a "
+                         "table of results)", f"add it with `mdesign task add {name} "
+                         "--data PATH --kind KIND`, or use the benchmark evaluator")
+    path = Path(row[0]["path"])
+    if not path.exists():
+        raise InputError(f"the data file of task {name!r} is missing ({path})",
+                         f"add the task again: `mdesign task add {name} --data ...`")
+    raw = torch.load(path, weights_only=False)
+    return TaskData(**raw)

@@ -1,0 +1,83 @@
+"""``TrainEvaluator``: evaluate an architecture by training it on the task's own data.
+
+Every distinct architecture trained costs one unit of budget (re-reading is free). The
+score is the mean validation metric over seeds; a failed (diverging) training scores 0
+(the worst accuracy or ROC-AUC), is marked ``failed`` and is stored as a failed result
+without a score, so it never enters the evidence. ``records_evidence``: after a run the
+results become the target's results and gains (:mod:`mdesign.kb.observations`), with
+their provenance (code version, seeds, hyper-parameters, hardware, wall time).
+"""
+
+from __future__ import annotations
+
+import json
+
+from mdesign.kb.errors import InputError
+from mdesign.kb.knowledge_base import KnowledgeBase, _code_version
+from mdesign.kb.space import DesignSpace
+from mdesign.models.builder import family
+from mdesign.refinement.evaluators import BudgetExhausted, Evaluation
+from mdesign.tasks.store import load_task
+from mdesign.training.trainer import TrainConfig, train_architecture
+
+
+class TrainEvaluator:
+    records_evidence = True
+
+    def __init__(self, kb: KnowledgeBase, task: str, budget: int, space: DesignSpace,
+                 config: TrainConfig | None = None) -> None:
+        if budget < 1:
+            raise InputError(f"the budget must be at least 1 (got {budget})",
+                             "pass --budget 1 or more")
+        family(space)  # a space the builder cannot realise fails before any training
+        self.task, self.budget, self.spent = task, budget, 0
+        self.space = space
+        self.config = config or TrainConfig()
+        self.data = load_task(kb, task)
+        self._paid: dict[str, Evaluation] = {}
+        self.version = _code_version()
+
+    def can_evaluate(self, uid: str) -> bool:
+        if not uid.startswith(self.space.name + "/"):
+            return False
+        try:
+            arch = self.space.parse_key(uid.split("/", 1)[1])
+        except InputError:
+            return False
+        return self.space.violation(arch) is None
+
+    def evaluate(self, uid: str) -> Evaluation:
+        if uid in self._paid:
+            return self._paid[uid].model_copy(update={"paid": False})
+        if not self.can_evaluate(uid):
+            raise InputError(f"{uid} is not an architecture of {self.space.name!r}",
+                             "propose architectures of the task's space")
+        if self.spent >= self.budget:
+            raise BudgetExhausted(f"budget of {self.budget} evaluations spent",
+                                  "raise the budget")
+        self.spent += 1
+        arch = self.space.parse_key(uid.split("/", 1)[1])
+        res = train_architecture(self.space, arch, self.data, self.config)
+        provenance = {"code_version": self.version, "seeds": len(res.runs),
+                      "hp": json.dumps(res.config.model_dump(), sort_keys=True),
+                      "hardware": res.hardware, "wall_s": res.wall_s,
+                      "status": res.status}
+        if res.status == "ok":
+            provenance.update(valid_std=res.valid_std, test_std=res.test_std)
+        else:
+            provenance["failure"] = res.reason
+        e = Evaluation(uid=uid, score=res.valid if res.status == "ok" else 0.0,
+                       valid=res.valid, test=res.test, params=float(res.params),
+                       failed=res.status != "ok", provenance=provenance)
+        self._paid[uid] = e
+        return e
+
+    def evaluations(self) -> list[Evaluation]:
+        """Everything paid for, with provenance (what becomes the target's evidence)."""
+        return list(self._paid.values())
+
+    def restore(self, paid: list[Evaluation]) -> None:
+        for e in paid:
+            if e.uid not in self._paid:
+                self._paid[e.uid] = e
+                self.spent += 1
