@@ -25,7 +25,7 @@ export TMPDIR="$MDESIGN_HOME/tmp"   # PyG writes per-process files into TMPDIR
 # The suite talks to a real server, started by the project's own command, on a fresh
 # store each run (faster than deleting a full knowledge base, and reproducible).
 "$venv/bin/mdesign" db stop >/dev/null
-rm -rf "$MDESIGN_HOME/neo4j/data"
+rm -rf "$MDESIGN_HOME/neo4j/data" "$MDESIGN_HOME/tasks"
 "$venv/bin/mdesign" db start
 status=0
 (cd "$root" && "$venv/bin/ruff" check .) || status=$?

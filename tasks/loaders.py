@@ -19,7 +19,9 @@ Accepted ``--data``:
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import shutil
 import tempfile
 from pathlib import Path
@@ -131,7 +133,9 @@ def _read_tu(folder: Path) -> list[Data]:
         for f in folder.glob(f"{name}_*.txt"):
             shutil.copy(f, raw / f.name)
         try:
-            ds = TUDataset(tmp, name, use_node_attr=True, log=False)
+            with contextlib.redirect_stdout(io.StringIO()), \
+                    contextlib.redirect_stderr(io.StringIO()):  # PyG prints "Processing..."
+                ds = TUDataset(tmp, name, use_node_attr=True)
         except Exception as exc:
             raise InputError(f"{folder}: the TU files cannot be read ({exc})",
                              "check the TU format: NAME_A.txt, NAME_graph_indicator.txt, "
