@@ -350,9 +350,10 @@ def query_cmd(name: str | None, params: tuple[str, ...], as_json: bool, list_que
 
 def _register() -> None:
     from mdesign.cli.refine import bench_group, refine_cmd, runs_group
-    from mdesign.cli.tasks import task_group
+    from mdesign.cli.tasks import export_cmd, task_group
 
     cli.add_command(task_group)
+    cli.add_command(export_cmd)
     cli.add_command(refine_cmd)
     cli.add_command(runs_group)
     cli.add_command(bench_group)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -26,3 +28,28 @@ def task_add(name: str, source: str, kind: str) -> None:
     feats = ", ".join(f"{k} {v:g}" for k, v in sorted(added.features.items()))
     click.echo(f"task {added.name}: {added.kind}, metric {added.metric}; data {added.path}")
     click.echo(f"meta-features: {feats}")
+
+
+@click.command("export")
+@click.argument("run_id")
+@click.option("--format", "fmt", type=click.Choice(["pytorch", "yaml"]), default="pytorch",
+              show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="output file [default: RUN_ID.py or RUN_ID.yaml]")
+@click.option("--in-dim", type=int, default=None, help="input features (default: the task's)")
+@click.option("--out-dim", type=int, default=None, help="outputs (default: the task's)")
+def export_cmd(run_id: str, fmt: str, out: Path | None, in_dim: int | None,
+               out_dim: int | None) -> None:
+    """Write the best architecture of run RUN_ID as a standalone PyG module or a config."""
+    from mdesign.cli.main import _kb
+    from mdesign.kb.knowledge_base import _code_version
+    from mdesign.models.export import design_config, to_module, to_yaml
+
+    with _kb() as kb:
+        config = design_config(kb, run_id, in_dim, out_dim)
+    path = out or Path(f"{run_id}.{'py' if fmt == 'pytorch' else 'yaml'}")
+    text = to_module(config, _code_version()) if fmt == "pytorch" else to_yaml(config)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    click.echo(f"wrote {path} ({config['architecture_uid']})")
