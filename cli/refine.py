@@ -114,13 +114,17 @@ class StepTable:
               help="train evaluator: seeds per architecture (mean and std)")
 @click.option("--threads", type=int, default=1, show_default=True,
               help="train evaluator: torch threads")
+@click.option("--batch", type=int, default=1, show_default=True,
+              help="candidates proposed and evaluated together per step")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="train evaluator: processes training a batch in parallel")
 def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: int, seed: int,
                similarity: str, anchors: int, start: str, lookahead: int,
                lookahead_engine: str, expand: str,
                planner: str, no_calibrate: bool, uncertainty: bool, max_params: float | None,
                max_latency: float | None, space: str | None, resume_id: str | None,
                out: Path | None, quiet: bool, epochs: int, train_seeds: int,
-               threads: int) -> None:
+               threads: int, batch: int, workers: int) -> None:
     """Refine an architecture for TASK from the evidence of similar tasks."""
     from mdesign.kb import KnowledgeBase
     from mdesign.refinement import report, runs
@@ -142,12 +146,13 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
                              expand=expand, planner=planner,
                              calibrate=not no_calibrate, uncertainty=uncertainty,
                              max_params=max_params, max_latency=max_latency, space=space,
+                             batch=batch,
                              train={"epochs": epochs, "seeds": train_seeds,
                                     "threads": threads} if evaluator == "train" else None)
             kb.task(config.task)
         ev = make_evaluator(kb, config.evaluator, config.task, config.budget,
                             space=config.space or target_space(kb, config.task),
-                            train=_train_config(config.train))
+                            train=_train_config(config.train), workers=workers)
         table = None if quiet else StepTable()
         result = runs.execute(kb, config, ev, resume=stored, on_step=table)
     best = result.best

@@ -121,7 +121,7 @@ EVALUATORS = ("benchmark", "train")
 
 
 def make_evaluator(kb: KnowledgeBase, name: str, task: str, budget: int,
-                   space: str | None = None, train: Any = None) -> Evaluator:
+                   space: str | None = None, train: Any = None, workers: int = 1) -> Evaluator:
     """The evaluator called ``name`` for ``task`` (the CLI's ``--evaluator``).
 
     ``train`` (a :class:`~mdesign.training.trainer.TrainConfig`) configures ``train``."""
@@ -132,5 +132,5 @@ def make_evaluator(kb: KnowledgeBase, name: str, task: str, budget: int,
 
         if space is None:
             raise InputError("the train evaluator needs a design space", "pass --space")
-        return TrainEvaluator(kb, task, budget, kb.space(space), train)
+        return TrainEvaluator(kb, task, budget, kb.space(space), train, workers=workers)
     raise InputError(f"unknown evaluator {name!r}", f"choose from {', '.join(EVALUATORS)}")

@@ -82,6 +82,8 @@ class RefineConfig(BaseModel):
     max_params: float | None = Field(default=None, gt=0)
     max_latency: float | None = Field(default=None, gt=0)
     backtrack: bool = True
+    batch: int = Field(default=1, ge=1, le=32, description="candidates proposed and "
+                       "evaluated together per step (in parallel when the evaluator can)")
     seed: int = 0
     evaluator: str = "benchmark"
     space: str | None = None
@@ -491,10 +493,12 @@ class _Refinement:
             out[t] = ev
         return out
 
-    def choose(self, centre: str) -> tuple[_Candidate, float, dict[str, float | None]] | None:
+    def choose(self, centre: str, q: int = 1
+               ) -> list[tuple[_Candidate, float, dict[str, float | None]]]:
+        """The ``q`` best-scoring untried candidates around ``centre`` (best first)."""
         cands = self._open(centre)
         if not cands:
-            return None
+            return []
         gains = self._gains(centre, cands)
         total = np.zeros(len(cands))
         for t, g in gains.items():
@@ -505,10 +509,27 @@ class _Refinement:
             total = total + np.sqrt(var)
         first = gains[self.order[0]]
         tie = np.where(np.isnan(first), -np.inf, first)
-        best = min(range(len(cands)), key=lambda i: (-total[i], -tie[i], cands[i].uid))
-        chosen = cands[best]
-        used = {t: (None if math.isnan(g[best]) else float(g[best])) for t, g in gains.items()}
-        return chosen, float(total[best]), used
+        ranked = sorted(range(len(cands)), key=lambda i: (-total[i], -tie[i], cands[i].uid))
+        return [(cands[i], float(total[i]),
+                 {t: (None if math.isnan(g[i]) else float(g[i])) for t, g in gains.items()})
+                for i in ranked[:q]]
+
+    def evaluate_many(self, uids: list[str]) -> list[Evaluation]:
+        """Evaluate a batch, concurrently when the evaluator can (``evaluate_many``)."""
+        many = getattr(self.evaluator, "evaluate_many", None)
+        if many is None or len(uids) == 1:
+            return [self.evaluate(u) for u in uids]
+        t = time.perf_counter()
+        try:
+            results = [e.model_copy(update={"paid": True}) for e in many(uids)]
+        finally:
+            self.eval_time += time.perf_counter() - t
+        for e in results:
+            self.seen[e.uid] = e
+            if self.within_limits(e) and (self.best is None or (e.score, e.uid) >
+                                          (self.best.score, self.best.uid)):
+                self.best = e
+        return results
 
     def centre(self, current: str) -> str | None:
         """Where to expand next: the current architecture or the best seen, backtracking
@@ -589,20 +610,25 @@ def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
             if centre is None:
                 stopped = "no untried candidate"
                 break
-            picked = run.choose(centre)
-            assert picked is not None
-            chosen, predicted, used = picked
-            e = run.evaluate(chosen.uid)
-            observed = run.observe(centre, chosen, e)
+            picked = run.choose(centre, min(config.batch,
+                                            evaluator.budget - evaluator.spent))
+            assert picked
+            evaluations = run.evaluate_many([c.uid for c, _, _ in picked])
+            gains = [run.observe(centre, c, e) for (c, _, _), e in zip(picked, evaluations,
+                                                                        strict=True)]
             now = time.perf_counter()
-            overhead = (now - t_step) - (run.eval_time - eval_before)
-            step_times.append(overhead)
-            run.record(run._step_of("edit", e, parent=centre, dimension=chosen.dimension,
-                                    from_choice=chosen.from_choice, to_choice=chosen.to_choice,
-                                    hops=chosen.hops, predicted=predicted, observed_gain=observed,
-                                    source_gains=used, overhead_ms=round(overhead * 1000, 3)))
+            overhead = ((now - t_step) - (run.eval_time - eval_before)) / len(picked)
+            for (chosen, predicted, used), e, observed in zip(picked, evaluations, gains,
+                                                              strict=True):
+                step_times.append(overhead)
+                run.record(run._step_of("edit", e, parent=centre, dimension=chosen.dimension,
+                                        from_choice=chosen.from_choice,
+                                        to_choice=chosen.to_choice, hops=chosen.hops,
+                                        predicted=predicted, observed_gain=observed,
+                                        source_gains=used,
+                                        overhead_ms=round(overhead * 1000, 3)))
+                current = chosen.uid
             t_step, eval_before = time.perf_counter(), run.eval_time
-            current = chosen.uid
     finally:
         run.close()  # the GDS projection of a GDS lookahead, if any
     if run.best is None:

@@ -193,6 +193,10 @@ def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
         raise
     except MdesignError as exc:
         raise RunFailed(store.id, exc) from exc
+    finally:
+        close = getattr(evaluator, "close", None)
+        if close is not None:
+            close()  # e.g. the train evaluator's worker processes
     return result
 
 

@@ -155,3 +155,37 @@ def test_refine_with_real_training_feeds_the_knowledge_base(nbg: KnowledgeBase,
                   "--space", "toy-notrain")
     assert bad.returncode == 2 and "cannot realise design space 'toy-notrain'" in bad.stderr
     assert not [r for r in nbg.query("run_list", limit=1000) if r["task"] == "sbm-new"]
+
+
+def test_batched_parallel_training_matches_sequential(nbg: KnowledgeBase) -> None:
+    from mdesign.refinement.refine import RefineConfig, refine
+    from mdesign.tasks.store import add_task
+    from mdesign.training.evaluator import TrainEvaluator
+    from mdesign.training.trainer import TrainConfig
+
+    add_task(nbg, "sbm-par", "builtin:sbm:2:20", "node")
+    space = nbg.space("nas-bench-graph")
+    cfg = TrainConfig(epochs=8, seeds=1)
+    results = []
+    for workers in (1, 2):
+        ev = TrainEvaluator(nbg, "sbm-par", 5, space, cfg, workers=workers)
+        try:
+            results.append(refine(nbg, RefineConfig(task="sbm-par", budget=5, batch=2,
+                                                    space=space.name), ev))
+        finally:
+            ev.close()
+        assert ev.spent == 5
+    seq, par = results
+    assert [s.uid for s in seq.steps] == [s.uid for s in par.steps]
+    assert [s.score for s in seq.steps] == pytest.approx([s.score for s in par.steps])
+
+
+def test_batches_keep_the_budget_exact(nbg: KnowledgeBase) -> None:
+    from mdesign.refinement.evaluators import BenchmarkEvaluator
+    from mdesign.refinement.refine import RefineConfig, refine
+
+    ev = BenchmarkEvaluator(nbg, "photo", 7)
+    res = refine(nbg, RefineConfig(task="photo", budget=7, batch=3), ev)
+    assert ev.spent == res.spent == 7 == len({s.uid for s in res.steps})
+    parents = [s.parent for s in res.steps if s.kind == "edit"]
+    assert parents[0] == parents[1] == parents[2]  # one batch of 3 around one centre

@@ -11,6 +11,8 @@ their provenance (code version, seeds, hyper-parameters, hardware, wall time).
 from __future__ import annotations
 
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 
 from mdesign.kb.errors import InputError
 from mdesign.kb.knowledge_base import KnowledgeBase, _code_version
@@ -18,14 +20,22 @@ from mdesign.kb.space import DesignSpace
 from mdesign.models.builder import family
 from mdesign.refinement.evaluators import BudgetExhausted, Evaluation
 from mdesign.tasks.store import load_task
-from mdesign.training.trainer import TrainConfig, train_architecture
+from mdesign.training.data import TaskData
+from mdesign.training.trainer import TrainConfig, TrainResult, train_architecture
+
+
+def _train_job(space_definition: dict, key: str, data: TaskData,
+               config: TrainConfig) -> TrainResult:
+    """One training in a worker process (spawned: nothing shared with the parent)."""
+    space = DesignSpace.from_dict(space_definition, origin="worker")
+    return train_architecture(space, space.parse_key(key), data, config)
 
 
 class TrainEvaluator:
     records_evidence = True
 
     def __init__(self, kb: KnowledgeBase, task: str, budget: int, space: DesignSpace,
-                 config: TrainConfig | None = None) -> None:
+                 config: TrainConfig | None = None, workers: int = 1) -> None:
         if budget < 1:
             raise InputError(f"the budget must be at least 1 (got {budget})",
                              "pass --budget 1 or more")
@@ -36,6 +46,10 @@ class TrainEvaluator:
         self.data = load_task(kb, task)
         self._paid: dict[str, Evaluation] = {}
         self.version = _code_version()
+        if workers < 1:
+            raise InputError(f"workers must be at least 1 (got {workers})", "pass --workers 1+")
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
 
     def can_evaluate(self, uid: str) -> bool:
         if not uid.startswith(self.space.name + "/"):
@@ -57,7 +71,39 @@ class TrainEvaluator:
                                   "raise the budget")
         self.spent += 1
         arch = self.space.parse_key(uid.split("/", 1)[1])
-        res = train_architecture(self.space, arch, self.data, self.config)
+        return self._store(uid, train_architecture(self.space, arch, self.data, self.config))
+
+    def evaluate_many(self, uids: list[str]) -> list[Evaluation]:
+        """Train a batch on ``workers`` processes (each with ``config.threads`` threads);
+        results come back in the order asked, so a run stays deterministic."""
+        new = [u for u in dict.fromkeys(uids) if u not in self._paid]
+        for u in new:
+            if not self.can_evaluate(u):
+                raise InputError(f"{u} is not an architecture of {self.space.name!r}",
+                                 "propose architectures of the task's space")
+        if self.spent + len(new) > self.budget:
+            raise BudgetExhausted(f"budget of {self.budget} evaluations spent",
+                                  "raise the budget")
+        if self.workers == 1 or len(new) <= 1:
+            return [self.evaluate(u) for u in uids]
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers,
+                                             mp_context=multiprocessing.get_context("spawn"))
+        definition = self.space.model_dump(mode="json", exclude={"table"})
+        futures = {u: self._pool.submit(_train_job, definition, u.split("/", 1)[1],
+                                        self.data, self.config) for u in new}
+        self.spent += len(new)
+        for u, f in futures.items():
+            self._store(u, f.result())
+        return [self._paid[u] if u in futures else self._paid[u].model_copy(update={"paid": False})
+                for u in uids]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def _store(self, uid: str, res: TrainResult) -> Evaluation:
         provenance = {"code_version": self.version, "seeds": len(res.runs),
                       "hp": json.dumps(res.config.model_dump(), sort_keys=True),
                       "hardware": res.hardware, "wall_s": res.wall_s,
