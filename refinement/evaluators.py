@@ -64,44 +64,55 @@ def load_target_table(kb: KnowledgeBase, task: str) -> dict[str, Evaluation]:
             for u, s, v, t, p, lat in rows if s is not None}  # failed results: no score
 
 
-class BenchmarkEvaluator:
-    """The target task's stored results as a paid oracle (leave one task out)."""
+class PaidEvaluator:
+    """The budget accounting every evaluator shares; subclasses say what can be evaluated
+    (``can_evaluate``) and how (``_measure``).
+
+    A distinct architecture costs one unit when first evaluated; a re-read is free (its
+    copy says ``paid=False``); past the budget :class:`BudgetExhausted` is raised and
+    nothing is spent; ``restore`` counts a resumed run's evaluations as spent."""
 
     records_evidence = False
 
-    def __init__(self, kb: KnowledgeBase | None, task: str, budget: int,
-                 table: dict[str, Evaluation] | None = None) -> None:
+    def __init__(self, task: str, budget: int) -> None:
         if budget < 1:
             raise InputError(f"the budget must be at least 1 (got {budget})",
                              "pass --budget 1 or more")
-        self.task = task
-        self.budget = budget
-        self.spent = 0
-        if table is None:
-            if kb is None:
-                raise ValueError("give a knowledge base or a preloaded table")
-            table = load_target_table(kb, task)
-        self._table = table
+        self.task, self.budget, self.spent = task, budget, 0
         self._paid: dict[str, Evaluation] = {}
 
     def can_evaluate(self, uid: str) -> bool:
-        return uid in self._table
+        raise NotImplementedError
+
+    def _measure(self, uid: str) -> Evaluation:
+        raise NotImplementedError
+
+    def _refusal(self, uid: str) -> InputError:
+        return InputError(f"{uid} cannot be evaluated on {self.task!r}",
+                          "propose architectures of the task's own space")
+
+    def _charge(self, uids: list[str]) -> None:
+        """Check that ``uids`` (new, distinct) can be evaluated and paid for, then pay."""
+        for u in uids:
+            if not self.can_evaluate(u):
+                raise self._refusal(u)
+        if self.spent + len(uids) > self.budget:
+            raise BudgetExhausted(f"budget of {self.budget} evaluations spent",
+                                  "raise the budget")
+        self.spent += len(uids)
 
     def evaluate(self, uid: str) -> Evaluation:
         if uid in self._paid:
             return self._paid[uid].model_copy(update={"paid": False})
-        if uid not in self._table:
-            raise InputError(f"{uid} has no result on {self.task!r}",
-                             "propose architectures of the task's own space")
-        if self.spent >= self.budget:
-            raise BudgetExhausted(f"budget of {self.budget} evaluations spent",
-                                  "raise the budget")
-        self.spent += 1
-        self._paid[uid] = self._table[uid]
+        self._charge([uid])
+        self._paid[uid] = self._measure(uid)
         return self._paid[uid]
 
     def evaluations(self) -> list[Evaluation]:
         return list(self._paid.values())
+
+    def _restored(self, e: Evaluation) -> Evaluation:
+        return e
 
     def restore(self, paid: list[Evaluation]) -> None:
         for e in paid:
@@ -109,8 +120,34 @@ class BenchmarkEvaluator:
                 if self.spent >= self.budget:
                     raise InputError(f"the run already paid for more than {self.budget} "
                                      "evaluations", "resume with the run's own budget")
-                self._paid[e.uid] = self._table.get(e.uid, e)
+                self._paid[e.uid] = self._restored(e)
                 self.spent += 1
+
+
+class BenchmarkEvaluator(PaidEvaluator):
+    """The target task's stored results as a paid oracle (leave one task out)."""
+
+    def __init__(self, kb: KnowledgeBase | None, task: str, budget: int,
+                 table: dict[str, Evaluation] | None = None) -> None:
+        super().__init__(task, budget)
+        if table is None:
+            if kb is None:
+                raise ValueError("give a knowledge base or a preloaded table")
+            table = load_target_table(kb, task)
+        self._table = table
+
+    def can_evaluate(self, uid: str) -> bool:
+        return uid in self._table
+
+    def _measure(self, uid: str) -> Evaluation:
+        return self._table[uid]
+
+    def _refusal(self, uid: str) -> InputError:
+        return InputError(f"{uid} has no result on {self.task!r}",
+                          "propose architectures of the task's own space")
+
+    def _restored(self, e: Evaluation) -> Evaluation:
+        return self._table.get(e.uid, e)
 
     def oracle_best(self) -> Evaluation:
         """The search-space best by selection score (for reports only, never for search)."""

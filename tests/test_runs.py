@@ -19,7 +19,7 @@ from mdesign.kb.observations import Observation, record_observations
 from mdesign.kb.server import ManagedNeo4j
 from mdesign.kb.space import DesignSpace
 from mdesign.refinement import runs
-from mdesign.refinement.evaluators import BenchmarkEvaluator, Evaluation
+from mdesign.refinement.evaluators import BenchmarkEvaluator, Evaluation, PaidEvaluator
 from mdesign.refinement.refine import RefineConfig, refine
 from tables import write_toy
 
@@ -181,35 +181,20 @@ def test_no_source_sharing_the_space_and_a_foreign_space(nbg: KnowledgeBase,
     assert "has its results in space(s) toy-alone, not 'nas-bench-graph'" in out.stderr
 
 
-class ToyTrainer:
+class ToyTrainer(PaidEvaluator):
     """A real evaluator of a toy space whose results the knowledge base does not hold
     (what real training will be): a fixed formula of the choices, paid per read."""
 
     records_evidence = True
 
-    def __init__(self, budget: int) -> None:
-        self.budget, self.spent, self._paid = budget, 0, {}
-
     def can_evaluate(self, uid: str) -> bool:
         return uid.startswith("toy-obs/")
 
-    def evaluate(self, uid: str) -> Evaluation:
-        if uid not in self._paid:
-            assert self.spent < self.budget
-            arch = dict(p.split("=") for p in uid.split("/", 1)[1].split(","))
-            score = {"add": 0.6, "mean": 0.7, "max": 0.65}[arch["agg"]] \
-                + 0.02 * int(arch["layers"]) + (0.01 if arch["act"] == "tanh" else 0)
-            self._paid[uid] = Evaluation(uid=uid, score=score, valid=score, test=score - 0.01)
-            self.spent += 1
-        return self._paid[uid]
-
-    def restore(self, paid: list[Evaluation]) -> None:
-        for e in paid:
-            self._paid.setdefault(e.uid, e)
-        self.spent = len(self._paid)
-
-    def evaluations(self) -> list[Evaluation]:
-        return list(self._paid.values())
+    def _measure(self, uid: str) -> Evaluation:
+        arch = dict(p.split("=") for p in uid.split("/", 1)[1].split(","))
+        score = {"add": 0.6, "mean": 0.7, "max": 0.65}[arch["agg"]] \
+            + 0.02 * int(arch["layers"]) + (0.01 if arch["act"] == "tanh" else 0)
+        return Evaluation(uid=uid, score=score, valid=score, test=score - 0.01)
 
 
 def test_observations_become_evidence_of_the_target(kb: KnowledgeBase, tmp_path: Path) -> None:
@@ -223,7 +208,7 @@ def test_observations_become_evidence_of_the_target(kb: KnowledgeBase, tmp_path:
     import_table(kb, table, DesignSpace.from_yaml(space_file))
     assert kb.task("obs-new").results == 1
     result = runs.execute(kb, RefineConfig(task="obs-new", budget=6, sources=2,
-                                           evaluator="toy"), ToyTrainer(6))
+                                           evaluator="toy"), ToyTrainer("obs-new", 6))
     t = kb.task("obs-new")
     paid = set(_paid(result))
     stored = {r.uid: r for r in kb.best_architectures("obs-new", 50)}

@@ -18,7 +18,7 @@ from mdesign.kb.errors import InputError
 from mdesign.kb.knowledge_base import KnowledgeBase, _code_version
 from mdesign.kb.space import DesignSpace
 from mdesign.models.builder import family
-from mdesign.refinement.evaluators import BudgetExhausted, Evaluation
+from mdesign.refinement.evaluators import Evaluation, PaidEvaluator
 from mdesign.tasks.store import load_task
 from mdesign.training.data import TaskData
 from mdesign.training.trainer import TrainConfig, TrainResult, train_architecture
@@ -31,24 +31,20 @@ def _train_job(space_definition: dict, key: str, data: TaskData,
     return train_architecture(space, space.parse_key(key), data, config)
 
 
-class TrainEvaluator:
+class TrainEvaluator(PaidEvaluator):
     records_evidence = True
 
     def __init__(self, kb: KnowledgeBase, task: str, budget: int, space: DesignSpace,
                  config: TrainConfig | None = None, workers: int = 1) -> None:
-        if budget < 1:
-            raise InputError(f"the budget must be at least 1 (got {budget})",
-                             "pass --budget 1 or more")
+        super().__init__(task, budget)
         family(space)  # a space the builder cannot realise fails before any training
-        self.task, self.budget, self.spent = task, budget, 0
-        self.space = space
-        self.config = config or TrainConfig()
-        self.data = load_task(kb, task)
-        self._paid: dict[str, Evaluation] = {}
-        self.version = _code_version()
         if workers < 1:
             raise InputError(f"workers must be at least 1 (got {workers})", "pass --workers 1+")
+        self.space = space
+        self.config = config or TrainConfig()
         self.workers = workers
+        self.data = load_task(kb, task)
+        self.version = _code_version()
         self._pool: ProcessPoolExecutor | None = None
 
     def can_evaluate(self, uid: str) -> bool:
@@ -60,50 +56,39 @@ class TrainEvaluator:
             return False
         return self.space.violation(arch) is None
 
-    def evaluate(self, uid: str) -> Evaluation:
-        if uid in self._paid:
-            return self._paid[uid].model_copy(update={"paid": False})
-        if not self.can_evaluate(uid):
-            raise InputError(f"{uid} is not an architecture of {self.space.name!r}",
-                             "propose architectures of the task's space")
-        if self.spent >= self.budget:
-            raise BudgetExhausted(f"budget of {self.budget} evaluations spent",
-                                  "raise the budget")
-        self.spent += 1
+    def _refusal(self, uid: str) -> InputError:
+        return InputError(f"{uid} is not an architecture of {self.space.name!r}",
+                          "propose architectures of the task's space")
+
+    def _measure(self, uid: str) -> Evaluation:
         arch = self.space.parse_key(uid.split("/", 1)[1])
-        return self._store(uid, train_architecture(self.space, arch, self.data, self.config))
+        return self._evaluation(uid, train_architecture(self.space, arch, self.data, self.config))
 
     def evaluate_many(self, uids: list[str]) -> list[Evaluation]:
         """Train a batch on ``workers`` processes (each with ``config.threads`` threads);
         results come back in the order asked, so a run stays deterministic."""
         new = [u for u in dict.fromkeys(uids) if u not in self._paid]
-        for u in new:
-            if not self.can_evaluate(u):
-                raise InputError(f"{u} is not an architecture of {self.space.name!r}",
-                                 "propose architectures of the task's space")
-        if self.spent + len(new) > self.budget:
-            raise BudgetExhausted(f"budget of {self.budget} evaluations spent",
-                                  "raise the budget")
         if self.workers == 1 or len(new) <= 1:
             return [self.evaluate(u) for u in uids]
+        self._charge(new)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers,
                                              mp_context=multiprocessing.get_context("spawn"))
         definition = self.space.model_dump(mode="json", exclude={"table"})
         futures = {u: self._pool.submit(_train_job, definition, u.split("/", 1)[1],
                                         self.data, self.config) for u in new}
-        self.spent += len(new)
         for u, f in futures.items():
-            self._store(u, f.result())
-        return [self._paid[u] if u in futures else self._paid[u].model_copy(update={"paid": False})
-                for u in uids]
+            self._paid[u] = self._evaluation(u, f.result())
+        return [self._paid[u] if u in futures
+                else self._paid[u].model_copy(update={"paid": False}) for u in uids]
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
 
-    def _store(self, uid: str, res: TrainResult) -> Evaluation:
+    def _evaluation(self, uid: str, res: TrainResult) -> Evaluation:
+        """A training's result as an evaluation, with its provenance."""
         provenance = {"code_version": self.version, "seeds": len(res.runs),
                       "hp": json.dumps(res.config.model_dump(), sort_keys=True),
                       "hardware": res.hardware, "wall_s": res.wall_s,
@@ -112,18 +97,6 @@ class TrainEvaluator:
             provenance.update(valid_std=res.valid_std, test_std=res.test_std)
         else:
             provenance["failure"] = res.reason
-        e = Evaluation(uid=uid, score=res.valid if res.status == "ok" else 0.0,
-                       valid=res.valid, test=res.test, params=float(res.params),
-                       failed=res.status != "ok", provenance=provenance)
-        self._paid[uid] = e
-        return e
-
-    def evaluations(self) -> list[Evaluation]:
-        """Everything paid for, with provenance (what becomes the target's evidence)."""
-        return list(self._paid.values())
-
-    def restore(self, paid: list[Evaluation]) -> None:
-        for e in paid:
-            if e.uid not in self._paid:
-                self._paid[e.uid] = e
-                self.spent += 1
+        return Evaluation(uid=uid, score=res.valid if res.status == "ok" else 0.0,
+                          valid=res.valid, test=res.test, params=float(res.params),
+                          failed=res.status != "ok", provenance=provenance)
