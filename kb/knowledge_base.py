@@ -241,7 +241,7 @@ class KnowledgeBase:
             if progress:
                 progress(step.label, index + 1, total)
         self.query("import_finish", id=import_id, rows=rows_written,
-                   code_version=_code_version())
+                   code_version=code_version())
         return ImportReport(import_id=import_id, status=status, batches=total - start,
                             rows=rows_written, seconds=time.perf_counter() - t0)
 
@@ -371,7 +371,7 @@ def _task_info(props: dict[str, Any]) -> TaskInfo:
                     evidence_edits=props.get("evidence_edits") or 0)
 
 
-def _code_version() -> str:
+def code_version() -> str:
     from mdesign import __version__
 
     return __version__

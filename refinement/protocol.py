@@ -112,15 +112,15 @@ def run_method(kb: KnowledgeBase, ctx: TaskContext, method: str, budget: int, se
         return Trajectory([r.best])
     t = time.perf_counter()
     if method == "random":
-        r = baselines.random_search(space, ev, seed, uids=ctx.uids)
+        baselines.random_search(space, ev, seed, uids=ctx.uids)
     elif method == "regevo":
-        r = baselines.regularized_evolution(space, ev, seed, uids=ctx.uids)
+        baselines.regularized_evolution(space, ev, seed, uids=ctx.uids)
     elif method == "tpe":
-        r = baselines.tpe(space, ev, seed, restrict=ctx.restrict, uids=ctx.uids)
+        baselines.tpe(space, ev, seed, restrict=ctx.restrict, uids=ctx.uids)
     else:
         raise ValueError(f"unknown method {method!r}")
     overhead = (time.perf_counter() - t) * 1000 / max(1, ev.spent)
-    return Trajectory([ev._paid[u] for u in r.paid], overhead)
+    return Trajectory(ev.evaluations(), overhead)  # what the baseline paid for, in order
 
 
 def task_context(kb: KnowledgeBase, task: str) -> TaskContext:

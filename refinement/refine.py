@@ -46,8 +46,9 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from mdesign.kb.errors import InputError, MdesignError
 from mdesign.kb.knowledge_base import KnowledgeBase
-from mdesign.kb.models import Neighbour, RankedArchitecture, StoredScore, TaskInfo
+from mdesign.kb.models import RankedArchitecture, StoredScore, TaskInfo
 from mdesign.kb.space import DesignSpace
+from mdesign.refinement.baselines import space_uids
 from mdesign.refinement.calibration import fit_source, update_weights
 from mdesign.refinement.evaluators import Evaluation, Evaluator
 from mdesign.refinement.planners import OneHot, SourcePlanner
@@ -140,21 +141,6 @@ class RunRecorder(Protocol):
 PlannerCache = dict[tuple[str, str], SourcePlanner]
 
 
-def score_candidates(neighbours: list[Neighbour], weights: dict[str, float],
-                     order: list[str]) -> list[tuple[float, Neighbour]]:
-    """``S(m) = sum_i w_i gain_i(c -> m)`` from stored gains only, best first; ties: most
-    similar source, then uid (the reference scoring, without planners)."""
-    first = order[0]
-
-    def key(n: Neighbour) -> tuple[float, float, str]:
-        s = sum(weights[t] * g for t, g in n.gains.items() if g is not None and t in weights)
-        tie = n.gains.get(first)
-        return (-s, -(tie if tie is not None else float("-inf")), n.uid)
-
-    ranked = sorted(((key(n), n) for n in neighbours), key=lambda kn: kn[0])
-    return [(-k[0], n) for k, n in ranked]
-
-
 class _Candidate:
     __slots__ = (
         "costs",
@@ -235,11 +221,15 @@ class _Refinement:
             e = self.evaluator.evaluate(uid).model_copy(update={"paid": True})
         finally:
             self.eval_time += time.perf_counter() - t
-        self.seen[uid] = e
-        if self.within_limits(e) and (self.best is None or (e.score, e.uid) > (self.best.score,
-                                                                                  self.best.uid)):
-            self.best = e
+        self._keep(e)
         return e
+
+    def _keep(self, e: Evaluation) -> None:
+        """Note a paid evaluation, and whether it is the best within the limits."""
+        self.seen[e.uid] = e
+        if self.within_limits(e) and (self.best is None or (e.score, e.uid) >
+                                      (self.best.score, self.best.uid)):
+            self.best = e
 
     def record(self, step: RefinementStep) -> None:
         self.steps.append(step)
@@ -525,10 +515,7 @@ class _Refinement:
         finally:
             self.eval_time += time.perf_counter() - t
         for e in results:
-            self.seen[e.uid] = e
-            if self.within_limits(e) and (self.best is None or (e.score, e.uid) >
-                                          (self.best.score, self.best.uid)):
-                self.best = e
+            self._keep(e)
         return results
 
     def centre(self, current: str) -> str | None:
@@ -591,7 +578,7 @@ def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
     run = _Refinement(kb, config, evaluator, space, usable, planners, recorder, on_step)
 
     def pool() -> list[str]:
-        return [space.uid(a) for a in space.enumerate(restrict) if usable(space.uid(a))]
+        return space_uids(space, restrict, usable)
 
     try:
         sources = run.retrieve(target, pool)

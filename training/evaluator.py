@@ -15,7 +15,7 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 from mdesign.kb.errors import InputError
-from mdesign.kb.knowledge_base import KnowledgeBase, _code_version
+from mdesign.kb.knowledge_base import KnowledgeBase, code_version
 from mdesign.kb.space import DesignSpace
 from mdesign.models.builder import family
 from mdesign.refinement.evaluators import Evaluation, PaidEvaluator
@@ -44,7 +44,7 @@ class TrainEvaluator(PaidEvaluator):
         self.config = config or TrainConfig()
         self.workers = workers
         self.data = load_task(kb, task)
-        self.version = _code_version()
+        self.version = code_version()
         self._pool: ProcessPoolExecutor | None = None
 
     def can_evaluate(self, uid: str) -> bool:
