@@ -117,14 +117,20 @@ class StepTable:
 @click.option("--batch", type=int, default=1, show_default=True,
               help="candidates proposed and evaluated together per step")
 @click.option("--workers", type=int, default=1, show_default=True,
-              help="train evaluator: processes training a batch in parallel")
+              help="train evaluator: parallel trainings (local processes, or CPUs of a "
+                   "private Ray instance)")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="train evaluator: where trainings run")
+@click.option("--address", default=None,
+              help="Ray head node HOST:PORT to join (default: a private Ray instance)")
 def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: int, seed: int,
                similarity: str, anchors: int, start: str, lookahead: int,
                lookahead_engine: str, expand: str,
                planner: str, no_calibrate: bool, uncertainty: bool, max_params: float | None,
                max_latency: float | None, space: str | None, resume_id: str | None,
                out: Path | None, quiet: bool, epochs: int, train_seeds: int,
-               threads: int, batch: int, workers: int) -> None:
+               threads: int, batch: int, workers: int, executor: str,
+               address: str | None) -> None:
     """Refine an architecture for TASK from the evidence of similar tasks."""
     from mdesign.kb import KnowledgeBase
     from mdesign.refinement import report, runs
@@ -152,7 +158,8 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
             kb.task(config.task)
         ev = make_evaluator(kb, config.evaluator, config.task, config.budget,
                             space=config.space or target_space(kb, config.task),
-                            train=_train_config(config.train), workers=workers)
+                            train=_train_config(config.train), workers=workers,
+                            executor=executor, address=address)
         table = None if quiet else StepTable()
         result = runs.execute(kb, config, ev, resume=stored, on_step=table)
     best = result.best

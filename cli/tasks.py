@@ -1,4 +1,4 @@
-"""``mdesign task add``: a task from the user's data (parse, call, print)."""
+"""``mdesign task add|forget``: tasks from the user's data (parse, call, print)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,23 @@ def task_add(name: str, source: str, kind: str) -> None:
     feats = ", ".join(f"{k} {v:g}" for k, v in sorted(added.features.items()))
     click.echo(f"task {added.name}: {added.kind}, metric {added.metric}; data {added.path}")
     click.echo(f"meta-features: {feats}")
+
+
+@task_group.command("forget")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def task_forget(name: str, yes: bool) -> None:
+    """Delete the results that mdesign's trainings recorded on task NAME (imported results
+    stay), and recompute its gains from what stays."""
+    from mdesign.cli.main import _kb
+    from mdesign.kb.observations import forget_observations
+
+    if not yes:
+        click.confirm(f"delete every result mdesign recorded on {name!r}?", abort=True)
+    with _kb() as kb:
+        report = forget_observations(kb, name)
+    click.echo(f"task {name}: {report.results} recorded results deleted; gains on "
+               f"{report.edits} edits recomputed ({report.gains} kept)")
 
 
 @click.command("export")

@@ -79,3 +79,31 @@ def record_observations(kb: KnowledgeBase, space: DesignSpace, task: str,
     kb.query_rows("set_task_counts", [{"task": task, "results": results, "evidence_edits":
                                        kb.query("task_gain_count", task=task)[0]["n"]}])
     return ObservationReport(results=len(rows), edits=len(touched), gains=len(gains))
+
+
+def forget_observations(kb: KnowledgeBase, task: str) -> ObservationReport:
+    """Undo :func:`record_observations` for ``task``: its results from ``mdesign:*``
+    sources go, imported results stay, and the task's gains on the edits they touched are
+    recomputed from what stays (or removed).
+
+    Gains are rewritten before the results are deleted, so an interrupted call leaves
+    every gain consistent with the results that will remain, and running it again
+    finishes the job."""
+    kb.task(task)  # unknown task: one clear line
+    uids = kb.query("observation_uids", task=task)[0]["uids"]
+    key = GAIN_PREFIX + task
+    gains = []
+    for r in kb.query("observation_edits", uids=uids, task=task) if uids else []:
+        ra, rb = ({s: (v, n) for s, v, n in side if s is not None and v is not None
+                   and not s.startswith("mdesign:")} for side in (r["from_results"],
+                                                                   r["to_results"]))
+        gains.append({"id": r["id"], "gains": {key: edit_gain(ra, rb) if ra and rb
+                                               else None}})  # null removes the property
+    if gains:
+        kb.query_rows("evidence_write_gains", gains)
+    deleted = kb.query("observations_forget", task=task)[0]["deleted"]
+    results = kb.query("task_result_counts", tasks=[task])[0]["results"]
+    kb.query_rows("set_task_counts", [{"task": task, "results": results, "evidence_edits":
+                                       kb.query("task_gain_count", task=task)[0]["n"]}])
+    return ObservationReport(results=deleted, edits=len(gains),
+                             gains=sum(g["gains"][key] is not None for g in gains))

@@ -18,14 +18,27 @@ from torch_geometric.data import Data
 KINDS = ("node", "graph", "link")
 
 
+class GlobalPool(nn.Module):
+    """``global_{add,mean,max}_pool`` as a module: one operator when the model is traced
+    (:mod:`mdesign.predictors.graph`), since its scatter size cannot be traced."""
+
+    def __init__(self, reduce: str = "mean") -> None:
+        super().__init__()
+        self.reduce = reduce
+        self.fn = {"add": gnn.global_add_pool, "mean": gnn.global_mean_pool,
+                   "max": gnn.global_max_pool}[reduce]
+
+    def forward(self, h: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+        return self.fn(h, batch)
+
+
 class Head(nn.Module):
     def __init__(self, kind: str, dim: int, out_dim: int, pool: str = "mean") -> None:
         super().__init__()
         if kind not in KINDS:
             raise InputError(f"unknown task kind {kind!r}", f"use one of {', '.join(KINDS)}")
         self.kind = kind
-        self.pool = {"add": gnn.global_add_pool, "mean": gnn.global_mean_pool,
-                     "max": gnn.global_max_pool}[pool]
+        self.pool = GlobalPool(pool)
         self.out = nn.Identity() if kind == "link" else nn.Linear(dim, out_dim)
 
     def forward(self, h: torch.Tensor, data: Data) -> torch.Tensor:

@@ -158,16 +158,22 @@ EVALUATORS = ("benchmark", "train")
 
 
 def make_evaluator(kb: KnowledgeBase, name: str, task: str, budget: int,
-                   space: str | None = None, train: Any = None, workers: int = 1) -> Evaluator:
+                   space: str | None = None, train: Any = None, workers: int = 1,
+                   executor: str = "local", address: str | None = None) -> Evaluator:
     """The evaluator called ``name`` for ``task`` (the CLI's ``--evaluator``).
 
-    ``train`` (a :class:`~mdesign.training.trainer.TrainConfig`) configures ``train``."""
+    ``train`` (a :class:`~mdesign.training.trainer.TrainConfig`), ``workers``, ``executor``
+    and ``address`` configure ``train`` (see :mod:`mdesign.training.executors`)."""
     if name == "benchmark":
+        if executor != "local" or workers != 1 or address is not None:
+            raise InputError("--workers, --executor and --address are for real training",
+                             "add --evaluator train, or drop them")
         return BenchmarkEvaluator(kb, task, budget)
     if name == "train":
         from mdesign.training.evaluator import TrainEvaluator
 
         if space is None:
             raise InputError("the train evaluator needs a design space", "pass --space")
-        return TrainEvaluator(kb, task, budget, kb.space(space), train, workers=workers)
+        return TrainEvaluator(kb, task, budget, kb.space(space), train, workers=workers,
+                              executor=executor, address=address)
     raise InputError(f"unknown evaluator {name!r}", f"choose from {', '.join(EVALUATORS)}")

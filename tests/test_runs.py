@@ -230,6 +230,21 @@ def test_observations_become_evidence_of_the_target(kb: KnowledgeBase, tmp_path:
                                 [Observation(**e.model_dump()) for e in
                                  runs.load_run(kb, result.run_id).paid()], "mdesign:toy")
     assert again.results == len(paid) and kb.task("obs-new").results == t.results
+    # and `mdesign task forget` takes them back out: imported results and other tasks'
+    # gains stay, the target's gains go with the observations they came from
+    a_gains = kb.query("task_gain_count", task="obs-a")[0]["n"]
+    out = run_cli("task", "forget", "obs-new", "--yes")
+    assert out.returncode == 0, out.stderr
+    assert f"task obs-new: {len(paid)} recorded results deleted" in out.stdout
+    left = kb.best_architectures("obs-new", 50)
+    assert [(r.uid, r.source) for r in left] == [("toy-obs/agg=add,layers=1,act=relu",
+                                                  f"table:{table.name}")]
+    assert kb.task("obs-new").results == 1 and kb.task("obs-new").evidence_edits == 0
+    assert kb.query("task_gain_count", task="obs-new")[0]["n"] == 0
+    assert kb.query("task_gain_count", task="obs-a")[0]["n"] == a_gains
+    assert "0 recorded results" in run_cli("task", "forget", "obs-new", "--yes").stdout
+    bad = run_cli("task", "forget", "no-such-task", "--yes")
+    assert bad.returncode == 2 and "no-such-task" in bad.stderr
 
 
 def test_bench_refine_on_a_single_metric_table(kb: KnowledgeBase, tmp_path: Path) -> None:

@@ -158,6 +158,9 @@ def test_refine_with_real_training_feeds_the_knowledge_base(nbg: KnowledgeBase,
 
 
 def test_batched_parallel_training_matches_sequential(nbg: KnowledgeBase) -> None:
+    """The same refinement in this process, on 2 local processes, and on a private Ray
+    instance: same architectures, same scores, budget exact; Ray is shut down after."""
+    import ray
     from mdesign.refinement.refine import RefineConfig, refine
     from mdesign.tasks.store import add_task
     from mdesign.training.evaluator import TrainEvaluator
@@ -167,17 +170,48 @@ def test_batched_parallel_training_matches_sequential(nbg: KnowledgeBase) -> Non
     space = nbg.space("nas-bench-graph")
     cfg = TrainConfig(epochs=8, seeds=1)
     results = []
-    for workers in (1, 2):
-        ev = TrainEvaluator(nbg, "sbm-par", 5, space, cfg, workers=workers)
+    for executor, workers in (("local", 1), ("local", 2), ("ray", 2)):
+        ev = TrainEvaluator(nbg, "sbm-par", 5, space, cfg, workers=workers, executor=executor)
+        if executor == "ray":  # the private instance listens on loopback only
+            assert [n["NodeManagerAddress"] for n in ray.nodes()] == ["127.0.0.1"]
+            assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
         try:
             results.append(refine(nbg, RefineConfig(task="sbm-par", budget=5, batch=2,
                                                     space=space.name), ev))
         finally:
             ev.close()
         assert ev.spent == 5
-    seq, par = results
-    assert [s.uid for s in seq.steps] == [s.uid for s in par.steps]
-    assert [s.score for s in seq.steps] == pytest.approx([s.score for s in par.steps])
+        assert len({e.uid for e in ev.evaluations()}) == 5
+    assert not ray.is_initialized()
+    seq = results[0]
+    for other in results[1:]:
+        assert [s.uid for s in other.steps] == [s.uid for s in seq.steps]
+        assert [s.score for s in other.steps] == pytest.approx([s.score for s in seq.steps])
+
+
+def test_executor_bad_input(nbg: KnowledgeBase) -> None:
+    """A dead Ray head node, a malformed address, an address without Ray, executor options
+    on the benchmark oracle: one line each, exit 2, quickly, and no run stored."""
+    from mdesign.tasks.store import add_task
+
+    add_task(nbg, "sbm-exec", "builtin:sbm:2:20", "node")
+    before = len(nbg.query("run_list", limit=1000))
+    base = ("refine", "--task", "sbm-exec", "--budget", "2", "--evaluator", "train",
+            "--epochs", "2", "--train-seeds", "1", "--quiet")
+    cases = [
+        (("--executor", "ray", "--address", "127.0.0.1:1"),
+         "no Ray head node answers at 127.0.0.1:1"),
+        (("--executor", "ray", "--address", "head-without-port"), "is not host:port"),
+        (("--address", "127.0.0.1:6379"), "--address is for the Ray executor"),
+    ]
+    for extra, message in cases:
+        bad = run_cli(*base, *extra)
+        assert bad.returncode == 2, bad.stderr
+        assert message in bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    bad = run_cli("refine", "--task", "cora", "--budget", "2", "--workers", "2")
+    assert bad.returncode == 2 and "are for real training" in bad.stderr
+    assert len(nbg.query("run_list", limit=1000)) == before
 
 
 def test_batches_keep_the_budget_exact(nbg: KnowledgeBase) -> None:

@@ -11,8 +11,6 @@ their provenance (code version, seeds, hyper-parameters, hardware, wall time).
 from __future__ import annotations
 
 import json
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 
 from mdesign.kb.errors import InputError
 from mdesign.kb.knowledge_base import KnowledgeBase, code_version
@@ -21,12 +19,18 @@ from mdesign.models.builder import family
 from mdesign.refinement.evaluators import Evaluation, PaidEvaluator
 from mdesign.tasks.store import load_task
 from mdesign.training.data import TaskData
+from mdesign.training.executors import Executor, make_executor
 from mdesign.training.trainer import TrainConfig, TrainResult, train_architecture
 
 
-def _train_job(space_definition: dict, key: str, data: TaskData,
-               config: TrainConfig) -> TrainResult:
-    """One training in a worker process (spawned: nothing shared with the parent)."""
+def _train_job(space_definition: dict, data: TaskData, config: TrainConfig, version: str,
+               key: str) -> TrainResult:
+    """One training in a worker process (spawned, or a Ray worker: nothing shared with the
+    parent). A worker running other mdesign code would give numbers that the provenance
+    attributes to the wrong version, so it refuses."""
+    if code_version() != version:
+        raise InputError(f"a worker runs mdesign {code_version()}, the run uses {version}",
+                         f"install mdesign {version} on every worker")
     space = DesignSpace.from_dict(space_definition, origin="worker")
     return train_architecture(space, space.parse_key(key), data, config)
 
@@ -35,7 +39,8 @@ class TrainEvaluator(PaidEvaluator):
     records_evidence = True
 
     def __init__(self, kb: KnowledgeBase, task: str, budget: int, space: DesignSpace,
-                 config: TrainConfig | None = None, workers: int = 1) -> None:
+                 config: TrainConfig | None = None, workers: int = 1,
+                 executor: str = "local", address: str | None = None) -> None:
         super().__init__(task, budget)
         family(space)  # a space the builder cannot realise fails before any training
         if workers < 1:
@@ -45,7 +50,14 @@ class TrainEvaluator(PaidEvaluator):
         self.workers = workers
         self.data = load_task(kb, task)
         self.version = code_version()
-        self._pool: ProcessPoolExecutor | None = None
+        # One local worker trains in this process; anything else goes to an executor,
+        # started now so that a dead cluster fails before the run is stored.
+        self._executor: Executor | None = None
+        if executor != "local" or workers > 1 or address is not None:
+            self._executor = make_executor(
+                executor, workers, address, cpus=self.config.threads,
+                gpus=1.0 if self.config.device == "cuda" else 0.0)
+            self._executor.warm_up(__name__)
 
     def can_evaluate(self, uid: str) -> bool:
         if not uid.startswith(self.space.name + "/"):
@@ -61,31 +73,33 @@ class TrainEvaluator(PaidEvaluator):
                           "propose architectures of the task's space")
 
     def _measure(self, uid: str) -> Evaluation:
+        if self._executor is not None:
+            return self._train([uid])[0]
         arch = self.space.parse_key(uid.split("/", 1)[1])
         return self._evaluation(uid, train_architecture(self.space, arch, self.data, self.config))
 
+    def _train(self, uids: list[str]) -> list[Evaluation]:
+        definition = self.space.model_dump(mode="json", exclude={"table"})
+        results = self._executor.map(_train_job, (definition, self.data, self.config,
+                                                  self.version),
+                                     [(u.split("/", 1)[1],) for u in uids])
+        return [self._evaluation(u, r) for u, r in zip(uids, results, strict=True)]
+
     def evaluate_many(self, uids: list[str]) -> list[Evaluation]:
-        """Train a batch on ``workers`` processes (each with ``config.threads`` threads);
-        results come back in the order asked, so a run stays deterministic."""
+        """Train a batch on the executor (``workers`` processes of ``config.threads``
+        threads, or Ray); results come back in the order asked, so a run stays
+        deterministic."""
         new = [u for u in dict.fromkeys(uids) if u not in self._paid]
-        if self.workers == 1 or len(new) <= 1:
+        if self._executor is None or len(new) <= 1:
             return [self.evaluate(u) for u in uids]
         self._charge(new)
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers,
-                                             mp_context=multiprocessing.get_context("spawn"))
-        definition = self.space.model_dump(mode="json", exclude={"table"})
-        futures = {u: self._pool.submit(_train_job, definition, u.split("/", 1)[1],
-                                        self.data, self.config) for u in new}
-        for u, f in futures.items():
-            self._paid[u] = self._evaluation(u, f.result())
-        return [self._paid[u] if u in futures
+        self._paid.update((e.uid, e) for e in self._train(new))
+        return [self._paid[u] if u in new
                 else self._paid[u].model_copy(update={"paid": False}) for u in uids]
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        if self._executor is not None:
+            self._executor.close()
 
     def _evaluation(self, uid: str, res: TrainResult) -> Evaluation:
         """A training's result as an evaluation, with its provenance."""

@@ -34,6 +34,7 @@ class TrainConfig(BaseModel):
     lr: float = Field(default=0.01, gt=0)
     weight_decay: float = Field(default=5e-4, ge=0)
     seeds: int = Field(default=3, ge=1)
+    first_seed: int = Field(default=0, ge=0)  # seeds first_seed .. first_seed + seeds - 1
     dim: int = Field(default=128, ge=2)
     dropout: float = Field(default=0.5, ge=0, lt=1)
     batch_size: int = Field(default=64, ge=1)
@@ -186,7 +187,7 @@ def train_architecture(space: DesignSpace, arch: Mapping[str, Any], task: TaskDa
     device = _device(cfg.device)
     t0 = time.perf_counter()
     runs, params = [], 0
-    for seed in range(cfg.seeds):
+    for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds):
         run, params = _run_seed(space, arch, task, cfg, seed, device)
         runs.append(run)
     wall = time.perf_counter() - t0

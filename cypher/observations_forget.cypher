@@ -1,0 +1,8 @@
+// Delete the results that mdesign's own evaluators recorded on a task (sources
+// 'mdesign:<evaluator>'); imported results stay. Run after the gains have been recomputed
+// without them (kb/observations.py, forget_observations).
+// $task: task name.
+MATCH (:Architecture)-[r:RESULT]->(:Task {name: $task})
+WHERE r.source STARTS WITH 'mdesign:'
+DELETE r
+RETURN count(r) AS deleted
