@@ -99,6 +99,9 @@ class StepTable:
               help="predictive planners: residual (evidence scaled and corrected on the "
                    "target), fallback (only for missing or low-weight evidence: the "
                    "reference), always, or off")
+@click.option("--predictor", default=None,
+              help="a stored predictor (`mdesign predictor train`) that fills in the gains "
+                   "a source never measured")
 @click.option("--no-calibrate", is_flag=True, help="keep the prior source weights")
 @click.option("--uncertainty", is_flag=True, help="use stored std as an optimism bonus")
 @click.option("--max-params", type=float, default=None, help="parameter count limit")
@@ -126,8 +129,9 @@ class StepTable:
 def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: int, seed: int,
                similarity: str, anchors: int, start: str, lookahead: int,
                lookahead_engine: str, expand: str,
-               planner: str, no_calibrate: bool, uncertainty: bool, max_params: float | None,
-               max_latency: float | None, space: str | None, resume_id: str | None,
+               planner: str, predictor: str | None, no_calibrate: bool, uncertainty: bool,
+               max_params: float | None, max_latency: float | None, space: str | None,
+               resume_id: str | None,
                out: Path | None, quiet: bool, epochs: int, train_seeds: int,
                threads: int, batch: int, workers: int, executor: str,
                address: str | None) -> None:
@@ -149,7 +153,7 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
             config = _config(task=task, budget=budget, evaluator=evaluator, sources=sources,
                              seed=seed, similarity=similarity, anchors=anchors, start=start,
                              lookahead=lookahead, lookahead_engine=lookahead_engine,
-                             expand=expand, planner=planner,
+                             expand=expand, planner=planner, predictor=predictor,
                              calibrate=not no_calibrate, uncertainty=uncertainty,
                              max_params=max_params, max_latency=max_latency, space=space,
                              batch=batch,

@@ -27,3 +27,6 @@ FOR (r:RefineRun) REQUIRE r.id IS UNIQUE
 ;
 CREATE CONSTRAINT refine_step_key IF NOT EXISTS
 FOR (s:RefineStep) REQUIRE (s.run_id, s.step) IS UNIQUE
+;
+CREATE CONSTRAINT predictor_name IF NOT EXISTS
+FOR (p:Predictor) REQUIRE p.name IS UNIQUE

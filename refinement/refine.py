@@ -41,7 +41,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 from mdesign.kb.errors import InputError, MdesignError
@@ -59,6 +59,9 @@ from mdesign.refinement.sources import (
     pick_anchors,
 )
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from mdesign.refinement.predicted import PredictedGains
 
 
 class RefineConfig(BaseModel):
@@ -90,6 +93,8 @@ class RefineConfig(BaseModel):
     space: str | None = None
     train: dict[str, Any] | None = Field(default=None, description="the train evaluator's "
                                          "TrainConfig (kept so that a resume trains alike)")
+    predictor: str | None = Field(default=None, description="a stored performance "
+                                  "predictor that fills in gains a source never measured")
 
 
 class RefinementStep(BaseModel):
@@ -205,6 +210,11 @@ class _Refinement:
         self.candidates: dict[str, list[_Candidate]] = {}
         self.cost_ratios: dict[tuple[str, str], list[float]] = {}
         self.gds_graph: str | None = None
+        self.predicted: PredictedGains | None = None
+        if config.predictor:  # imported here: torch only when a predictor is asked for
+            from mdesign.refinement.predicted import PredictedGains
+
+            self.predicted = PredictedGains(kb, config.predictor, space)
 
     # -- evaluation and bookkeeping ---------------------------------------------------
 
@@ -453,6 +463,17 @@ class _Refinement:
                 return False
         return True
 
+    def _evidence(self, task: str, centre: str, cands: Sequence[_Candidate]) -> np.ndarray:
+        """The source's stored gain per candidate (NaN: never measured), with the
+        predictor's where it is missing (``predictor``)."""
+        ev = np.array([c.evidence.get(task) if c.evidence.get(task) is not None else np.nan
+                       for c in cands], dtype=float)
+        missing = np.isnan(ev)
+        if self.predicted is not None and missing.any():
+            keys = [c.key for c, m in zip(cands, missing, strict=True) if m]
+            ev[missing] = self.predicted.gains(task, centre.split("/", 1)[1], keys)
+        return ev
+
     def _gains(self, centre: str, cands: Sequence[_Candidate]) -> dict[str, np.ndarray]:
         """task -> the gain used for each candidate (evidence or planner; NaN: none)."""
         cfg = self.cfg
@@ -466,15 +487,13 @@ class _Refinement:
                 for t, p in self.planners.items():
                     g = p.residual_gain(key_from, x_from, [c.key for c in cands], x_to)
                     # the stored evidence, where there is some, replaces the score lookup
-                    ev = np.array([c.evidence.get(t) if c.evidence.get(t) is not None
-                                   else np.nan for c in cands], dtype=float)
+                    ev = self._evidence(t, centre, cands)
                     fix = p.beta * ev / p.sd + (x_to - x_from) @ p.residual
                     out[t] = np.where(np.isnan(ev), g, fix)
                 return out
             planned = {t: p.gain(x_from, x_to) for t, p in self.planners.items()}
         for t in self.order:
-            ev = np.array([c.evidence.get(t) if c.evidence.get(t) is not None else np.nan
-                           for c in cands], dtype=float)
+            ev = self._evidence(t, centre, cands)
             if t in planned and (cfg.planner == "always"
                                  or self.weights[t] < cfg.planner_threshold):
                 ev = planned[t]

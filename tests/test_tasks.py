@@ -183,6 +183,7 @@ def test_batched_parallel_training_matches_sequential(nbg: KnowledgeBase) -> Non
         assert ev.spent == 5
         assert len({e.uid for e in ev.evaluations()}) == 5
     assert not ray.is_initialized()
+    assert ray._private.ray_constants.ENABLE_RAY_CLUSTER  # set back for other clusters
     seq = results[0]
     for other in results[1:]:
         assert [s.uid for s in other.steps] == [s.uid for s in seq.steps]

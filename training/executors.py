@@ -116,6 +116,30 @@ def _ray_temp_dir() -> str:
     return path
 
 
+_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def _single_machine(ray: Any, on: bool) -> tuple[str | None, bool]:
+    """Make Ray treat this machine as a single-node cluster, whose every socket is on
+    loopback (``on``), or set back what :func:`_single_machine` returned. Ray's processes
+    read the variable when they start; the driver's copy of the constant was read when
+    ``ray`` was imported, possibly before us. Returns the previous settings."""
+    constants = ray._private.ray_constants
+    before = (os.environ.get(_SWITCH), constants.ENABLE_RAY_CLUSTER)
+    if on:
+        os.environ[_SWITCH] = "0"
+        constants.ENABLE_RAY_CLUSTER = False
+    return before
+
+
+def _restore(ray: Any, before: tuple[str | None, bool]) -> None:
+    if before[0] is None:
+        os.environ.pop(_SWITCH, None)
+    else:
+        os.environ[_SWITCH] = before[0]
+    ray._private.ray_constants.ENABLE_RAY_CLUSTER = before[1]
+
+
 class RayExecutor(Executor):
     """Ray tasks of ``cpus`` CPUs (and ``gpus`` GPUs) each.
 
@@ -139,6 +163,7 @@ class RayExecutor(Executor):
             raise InputError("Ray is not installed", "pip install ray==2.60.0") from err
         self._ray = ray
         self.address = address
+        self._before: tuple[str | None, bool] | None = None
         if ray.is_initialized():
             self._started = False
         else:
@@ -146,7 +171,7 @@ class RayExecutor(Executor):
                 _reachable(address)
             try:
                 if address is None:
-                    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # loopback only
+                    self._before = _single_machine(ray, True)
                     ray.init(num_cpus=workers * cpus, num_gpus=0 if not gpus else None,
                              include_dashboard=False, log_to_driver=False,
                              logging_level=logging.ERROR, _temp_dir=_ray_temp_dir())
@@ -154,6 +179,8 @@ class RayExecutor(Executor):
                     ray.init(address=address, log_to_driver=False,
                              logging_level=logging.ERROR)
             except (ConnectionError, RuntimeError, ValueError) as err:
+                if self._before is not None:
+                    _restore(ray, self._before)
                 raise ServerError(f"Ray did not start ({str(err).splitlines()[0]})",
                                   "check --address, or run without --executor ray") from err
             self._started = True
@@ -188,6 +215,9 @@ class RayExecutor(Executor):
         if self._started:
             self._ray.shutdown()
             self._started = False
+        if self._before is not None:
+            _restore(self._ray, self._before)
+            self._before = None
 
 
 def make_executor(name: str, workers: int = 1, address: str | None = None,

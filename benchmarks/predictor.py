@@ -1,0 +1,251 @@
+"""The performance predictor on NAS-Bench-Graph, leave one dataset out.
+
+    python benchmarks/predictor.py            # ~30 min on 2 cores
+    python benchmarks/predictor.py --small    # 3 datasets, few architectures: ~3 min
+
+Needs a knowledge base holding NAS-Bench-Graph (`scripts/quickstart.sh`). Protocol:
+
+- architectures: a seeded sample of ``TRAIN`` labelled architectures, and a disjoint
+  sample of ``EVAL`` held-out ones per dataset (among those the dataset measured: proteins
+  measured 2,021);
+- pretraining (InfoNCE) once, on the unlabelled training and held-out architectures;
+- for each held-out dataset: the regressor is fitted on the other datasets' results of the
+  training architectures, then measured on the held-out dataset's held-out architectures
+  zero-shot, and after fine-tuning on ``FEW`` (50) of its results among the training
+  architectures; and on the held-out architectures of the seen datasets;
+- metrics: Spearman, Kendall tau, and the share of the true top 1% found in the predicted
+  top 1%;
+- baselines on the same architectures: the one-hot MLP (same data, same fine-tuning) and the
+  zero-cost proxies (synflow, jacov, grad_norm, params), computed on ``PROXY`` of the
+  held-out architectures per dataset with a random stand-in graph of the dataset's feature
+  and class counts (the datasets are not available offline); the predictor is also
+  reported on exactly those architectures.
+
+Writes ``benchmarks/results/predictor.{json,md}`` (``predictor_small.*`` with --small).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import random
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kb import machine
+
+RESULTS = Path(__file__).resolve().parent / "results"
+FULL = {"train": 2000, "eval": 1000, "proxy": 150, "pretrain_epochs": 10, "epochs": 30,
+        "few": 50, "datasets": None}
+SMALL = {"train": 200, "eval": 150, "proxy": 20, "pretrain_epochs": 2, "epochs": 5,
+         "few": 50, "datasets": ["cora", "citeseer", "proteins"]}
+
+
+def metrics(pred: list[float], true: list[float]) -> dict[str, float | None]:
+    from mdesign.refinement.similarity import kendall_tau, spearman
+
+    k = max(1, len(true) // 100)
+    top_true = set(sorted(range(len(true)), key=lambda i: -true[i])[:k])
+    top_pred = set(sorted(range(len(pred)), key=lambda i: -pred[i])[:k])
+    rho, tau = spearman(pred, true), kendall_tau(pred, true)
+    return {"spearman": None if rho is None else round(rho, 4),
+            "kendall": None if tau is None else round(tau, 4),
+            "top1": round(len(top_true & top_pred) / k, 4), "n": len(true)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--small", action="store_true")
+    args = parser.parse_args()
+    p = SMALL if args.small else FULL
+    warnings.filterwarnings("ignore")
+    logging.getLogger("neo4j").setLevel(logging.CRITICAL)
+    import torch
+
+    torch.set_num_threads(1)
+    from mdesign.kb import KnowledgeBase
+    from mdesign.models.builder import build_model
+    from mdesign.predictors import proxies, store
+    from mdesign.predictors.baselines import finetune_onehot, fit_onehot, one_hot, stand_in_graph
+    from mdesign.predictors.encoder import PerformancePredictor
+    from mdesign.predictors.predictor import labelled, task_vectors
+    from mdesign.predictors.training import finetune, fit, predict, pretrain, rank_targets
+
+    t_all = time.perf_counter()
+    out: dict = {"machine": machine(), "settings": p}
+    with KnowledgeBase.connect() as kb:
+        space = kb.space("nas-bench-graph")
+        tasks = [t for t in kb.tasks_in_space(space.name)
+                 if p["datasets"] is None or t.name in p["datasets"]]
+        tasks = [t for t in tasks if t.name in {
+            "cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv",
+            "proteins"}]
+        names = [t.name for t in tasks]
+        rng = random.Random(0)
+        keys = sorted(space.key(a) for a in space.enumerate())
+        train_keys = rng.sample(keys, p["train"])
+        rest = sorted(set(keys) - set(train_keys))
+        evals: dict[str, list[str]] = {}
+        fews: dict[str, list[str]] = {}
+        for t in tasks:
+            measured = {u.split("/", 1)[1] for u, s, *_ in
+                        kb.query("task_results", task=t.name)[0]["results"] if s is not None}
+            pool = [k for k in rest if k in measured]
+            evals[t.name] = random.Random(1).sample(pool, min(p["eval"], len(pool)))
+            # few-shot results: measured, never held out for evaluation
+            shots = sorted(measured - set(evals[t.name]))
+            fews[t.name] = random.Random(2).sample(shots, min(p["few"], len(shots)))
+        eval_keys = sorted({k for v in evals.values() for k in v})
+        few_keys = sorted({k for v in fews.values() for k in v} - set(train_keys)
+                          - set(eval_keys))
+        t0 = time.perf_counter()
+        all_keys = train_keys + eval_keys + few_keys
+        graphs_all = store.space_graphs(space, all_keys)
+        out["trace_s"] = round(time.perf_counter() - t0, 1)
+        graph = dict(zip(all_keys, graphs_all, strict=True))
+        graphs_all = graphs_all[: len(train_keys) + len(eval_keys)]
+        print("traced", len(graph), out["trace_s"], file=sys.stderr, flush=True)
+        y_train = labelled(kb, space.name, train_keys, tasks)
+        y_eval = labelled(kb, space.name, eval_keys, tasks)
+        row = {k: i for i, k in enumerate(eval_keys)}
+        vecs = task_vectors(tasks)
+
+        torch.manual_seed(0)
+        base = PerformancePredictor()
+        t0 = time.perf_counter()
+        pre = pretrain(base, graphs_all, epochs=p["pretrain_epochs"])
+        out["pretrain"] = {"s": round(time.perf_counter() - t0, 1),
+                           "infonce_first": round(pre[0], 3), "infonce_last": round(pre[-1], 3)}
+        print("pretrained", out["pretrain"], file=sys.stderr, flush=True)
+        x_train = one_hot(space, [space.parse_key(k) for k in train_keys])
+        x_eval = {t: one_hot(space, [space.parse_key(k) for k in evals[t]]) for t in names}
+
+        folds: dict[str, dict] = {}
+        fit_s = []
+        for j, held in enumerate(tasks):
+            seen = [i for i in range(len(tasks)) if i != j]
+            targets = rank_targets(y_train[:, seen]).float()
+            model = copy.deepcopy(base)
+            t0 = time.perf_counter()
+            fit(model, [graph[k] for k in train_keys], targets, vecs[seen],
+                epochs=p["epochs"])
+            fit_s.append(time.perf_counter() - t0)
+            mlp = fit_onehot(x_train, targets, vecs[seen])
+            mlp.eval()
+            ev = evals[held.name]
+            true = [float(y_eval[row[k], j]) for k in ev]
+            eg = [graph[k] for k in ev]
+            res: dict[str, dict] = {}
+            res["predictor zero-shot"] = metrics(
+                predict(model, eg, vecs[j:j + 1])[:, 0].tolist(), true)
+            res["one-hot MLP zero-shot"] = metrics(
+                mlp(x_eval[held.name], vecs[j:j + 1])[:, 0].tolist(), true)
+            # few-shot: FEW measured results of the held-out dataset, none held out
+            few = fews[held.name]
+            few_scores = labelled(kb, space.name, few, [held])[:, 0]
+            tuned = copy.deepcopy(model)
+            finetune(tuned, [graph[k] for k in few], few_scores, vecs[j])
+            res[f"predictor {p['few']}-shot"] = metrics(
+                predict(tuned, eg, vecs[j:j + 1])[:, 0].tolist(), true)
+            x_few = one_hot(space, [space.parse_key(k) for k in few])
+            mlp_tuned = finetune_onehot(copy.deepcopy(mlp), x_few, few_scores, vecs[j])
+            with torch.no_grad():
+                res[f"one-hot MLP {p['few']}-shot"] = metrics(
+                    mlp_tuned(x_eval[held.name], vecs[j:j + 1])[:, 0].tolist(), true)
+            # held-out architectures of the seen datasets
+            seen_rho = []
+            for i in seen:
+                evs = evals[tasks[i].name]
+                m = metrics(predict(model, [graph[k] for k in evs], vecs[i:i + 1])[:, 0]
+                            .tolist(), [float(y_eval[row[k], i]) for k in evs])
+                seen_rho.append(m["spearman"])
+            res["predictor, held-out archs of seen datasets"] = {
+                "spearman": round(statistics.mean(r for r in seen_rho if r is not None), 4)}
+            # zero-cost proxies on the first PROXY held-out architectures
+            sub = ev[: p["proxy"]]
+            sub_true = true[: p["proxy"]]
+            data = stand_in_graph(int(held.features.get("features", 64)),
+                                  int(held.features.get("classes", 2)))
+            values: dict[str, list[float]] = {n: [] for n in proxies.PROXIES}
+            for k in sub:
+                torch.manual_seed(0)
+                net = build_model(space, space.parse_key(k), data.x.size(1),
+                                  int(data.y.max()) + 1, "node")
+                for n, v in proxies.compute(net, data).items():
+                    values[n].append(v)
+            for n, v in values.items():
+                res[f"proxy {n} (subset)"] = metrics(v, sub_true)
+            res["predictor zero-shot (subset)"] = metrics(
+                predict(model, eg[: p["proxy"]], vecs[j:j + 1])[:, 0].tolist(), sub_true)
+            res[f"predictor {p['few']}-shot (subset)"] = metrics(
+                predict(tuned, eg[: p["proxy"]], vecs[j:j + 1])[:, 0].tolist(), sub_true)
+            folds[held.name] = res
+            print(held.name, {k: v.get("spearman") for k, v in res.items()}, file=sys.stderr,
+                  flush=True)
+        out["fit_s_median"] = round(statistics.median(fit_s), 1)
+        out["folds"] = folds
+    out["wall_s"] = round(time.perf_counter() - t_all, 1)
+    rows = list(next(iter(folds.values())))
+    out["mean"] = {r: {m: round(statistics.mean(f[r][m] for f in folds.values()
+                                                 if f[r].get(m) is not None), 4)
+                       for m in ("spearman", "kendall", "top1") if m in folds[names[0]][r]}
+                   for r in rows}
+    few_key = next(r for r in rows if r.startswith("predictor") and r.endswith("-shot")
+                   and "zero" not in r)
+    out["targets"] = {
+        "mean_loo_spearman_after_few_shot": out["mean"][few_key]["spearman"],
+        "target_0_7_met": out["mean"][few_key]["spearman"] >= 0.7,
+        "beats_every_proxy_on_every_dataset": all(
+            (f["predictor zero-shot (subset)"]["spearman"] or -2)
+            > max((f[f"proxy {n} (subset)"]["spearman"] or -2) for n in proxies.PROXIES)
+            for f in folds.values()),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    stem = "predictor_small" if args.small else "predictor"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(out, indent=2) + "\n")
+    (RESULTS / f"{stem}.md").write_text(markdown(out))
+    print(markdown(out))
+
+
+def markdown(o: dict) -> str:
+    folds, s = o["folds"], o["settings"]
+    names = list(folds)
+    rows = list(folds[names[0]])
+    cell = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+    lines = [
+        "# Performance predictor, leave one dataset out (NAS-Bench-Graph)", "",
+        f"Machine: {o['machine']['cpu']}, {o['machine']['cores']} cores, 1 torch thread; "
+        f"wall time {o['wall_s']} s (tracing {o['trace_s']} s, pretraining "
+        f"{o['pretrain']['s']} s, fit per fold {o['fit_s_median']} s median). "
+        f"{s['train']} training architectures, up to {s['eval']} held-out architectures "
+        f"per dataset, proxies on {s['proxy']} of them; one run (seed 0).", "",
+        "Spearman per held-out dataset:", "",
+        "| method | " + " | ".join(names) + " | mean |",
+        "|---|" + "---|" * (len(names) + 1)]
+    for r in rows:
+        lines.append(f"| {r} | " + " | ".join(cell(folds[n][r].get("spearman"))
+                                              for n in names)
+                     + f" | {cell(o['mean'][r].get('spearman'))} |")
+    lines += ["", "Means over the held-out datasets:", "",
+              "| method | Spearman | Kendall tau | top-1% precision |", "|---|---|---|---|"]
+    for r in rows:
+        m = o["mean"][r]
+        lines.append(f"| {r} | {cell(m.get('spearman'))} | {cell(m.get('kendall'))} | "
+                     f"{cell(m.get('top1'))} |")
+    t = o["targets"]
+    lines += ["", f"Target: mean leave-one-dataset-out Spearman after few-shot fine-tuning "
+              f">= 0.7: {t['mean_loo_spearman_after_few_shot']:.2f} "
+              f"({'met' if t['target_0_7_met'] else 'not met'}). Zero-shot predictor above "
+              f"every zero-cost proxy on every dataset (on the proxies' subset): "
+              f"{'yes' if t['beats_every_proxy_on_every_dataset'] else 'no'}.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

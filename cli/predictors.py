@@ -1,0 +1,121 @@
+"""``mdesign predictor train|list|embed|like`` and ``mdesign predict`` (parse, call, print)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group("predictor")
+def predictor_group() -> None:
+    """The learned performance predictor (computation graphs, k-GNN encoder)."""
+
+
+@predictor_group.command("train")
+@click.option("--name", default="default", show_default=True, help="checkpoint name")
+@click.option("--space", default="nas-bench-graph", show_default=True)
+@click.option("--tasks", default=None, help="comma-separated tasks (default: every task "
+              "with results in the space)")
+@click.option("--archs", type=int, default=2000, show_default=True,
+              help="labelled architectures sampled from the space")
+@click.option("--pretrain-archs", type=int, default=1000, show_default=True,
+              help="unlabelled architectures per space for contrastive pretraining")
+@click.option("--pretrain-epochs", type=int, default=10, show_default=True)
+@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def predictor_train(name: str, space: str, tasks: str | None, archs: int,
+                    pretrain_archs: int, pretrain_epochs: int, epochs: int,
+                    seed: int) -> None:
+    """Pretrain, fit and store a predictor on the knowledge base's results."""
+    import torch
+    from mdesign.cli.main import _kb
+    from mdesign.predictors.predictor import PredictorConfig, train_predictor
+
+    torch.set_num_threads(1)
+    cfg = PredictorConfig(name=name, space=space, archs=archs, pretrain_archs=pretrain_archs,
+                          pretrain_epochs=pretrain_epochs, epochs=epochs, seed=seed,
+                          tasks=[t for t in tasks.split(",") if t] if tasks else None)
+    with _kb() as kb:
+        meta = train_predictor(kb, cfg, echo=lambda m: click.echo(m, err=True))
+    click.echo(f"predictor {meta.name}: {meta.metrics['archs']} architectures of "
+               f"{', '.join(meta.spaces)} on {len(meta.tasks)} tasks; fit MSE "
+               f"{meta.metrics['fit_mse']:.4f}")
+
+
+@predictor_group.command("list")
+def predictor_list() -> None:
+    """Stored predictors, with their spaces and tasks."""
+    from mdesign.cli.main import _kb
+
+    with _kb() as kb:
+        rows = kb.query("predictor_list")
+    for r in rows:
+        click.echo(f"{r['name']}\t{r['created']}\t{','.join(r['spaces'])}\t"
+                   f"{len(r['tasks'])} tasks\t{r['path']}")
+
+
+@predictor_group.command("embed")
+@click.option("--name", default="default", show_default=True)
+@click.option("--space", default="nas-bench-graph", show_default=True)
+@click.option("--archs", type=int, default=2000, show_default=True,
+              help="architectures to embed (a seeded sample; 0 = the whole space)")
+def predictor_embed(name: str, space: str, archs: int) -> None:
+    """Store architecture embeddings in Neo4j (read by `predictor like`)."""
+    from mdesign.cli.main import _kb
+    from mdesign.predictors.predictor import embed_space, sample_keys
+
+    with _kb() as kb:
+        keys = sample_keys(kb, space, archs or 10**9, 0)
+        n = embed_space(kb, name, space, keys)
+    click.echo(f"{n} embeddings of {space} stored")
+
+
+@predictor_group.command("like")
+@click.argument("uid")
+@click.option("-k", type=int, default=10, show_default=True)
+def predictor_like(uid: str, k: int) -> None:
+    """Architectures like UID, by cosine similarity of stored embeddings."""
+    from mdesign.cli.main import _kb
+    from mdesign.kb.errors import InputError
+
+    with _kb() as kb:
+        rows = kb.query("architectures_like", uid=uid, k=k)
+    if not rows:
+        raise InputError(f"{uid} has no stored embedding",
+                         "run `mdesign predictor embed` on its space first")
+    for r in rows:
+        click.echo(f"{r['similarity']:.4f}\t{r['uid']}")
+
+
+@click.command("predict")
+@click.option("--task", required=True)
+@click.option("--arch", "archs", required=True, multiple=True,
+              help="architecture key or uid (repeatable)")
+@click.option("--predictor", "name", default="default", show_default=True)
+@click.option("--space", default=None, help="default: the predictor's space")
+@click.option("--finetune", "finetune_on", type=int, default=0, show_default=True,
+              help="first adapt to this many of the task's stored results")
+def predict_cmd(task: str, archs: tuple[str, ...], name: str, space: str | None,
+                finetune_on: int) -> None:
+    """Predicted score of architectures on TASK (1 = the task's best, 0 = its worst)."""
+    from mdesign.cli.main import _kb
+    from mdesign.kb.errors import InputError
+    from mdesign.predictors import store
+    from mdesign.predictors.predictor import predict_scores
+
+    with _kb() as kb:
+        _, meta = store.load(kb, name)
+        space = space or meta.spaces[0]
+        sp = kb.space(space)
+        keys = []
+        for a in archs:
+            key = a.split("/", 1)[1] if a.startswith(space + "/") else a
+            try:
+                arch = sp.parse_key(key)
+            except InputError as err:
+                raise InputError(f"{a!r} is not an architecture of {space!r}",
+                                 f"give a key like {sp.key(next(iter(sp.enumerate())))}") \
+                    from err
+            keys.append(sp.key(arch))
+        scores = predict_scores(kb, name, task, space, keys, finetune_on=finetune_on)
+    for k, s in zip(keys, scores, strict=True):
+        click.echo(f"{s:.4f}\t{space}/{k}")

@@ -1,0 +1,5 @@
+// Store architecture embeddings (a predictor's encoder output) as node properties.
+// $rows: [{uid, embedding: [float], predictor}].
+UNWIND $rows AS row
+MATCH (a:Architecture {uid: row.uid})
+SET a.embedding = row.embedding, a.embedding_predictor = row.predictor

@@ -1,0 +1,124 @@
+"""Where predictors and architecture graphs live.
+
+- Checkpoints: ``MDESIGN_HOME/predictors/NAME/model.pt`` (weights) beside ``meta.json``
+  (configuration, code version, spaces, tasks, training figures), written to a temporary
+  file and renamed, so an interrupted save never leaves half a checkpoint. The knowledge
+  base holds a ``:Predictor`` node with the path and metadata, ``COVERS`` its spaces and
+  ``TRAINED_ON`` the tasks whose results trained it.
+- Graphs: tracing every architecture of a space takes minutes, so the computation graphs
+  are cached per space under ``MDESIGN_HOME/predictors/graphs/`` (keyed by the space's
+  definition, the code version and the feature vocabulary).
+- Embeddings: ``Architecture.embedding`` properties, read by the ``architectures_like``
+  query.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from mdesign.kb import settings
+from mdesign.kb.errors import InputError
+from mdesign.kb.knowledge_base import KnowledgeBase, code_version
+from mdesign.kb.space import DesignSpace
+from mdesign.predictors.encoder import PerformancePredictor
+from mdesign.predictors.graph import FEATURES, OP_VOCAB, architecture_graph
+from pydantic import BaseModel
+from torch_geometric.data import Data
+
+
+class PredictorMeta(BaseModel):
+    name: str
+    version: str
+    created: str
+    config: dict[str, int]
+    spaces: list[str]
+    tasks: list[str]
+    kinds: dict[str, str] = {}
+    metrics: dict[str, Any] = {}
+
+
+def predictor_dir(name: str) -> Path:
+    if not name.replace("-", "_").isidentifier():
+        raise InputError(f"predictor name {name!r} must be letters, digits, '-' or '_'",
+                         "choose another name")
+    return settings.home() / "predictors" / name
+
+
+def save(kb: KnowledgeBase, model: PerformancePredictor, meta: PredictorMeta) -> Path:
+    folder = predictor_dir(meta.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    for file, write in (("model.pt", lambda p: torch.save(model.state_dict(), p)),
+                        ("meta.json", lambda p: p.write_text(meta.model_dump_json(indent=2)))):
+        tmp = folder / (file + ".tmp")
+        write(tmp)
+        tmp.replace(folder / file)
+    kb.query("predictor_upsert", name=meta.name, spaces=meta.spaces, tasks=meta.tasks,
+             props={"path": str(folder), "created": meta.created, "version": meta.version,
+                    "config": json.dumps(meta.config), "metrics": json.dumps(meta.metrics)})
+    return folder
+
+
+def load(kb: KnowledgeBase, name: str) -> tuple[PerformancePredictor, PredictorMeta]:
+    rows = kb.query("predictor_get", name=name)
+    if not rows:
+        raise InputError(f"no predictor named {name!r}",
+                         "train one with `mdesign predictor train`")
+    folder = Path(rows[0]["props"]["path"])
+    try:
+        meta = PredictorMeta.model_validate_json((folder / "meta.json").read_text())
+        model = PerformancePredictor(**meta.config)
+        model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
+    except (OSError, ValueError, RuntimeError) as err:
+        raise InputError(f"predictor {name!r} at {folder} cannot be read "
+                         f"({str(err).splitlines()[0]})", "train it again") from err
+    model.eval()
+    return model, meta
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def _cache_file(space: DesignSpace, kind: str) -> Path:
+    digest = hashlib.sha256(json.dumps(
+        [space.model_dump(mode="json", exclude={"table"}), code_version(), OP_VOCAB,
+         FEATURES, kind], sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return settings.home() / "predictors" / "graphs" / f"{space.name}-{kind}-{digest}.pt"
+
+
+def space_graphs(space: DesignSpace, keys: Sequence[str], kind: str = "node",
+                 progress: Callable[[int, int], None] | None = None) -> list[Data]:
+    """The computation graphs (as PyG ``Data``) of the architectures ``keys`` of ``space``,
+    traced once and cached on disk."""
+    path = _cache_file(space, kind)
+    cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    if path.exists():
+        cache = torch.load(path, weights_only=True)
+    missing = [k for k in dict.fromkeys(keys) if k not in cache]
+    for i, k in enumerate(missing):
+        d = architecture_graph(space, space.parse_key(k), kind).to_data()
+        cache[k] = (d.x.half(), d.edge_index.short())
+        if progress:
+            progress(i + 1, len(missing))
+    if missing:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(cache, tmp)
+        tmp.replace(path)
+    return [Data(x=cache[k][0].float(), edge_index=cache[k][1].long(),
+                 num_nodes=cache[k][0].size(0)) for k in keys]
+
+
+def write_embeddings(kb: KnowledgeBase, predictor: str, uids: Sequence[str],
+                     embeddings: torch.Tensor, chunk: int = 2000) -> int:
+    rows = [{"uid": u, "embedding": [round(float(v), 6) for v in e], "predictor": predictor}
+            for u, e in zip(uids, embeddings, strict=True)]
+    for i in range(0, len(rows), chunk):
+        kb.query_rows("embeddings_write", rows[i:i + chunk])
+    return len(rows)
