@@ -103,7 +103,7 @@ def predict_cmd(task: str, archs: tuple[str, ...], name: str, space: str | None,
     from mdesign.predictors.predictor import predict_scores
 
     with _kb() as kb:
-        _, meta = store.load(kb, name)
+        _, meta = store.load_meta(kb, name)
         space = space or meta.spaces[0]
         sp = kb.space(space)
         keys = []

@@ -139,7 +139,6 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
     from mdesign.kb import KnowledgeBase
     from mdesign.refinement import report, runs
     from mdesign.refinement.evaluators import make_evaluator
-    from mdesign.refinement.refine import target_space
 
     if resume_id is None and (task is None or budget is None):
         raise InputError("refine needs a target task and a budget",
@@ -161,7 +160,7 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
                                     "threads": threads} if evaluator == "train" else None)
             kb.task(config.task)
         ev = make_evaluator(kb, config.evaluator, config.task, config.budget,
-                            space=config.space or target_space(kb, config.task),
+                            space=config.space,
                             train=_train_config(config.train), workers=workers,
                             executor=executor, address=address)
         table = None if quiet else StepTable()

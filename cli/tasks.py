@@ -60,13 +60,12 @@ def export_cmd(run_id: str, fmt: str, out: Path | None, in_dim: int | None,
     """Write the best architecture of run RUN_ID as a standalone PyG module or a config."""
     from mdesign.cli.main import _kb
     from mdesign.kb.knowledge_base import code_version
+    from mdesign.kb.settings import write_atomically
     from mdesign.models.export import design_config, to_module, to_yaml
 
     with _kb() as kb:
         config = design_config(kb, run_id, in_dim, out_dim)
     path = out or Path(f"{run_id}.{'py' if fmt == 'pytorch' else 'yaml'}")
     text = to_module(config, code_version()) if fmt == "pytorch" else to_yaml(config)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_atomically(path, lambda tmp: tmp.write_text(text))
     click.echo(f"wrote {path} ({config['architecture_uid']})")

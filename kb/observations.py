@@ -68,17 +68,28 @@ def record_observations(kb: KnowledgeBase, space: DesignSpace, task: str,
     gains = []
     touched = kb.query("observation_edits", uids=uids, task=task)
     for r in touched:
-        ra = {s: (v, n) for s, v, n in r["from_results"] if s is not None and v is not None}
-        rb = {s: (v, n) for s, v, n in r["to_results"] if s is not None and v is not None}
+        ra, rb = _by_source(r["from_results"]), _by_source(r["to_results"])
         g = edit_gain(ra, rb) if ra and rb else None
         if g is not None:
             gains.append({"id": r["id"], "gains": {GAIN_PREFIX + task: g}})
     if gains:
         kb.query_rows("evidence_write_gains", gains)
+    _refresh_counts(kb, task)
+    return ObservationReport(results=len(rows), edits=len(touched), gains=len(gains))
+
+
+def _by_source(results: Sequence[Sequence[Any]], imported_only: bool = False
+               ) -> dict[str, tuple[float, int]]:
+    """``[source, score, seeds]`` rows of one end of an edit as ``edit_gain`` reads them:
+    scored results only, and with ``imported_only`` none of mdesign's own."""
+    return {s: (v, n) for s, v, n in results if s is not None and v is not None
+            and not (imported_only and s.startswith("mdesign:"))}
+
+
+def _refresh_counts(kb: KnowledgeBase, task: str) -> None:
     results = kb.query("task_result_counts", tasks=[task])[0]["results"]
     kb.query_rows("set_task_counts", [{"task": task, "results": results, "evidence_edits":
                                        kb.query("task_gain_count", task=task)[0]["n"]}])
-    return ObservationReport(results=len(rows), edits=len(touched), gains=len(gains))
 
 
 def forget_observations(kb: KnowledgeBase, task: str) -> ObservationReport:
@@ -94,16 +105,13 @@ def forget_observations(kb: KnowledgeBase, task: str) -> ObservationReport:
     key = GAIN_PREFIX + task
     gains = []
     for r in kb.query("observation_edits", uids=uids, task=task) if uids else []:
-        ra, rb = ({s: (v, n) for s, v, n in side if s is not None and v is not None
-                   and not s.startswith("mdesign:")} for side in (r["from_results"],
-                                                                   r["to_results"]))
+        ra = _by_source(r["from_results"], imported_only=True)
+        rb = _by_source(r["to_results"], imported_only=True)
         gains.append({"id": r["id"], "gains": {key: edit_gain(ra, rb) if ra and rb
                                                else None}})  # null removes the property
     if gains:
         kb.query_rows("evidence_write_gains", gains)
     deleted = kb.query("observations_forget", task=task)[0]["deleted"]
-    results = kb.query("task_result_counts", tasks=[task])[0]["results"]
-    kb.query_rows("set_task_counts", [{"task": task, "results": results, "evidence_edits":
-                                       kb.query("task_gain_count", task=task)[0]["n"]}])
+    _refresh_counts(kb, task)
     return ObservationReport(results=deleted, edits=len(gains),
                              gains=sum(g["gains"][key] is not None for g in gains))

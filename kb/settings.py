@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -71,6 +72,16 @@ def external_connection() -> Connection | None:
         password=password,
         database=os.environ.get("NEO4J_DATABASE", "neo4j"),
     )
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+    """``write(tmp)`` beside ``path``, then rename over it: an interrupted write never
+    leaves half a file where a reader looks (the parent folder is created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    tmp.replace(path)
+    return path
 
 
 def write_private_json(path: Path, data: dict) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from mdesign.kb.space import DesignSpace
 from mdesign.predictors.encoder import TASK_DIM
+from mdesign.predictors.graph import example_graph
 from mdesign.predictors.training import rank_targets
 from torch import nn
 from torch.nn import functional as F
@@ -76,8 +77,6 @@ def stand_in_graph(features: int, classes: int, nodes: int = 200, seed: int = 0)
     """A random graph with a task's feature and class counts: the zero-cost proxies need an
     input batch, and the benchmark datasets themselves are not available offline."""
     g = torch.Generator().manual_seed(seed)
-    src = torch.randint(0, nodes, (4 * nodes,), generator=g)
-    dst = torch.randint(0, nodes, (4 * nodes,), generator=g)
-    return Data(x=torch.randn(nodes, features, generator=g),
-                edge_index=torch.stack([torch.cat([src, dst]), torch.cat([dst, src])]),
-                y=torch.randint(0, classes, (nodes,), generator=g))
+    data = example_graph(features, "node", nodes=nodes, generator=g)
+    data.y = torch.randint(0, classes, (nodes,), generator=g)  # drawn after the graph
+    return data

@@ -168,9 +168,10 @@ def trace(module: nn.Module, example: Sequence[Any]) -> ComputationGraph:
 
 
 def example_graph(in_dim: int, kind: str, nodes: int = 12, graphs: int = 2,
-                  seed: int = 0) -> Data:
-    """A small random graph input for tracing (shapes only matter, not values)."""
-    g = torch.Generator().manual_seed(seed)
+                  seed: int = 0, generator: torch.Generator | None = None) -> Data:
+    """A small random graph input for tracing (shapes only matter, not values), drawn from
+    ``generator`` (default: a fresh one seeded with ``seed``)."""
+    g = generator or torch.Generator().manual_seed(seed)
     n = nodes * (graphs if kind == "graph" else 1)
     src = torch.randint(0, n, (4 * n,), generator=g)
     dst = torch.randint(0, n, (4 * n,), generator=g)

@@ -52,31 +52,41 @@ def predictor_dir(name: str) -> Path:
 
 def save(kb: KnowledgeBase, model: PerformancePredictor, meta: PredictorMeta) -> Path:
     folder = predictor_dir(meta.name)
-    folder.mkdir(parents=True, exist_ok=True)
-    for file, write in (("model.pt", lambda p: torch.save(model.state_dict(), p)),
-                        ("meta.json", lambda p: p.write_text(meta.model_dump_json(indent=2)))):
-        tmp = folder / (file + ".tmp")
-        write(tmp)
-        tmp.replace(folder / file)
+    settings.write_atomically(folder / "model.pt",
+                              lambda p: torch.save(model.state_dict(), p))
+    settings.write_atomically(folder / "meta.json",
+                              lambda p: p.write_text(meta.model_dump_json(indent=2)))
     kb.query("predictor_upsert", name=meta.name, spaces=meta.spaces, tasks=meta.tasks,
              props={"path": str(folder), "created": meta.created, "version": meta.version,
                     "config": json.dumps(meta.config), "metrics": json.dumps(meta.metrics)})
     return folder
 
 
-def load(kb: KnowledgeBase, name: str) -> tuple[PerformancePredictor, PredictorMeta]:
+def _unreadable(name: str, folder: Path, err: Exception) -> InputError:
+    return InputError(f"predictor {name!r} at {folder} cannot be read "
+                      f"({str(err).splitlines()[0]})", "train it again")
+
+
+def load_meta(kb: KnowledgeBase, name: str) -> tuple[Path, PredictorMeta]:
+    """A stored predictor's folder and metadata, without its weights."""
     rows = kb.query("predictor_get", name=name)
     if not rows:
         raise InputError(f"no predictor named {name!r}",
                          "train one with `mdesign predictor train`")
     folder = Path(rows[0]["props"]["path"])
     try:
-        meta = PredictorMeta.model_validate_json((folder / "meta.json").read_text())
+        return folder, PredictorMeta.model_validate_json((folder / "meta.json").read_text())
+    except (OSError, ValueError) as err:
+        raise _unreadable(name, folder, err) from err
+
+
+def load(kb: KnowledgeBase, name: str) -> tuple[PerformancePredictor, PredictorMeta]:
+    folder, meta = load_meta(kb, name)
+    try:
         model = PerformancePredictor(**meta.config)
         model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
     except (OSError, ValueError, RuntimeError) as err:
-        raise InputError(f"predictor {name!r} at {folder} cannot be read "
-                         f"({str(err).splitlines()[0]})", "train it again") from err
+        raise _unreadable(name, folder, err) from err
     model.eval()
     return model, meta
 
@@ -107,10 +117,7 @@ def space_graphs(space: DesignSpace, keys: Sequence[str], kind: str = "node",
         if progress:
             progress(i + 1, len(missing))
     if missing:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(cache, tmp)
-        tmp.replace(path)
+        settings.write_atomically(path, lambda tmp: torch.save(cache, tmp))
     return [Data(x=cache[k][0].float(), edge_index=cache[k][1].long(),
                  num_nodes=cache[k][0].size(0)) for k in keys]
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 import torch
 from mdesign.predictors.augment import view
 from mdesign.predictors.encoder import PerformancePredictor
+from mdesign.training.metrics import average_ranks
 from torch.nn import functional as F
 from torch_geometric.data import Batch, Data
 
@@ -43,15 +44,7 @@ def rank_targets(scores: torch.Tensor) -> torch.Tensor:
         v = scores[known, t]
         if v.numel() < 2:
             continue
-        order = torch.argsort(v)
-        ranks = torch.empty_like(v)
-        ranks[order] = torch.arange(v.numel(), dtype=v.dtype)
-        # ties: the mean rank of their group
-        uniq, inverse = torch.unique(v, return_inverse=True)
-        sums = torch.zeros(uniq.numel(), dtype=v.dtype).index_add_(0, inverse, ranks)
-        counts = torch.zeros(uniq.numel(), dtype=v.dtype).index_add_(
-            0, inverse, torch.ones_like(v))
-        out[known, t] = (sums / counts)[inverse] / (v.numel() - 1)
+        out[known, t] = ((average_ranks(v) - 1) / (v.numel() - 1)).to(out.dtype)
     return out
 
 

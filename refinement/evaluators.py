@@ -162,6 +162,7 @@ def make_evaluator(kb: KnowledgeBase, name: str, task: str, budget: int,
                    executor: str = "local", address: str | None = None) -> Evaluator:
     """The evaluator called ``name`` for ``task`` (the CLI's ``--evaluator``).
 
+    ``space`` (default: the target's, :func:`~mdesign.refinement.refine.target_space`),
     ``train`` (a :class:`~mdesign.training.trainer.TrainConfig`), ``workers``, ``executor``
     and ``address`` configure ``train`` (see :mod:`mdesign.training.executors`)."""
     if name == "benchmark":
@@ -170,10 +171,10 @@ def make_evaluator(kb: KnowledgeBase, name: str, task: str, budget: int,
                              "add --evaluator train, or drop them")
         return BenchmarkEvaluator(kb, task, budget)
     if name == "train":
+        from mdesign.refinement.refine import target_space  # refine imports this module
         from mdesign.training.evaluator import TrainEvaluator
 
-        if space is None:
-            raise InputError("the train evaluator needs a design space", "pass --space")
+        space = space or target_space(kb, task)
         return TrainEvaluator(kb, task, budget, kb.space(space), train, workers=workers,
                               executor=executor, address=address)
     raise InputError(f"unknown evaluator {name!r}", f"choose from {', '.join(EVALUATORS)}")

@@ -19,7 +19,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 from mdesign.kb.errors import InputError
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.space import DesignSpace
@@ -36,7 +35,6 @@ class PredictedGains:
         self.kb, self.space = kb, space
         self._scale: dict[str, float] = {}
         self._score: dict[tuple[str, str], float] = {}
-        self.predicted = 0  # gains filled in (reported)
 
     def scale(self, task: str) -> float:
         if task not in self._scale:
@@ -54,13 +52,11 @@ class PredictedGains:
         if todo:
             info = self.kb.task(task)
             vec = task_vector(info.features, info.kind)[None]
-            with torch.no_grad():
-                got = predict(self.model, store.space_graphs(self.space, todo), vec)[:, 0]
+            got = predict(self.model, store.space_graphs(self.space, todo), vec)[:, 0]
             self._score.update(((task, k), float(v)) for k, v in zip(todo, got, strict=True))
         return np.array([self._score[(task, k)] for k in keys])
 
     def gains(self, task: str, centre: str, keys: Sequence[str]) -> np.ndarray:
         """Predicted gains on ``task`` of the edits ``centre -> key`` (score units)."""
         s = self._scores(task, [centre, *keys])
-        self.predicted += len(keys)
         return (s[1:] - s[0]) * self.scale(task)

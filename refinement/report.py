@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mdesign.kb.settings import write_atomically
 from mdesign.refinement.refine import RefinementResult
 
 
 def write_json(result: RefinementResult, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(result.model_dump_json(indent=2) + "\n")
-    tmp.replace(path)  # never leave a half-written report
-    return path
+    return write_atomically(path, lambda tmp: tmp.write_text(
+        result.model_dump_json(indent=2) + "\n"))  # never a half-written report
 
 
 def plot(result: RefinementResult, path: Path) -> Path:

@@ -50,12 +50,8 @@ def add_task(kb: KnowledgeBase, name: str, source: str, kind: str) -> AddedTask:
                              f"({'from ' + stored_source if stored_source else 'imported'}, "
                              f"{known[name].kind})", "choose another name")
     features = meta_features(data)
-    folder = task_dir(name)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "task.pt"
-    tmp = folder / "task.pt.tmp"
-    torch.save(dataclasses.asdict(data), tmp)
-    tmp.replace(path)
+    path = settings.write_atomically(task_dir(name) / "task.pt",
+                                     lambda tmp: torch.save(dataclasses.asdict(data), tmp))
     store_tasks(kb, [TaskSpec(name=name, kind=kind, metric=METRICS[kind])])
     kb.query("set_task_data", name=name, source=source, path=str(path))
     kb.query_rows("set_task_features", [{"task": name, "features": {

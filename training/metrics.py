@@ -19,18 +19,16 @@ def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return (logits.argmax(dim=-1) == y).float().mean().item()
 
 
-def _average_ranks(x: torch.Tensor) -> torch.Tensor:
-    order = torch.argsort(x)
-    ranks = torch.empty_like(x, dtype=torch.float64)
-    sorted_x = x[order]
-    i, n = 0, len(x)
-    while i < n:
-        j = i
-        while j + 1 < n and sorted_x[j + 1] == sorted_x[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1  # 1-based average rank of the tie group
-        i = j + 1
-    return ranks
+def average_ranks(x: torch.Tensor) -> torch.Tensor:
+    """1-based ranks of a 1-d tensor (float64); tied values share the mean of the ranks
+    they span."""
+    ranks = torch.empty(x.numel(), dtype=torch.float64)
+    ranks[torch.argsort(x)] = torch.arange(1, x.numel() + 1, dtype=torch.float64)
+    groups, inverse = torch.unique(x, return_inverse=True)
+    sums = torch.zeros(groups.numel(), dtype=torch.float64).index_add_(0, inverse, ranks)
+    counts = torch.zeros(groups.numel(), dtype=torch.float64).index_add_(
+        0, inverse, torch.ones_like(ranks))
+    return (sums / counts)[inverse]
 
 
 def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
@@ -38,5 +36,5 @@ def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
     p, n = int(labels.sum()), int((~labels).sum())
     if p == 0 or n == 0:
         return float("nan")
-    ranks = _average_ranks(scores.detach().double().cpu())
+    ranks = average_ranks(scores.detach().double().cpu())
     return ((ranks[labels.cpu()].sum() - p * (p + 1) / 2) / (p * n)).item()
