@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import click
 
 
@@ -20,7 +23,7 @@ def predictor_group() -> None:
 @click.option("--pretrain-archs", type=int, default=1000, show_default=True,
               help="unlabelled architectures per space for contrastive pretraining")
 @click.option("--pretrain-epochs", type=int, default=10, show_default=True)
-@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--epochs", type=int, default=100, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 def predictor_train(name: str, space: str, tasks: str | None, archs: int,
                     pretrain_archs: int, pretrain_epochs: int, epochs: int,
@@ -49,7 +52,7 @@ def predictor_list() -> None:
     with _kb() as kb:
         rows = kb.query("predictor_list")
     for r in rows:
-        click.echo(f"{r['name']}\t{r['created']}\t{','.join(r['spaces'])}\t"
+        click.echo(f"{r['name']}\t{r['type']}\t{r['created']}\t{','.join(r['spaces'])}\t"
                    f"{len(r['tasks'])} tasks\t{r['path']}")
 
 
@@ -86,6 +89,23 @@ def predictor_like(uid: str, k: int) -> None:
         click.echo(f"{r['similarity']:.4f}\t{r['uid']}")
 
 
+def parse_keys(kb: Any, space: str, archs: Sequence[str]) -> list[str]:
+    """Canonical keys of ``archs`` (keys or ``space/key`` uids) of ``space``."""
+    from mdesign.kb.errors import InputError
+
+    sp = kb.space(space)
+    keys = []
+    for a in archs:
+        key = a.split("/", 1)[1] if a.startswith(space + "/") else a
+        try:
+            arch = sp.parse_key(key)
+        except InputError as err:
+            raise InputError(f"{a!r} is not an architecture of {space!r}",
+                             f"give a key like {sp.key(next(iter(sp.enumerate())))}") from err
+        keys.append(sp.key(arch))
+    return keys
+
+
 @click.command("predict")
 @click.option("--task", required=True)
 @click.option("--arch", "archs", required=True, multiple=True,
@@ -94,28 +114,22 @@ def predictor_like(uid: str, k: int) -> None:
 @click.option("--space", default=None, help="default: the predictor's space")
 @click.option("--finetune", "finetune_on", type=int, default=0, show_default=True,
               help="first adapt to this many of the task's stored results")
+@click.option("--adapt", type=click.Choice(["full", "task", "heads", "auto"]),
+              default="full", show_default=True,
+              help="what --finetune adapts: task embedding, encoder and head (full); the "
+                   "task embedding; task and score heads; or the best by cross-validation")
 def predict_cmd(task: str, archs: tuple[str, ...], name: str, space: str | None,
-                finetune_on: int) -> None:
+                finetune_on: int, adapt: str) -> None:
     """Predicted score of architectures on TASK (1 = the task's best, 0 = its worst)."""
     from mdesign.cli.main import _kb
-    from mdesign.kb.errors import InputError
     from mdesign.predictors import store
     from mdesign.predictors.predictor import predict_scores
 
     with _kb() as kb:
         _, meta = store.load_meta(kb, name)
         space = space or meta.spaces[0]
-        sp = kb.space(space)
-        keys = []
-        for a in archs:
-            key = a.split("/", 1)[1] if a.startswith(space + "/") else a
-            try:
-                arch = sp.parse_key(key)
-            except InputError as err:
-                raise InputError(f"{a!r} is not an architecture of {space!r}",
-                                 f"give a key like {sp.key(next(iter(sp.enumerate())))}") \
-                    from err
-            keys.append(sp.key(arch))
-        scores = predict_scores(kb, name, task, space, keys, finetune_on=finetune_on)
+        keys = parse_keys(kb, space, archs)
+        scores = predict_scores(kb, name, task, space, keys, finetune_on=finetune_on,
+                                adapt=adapt)
     for k, s in zip(keys, scores, strict=True):
         click.echo(f"{s:.4f}\t{space}/{k}")

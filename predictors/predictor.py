@@ -33,7 +33,7 @@ class PredictorConfig(BaseModel):
     archs: int = 2000              # labelled architectures (shared by all tasks)
     pretrain_archs: int = 1000     # unlabelled architectures per space
     pretrain_epochs: int = 10
-    epochs: int = 30
+    epochs: int = 100
     dim: int = 64
     layers: int = 3
     seed: int = 0
@@ -108,9 +108,11 @@ def train_predictor(kb: KnowledgeBase, cfg: PredictorConfig,
 
 
 def predict_scores(kb: KnowledgeBase, name: str, task: str, space: str,
-                   keys: Sequence[str], finetune_on: int = 0) -> list[float]:
+                   keys: Sequence[str], finetune_on: int = 0,
+                   adapt: str = "full") -> list[float]:
     """Predicted scores (percentile scale: 1 is the task's best) of ``keys`` on ``task``.
-    ``finetune_on`` > 0 first adapts to that many of the task's own stored results."""
+    ``finetune_on`` > 0 first adapts to that many of the task's own stored results
+    (``adapt``: :func:`mdesign.predictors.training.finetune`'s ``how``)."""
     model, meta = store.load(kb, name)
     if space not in meta.spaces:
         raise InputError(f"predictor {name!r} covers {', '.join(meta.spaces)}, not {space!r}",
@@ -125,7 +127,7 @@ def predict_scores(kb: KnowledgeBase, name: str, task: str, space: str,
         if len(own) >= 2:
             sp = kb.space(space)
             finetune(model, store.space_graphs(sp, [k for k, _ in own]),
-                     torch.tensor([s for _, s in own], dtype=torch.float64), vec)
+                     torch.tensor([s for _, s in own], dtype=torch.float64), vec, how=adapt)
     graphs = store.space_graphs(kb.space(space), keys)
     return predict(model, graphs, vec[None, :])[:, 0].tolist()
 

@@ -47,6 +47,8 @@ MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "mdesign-anchors": ({"similarity": "both"}, False),
     "mdesign-uncertainty": ({"uncertainty": True}, False),
     "mdesign-maxparams": ({"max_params": "median"}, False),
+    # gains a source never measured come from a predictor trained without the target
+    "mdesign-predictor": ({"predictor": "leave-one-out"}, False),
 }
 BASELINES = {"retrieval": False, "random": True, "regevo": True, "tpe": True}
 METHODS = [*MDESIGN_VARIANTS, *BASELINES]
@@ -97,6 +99,8 @@ def run_method(kb: KnowledgeBase, ctx: TaskContext, method: str, budget: int, se
         overrides = dict(MDESIGN_VARIANTS[method][0])
         if overrides.get("max_params") == "median":
             overrides["max_params"] = ctx.median_params
+        if overrides.get("predictor") == "leave-one-out":
+            overrides["predictor"] = loo_predictor_name(ctx.task)
         cfg = RefineConfig(task=ctx.task, budget=budget, seed=seed, space=space_name,
                            **overrides)
         res = refine(kb, cfg, ev, planners=planners)
@@ -158,10 +162,47 @@ def describe(ctx: TaskContext, method: str, budget: int, runs: list[Evaluation],
             "overhead_ms_per_step": statistics.median(overheads) if overheads else None}
 
 
+def loo_predictor_name(task: str) -> str:
+    return f"loo-{task}"
+
+
+def ensure_loo_predictors(kb: KnowledgeBase, tasks: Sequence[str],
+                          progress: Callable[[str], None] | None = None,
+                          settings: dict[str, Any] | None = None) -> dict[str, str]:
+    """For each target, a stored performance predictor trained on the other tasks of its
+    space and never on the target (reused when one exists with exactly those tasks);
+    ``settings`` override the :class:`PredictorConfig` defaults."""
+    from mdesign.kb.errors import InputError
+    from mdesign.predictors import store
+    from mdesign.predictors.predictor import PredictorConfig, train_predictor
+
+    made = {}
+    for task in tasks:
+        space = target_space(kb, task)
+        others = sorted(t.name for t in kb.tasks_in_space(space, exclude=task))
+        name = loo_predictor_name(task)
+        try:
+            _, meta = store.load_meta(kb, name)
+            if sorted(meta.tasks) == others and meta.spaces == [space]:
+                made[task] = "reused"
+                continue
+        except InputError:
+            pass
+        t0 = time.perf_counter()
+        train_predictor(kb, PredictorConfig(**{**(settings or {}), "name": name,
+                                               "space": space, "tasks": others}))
+        made[task] = f"trained in {time.perf_counter() - t0:.0f} s"
+        if progress:
+            progress(f"predictor {name}: {made[task]}")
+    return made
+
+
 def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int],
                  methods: Sequence[str], seeds: int,
-                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run every method on every task; rows of :func:`describe`, plus the curves."""
+                 progress: Callable[[str], None] | None = None,
+                 predictor_settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run every method on every task; rows of :func:`describe`, plus the curves.
+    ``mdesign-predictor`` first trains (or reuses) a leave-one-out predictor per task."""
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         from mdesign.kb.errors import InputError
@@ -173,6 +214,8 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
     planners: PlannerCache = {}
     rows, curves, space_best = [], {}, {}
     t_all = time.perf_counter()
+    predictors = (ensure_loo_predictors(kb, tasks, progress, predictor_settings)
+                  if "mdesign-predictor" in methods else {})
     determinism: dict[str, bool] = {}
     for task in tasks:
         ctx = task_context(kb, task)
@@ -206,6 +249,7 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
             "tasks": list(tasks), "methods": list(methods),
             "wall_s": round(time.perf_counter() - t_all, 1), "deterministic": determinism,
             "rows": rows, "curves": curves, "space_best": space_best,
+            **({"predictors": predictors} if predictors else {}),
             "targets": targets(rows, list(tasks))}
 
 
