@@ -37,6 +37,17 @@ def _train_config(values: dict[str, Any] | None) -> Any:
                          "see `mdesign refine --help`") from None
 
 
+def _ghn_folder(kb: Any, name: str | None) -> str | None:
+    if name is None:
+        return None
+    from mdesign.predictors.ghn import load_ghn
+
+    load_ghn(kb, name)  # a clear error now, not in every training worker
+    from mdesign.predictors import store
+
+    return str(store.load_meta(kb, name)[0])
+
+
 def _runs_dir() -> Path:
     from mdesign.kb import settings
 
@@ -102,6 +113,13 @@ class StepTable:
 @click.option("--predictor", default=None,
               help="a stored predictor (`mdesign predictor train`) that fills in the gains "
                    "a source never measured")
+@click.option("--ghn", default=None,
+              help="a stored graph hypernetwork (`mdesign ghn train`): each step pays only "
+                   "for the candidates it ranks best among --ghn-pool x --batch proposals")
+@click.option("--ghn-pool", type=int, default=4, show_default=True)
+@click.option("--ghn-init", default=None,
+              help="train evaluator: start every training from the weights this stored "
+                   "graph hypernetwork generates")
 @click.option("--no-calibrate", is_flag=True, help="keep the prior source weights")
 @click.option("--uncertainty", is_flag=True, help="use stored std as an optimism bonus")
 @click.option("--max-params", type=float, default=None, help="parameter count limit")
@@ -129,7 +147,8 @@ class StepTable:
 def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: int, seed: int,
                similarity: str, anchors: int, start: str, lookahead: int,
                lookahead_engine: str, expand: str,
-               planner: str, predictor: str | None, no_calibrate: bool, uncertainty: bool,
+               planner: str, predictor: str | None, ghn: str | None, ghn_pool: int,
+               ghn_init: str | None, no_calibrate: bool, uncertainty: bool,
                max_params: float | None, max_latency: float | None, space: str | None,
                resume_id: str | None,
                out: Path | None, quiet: bool, epochs: int, train_seeds: int,
@@ -140,6 +159,9 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
     from mdesign.refinement import report, runs
     from mdesign.refinement.evaluators import make_evaluator
 
+    if ghn_init and evaluator != "train":
+        raise InputError("--ghn-init starts trainings: it needs --evaluator train",
+                         "add --evaluator train, or drop --ghn-init")
     if resume_id is None and (task is None or budget is None):
         raise InputError("refine needs a target task and a budget",
                          "pass --task NAME --budget B, or --resume RUN_ID")
@@ -153,11 +175,13 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
                              seed=seed, similarity=similarity, anchors=anchors, start=start,
                              lookahead=lookahead, lookahead_engine=lookahead_engine,
                              expand=expand, planner=planner, predictor=predictor,
+                             ghn=ghn, ghn_pool=ghn_pool,
                              calibrate=not no_calibrate, uncertainty=uncertainty,
                              max_params=max_params, max_latency=max_latency, space=space,
                              batch=batch,
                              train={"epochs": epochs, "seeds": train_seeds,
-                                    "threads": threads} if evaluator == "train" else None)
+                                    "threads": threads, "ghn": _ghn_folder(kb, ghn_init)}
+                             if evaluator == "train" else None)
             kb.task(config.task)
         ev = make_evaluator(kb, config.evaluator, config.task, config.budget,
                             space=config.space,

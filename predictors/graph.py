@@ -53,12 +53,15 @@ FEATURES = len(OP_VOCAB) + SHAPE_FEATURES
 
 class ComputationGraph(BaseModel):
     """Operators (``ops``), their output shapes and own parameter counts, and the edges
-    ``(i, j)``: node ``j`` reads the output of node ``i`` (``i < j``: topological order)."""
+    ``(i, j)``: node ``j`` reads the output of node ``i`` (``i < j``: topological order).
+    ``targets`` names what a node calls or reads in the module (the submodule's qualified
+    name, or the attribute's), empty for functions: it ties parameters to nodes."""
 
     ops: list[str]
     shapes: list[list[int]]
     params: list[int]
     edges: list[tuple[int, int]]
+    targets: list[str] = []
 
     @property
     def num_nodes(self) -> int:
@@ -157,14 +160,16 @@ def trace(module: nn.Module, example: Sequence[Any]) -> ComputationGraph:
     modules = dict(gm.named_modules())
     nodes = list(gm.graph.nodes)
     index = {n: i for i, n in enumerate(nodes)}
-    ops, shapes, params, edges = [], [], [], []
+    ops, shapes, params, edges, targets = [], [], [], [], []
     for n in nodes:
         ops.append(_op_name(n, modules))
+        targets.append(str(n.target) if n.op in ("call_module", "get_attr") else "")
         shapes.append(_shape(n.meta.get("tensor_meta")))
         params.append(sum(p.numel() for p in modules[str(n.target)].parameters())
                       if n.op == "call_module" else 0)
         edges.extend((index[a], index[n]) for a in n.all_input_nodes)
-    return ComputationGraph(ops=ops, shapes=shapes, params=params, edges=sorted(set(edges)))
+    return ComputationGraph(ops=ops, shapes=shapes, params=params, edges=sorted(set(edges)),
+                            targets=targets)
 
 
 def example_graph(in_dim: int, kind: str, nodes: int = 12, graphs: int = 2,

@@ -34,6 +34,7 @@ from torch_geometric.data import Data
 
 class PredictorMeta(BaseModel):
     name: str
+    type: str = "performance"  # or "ghn": a graph hypernetwork (mdesign.predictors.ghn)
     version: str
     created: str
     config: dict[str, int]
@@ -50,7 +51,7 @@ def predictor_dir(name: str) -> Path:
     return settings.home() / "predictors" / name
 
 
-def save(kb: KnowledgeBase, model: PerformancePredictor, meta: PredictorMeta) -> Path:
+def save(kb: KnowledgeBase, model: torch.nn.Module, meta: PredictorMeta) -> Path:
     folder = predictor_dir(meta.name)
     settings.write_atomically(folder / "model.pt",
                               lambda p: torch.save(model.state_dict(), p))
@@ -58,6 +59,7 @@ def save(kb: KnowledgeBase, model: PerformancePredictor, meta: PredictorMeta) ->
                               lambda p: p.write_text(meta.model_dump_json(indent=2)))
     kb.query("predictor_upsert", name=meta.name, spaces=meta.spaces, tasks=meta.tasks,
              props={"path": str(folder), "created": meta.created, "version": meta.version,
+                    "type": meta.type,
                     "config": json.dumps(meta.config), "metrics": json.dumps(meta.metrics)})
     return folder
 
@@ -80,10 +82,20 @@ def load_meta(kb: KnowledgeBase, name: str) -> tuple[Path, PredictorMeta]:
         raise _unreadable(name, folder, err) from err
 
 
-def load(kb: KnowledgeBase, name: str) -> tuple[PerformancePredictor, PredictorMeta]:
+def load(kb: KnowledgeBase, name: str,
+         expect: str = "performance") -> tuple[Any, PredictorMeta]:
+    """The stored model (a :class:`PerformancePredictor`, or for ``expect="ghn"`` a
+    :class:`~mdesign.predictors.hypernetwork.GraphHyperNetwork`) and its metadata."""
+    from mdesign.predictors.hypernetwork import GraphHyperNetwork
+
     folder, meta = load_meta(kb, name)
+    if meta.type != expect:
+        what = {"ghn": "a graph hypernetwork", "performance": "a performance predictor"}
+        raise InputError(f"predictor {name!r} is {what.get(meta.type, meta.type)}, not "
+                         f"{what.get(expect, expect)}", "give the name of the right kind "
+                         "(`mdesign predictor list`)")
     try:
-        model = PerformancePredictor(**meta.config)
+        model = (GraphHyperNetwork if expect == "ghn" else PerformancePredictor)(**meta.config)
         model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
     except (OSError, ValueError, RuntimeError) as err:
         raise _unreadable(name, folder, err) from err

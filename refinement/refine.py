@@ -61,7 +61,7 @@ from mdesign.refinement.sources import (
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
-    from mdesign.refinement.predicted import PredictedGains
+    from mdesign.refinement.predicted import GHNFilter, PredictedGains
 
 
 class RefineConfig(BaseModel):
@@ -95,6 +95,10 @@ class RefineConfig(BaseModel):
                                          "TrainConfig (kept so that a resume trains alike)")
     predictor: str | None = Field(default=None, description="a stored performance "
                                   "predictor that fills in gains a source never measured")
+    ghn: str | None = Field(default=None, description="a stored graph hypernetwork: each "
+                            "step proposes ghn_pool x batch candidates and pays for the "
+                            "batch it ranks best (no budget spent on the ranking)")
+    ghn_pool: int = Field(default=4, ge=1, le=32)
 
 
 class RefinementStep(BaseModel):
@@ -215,6 +219,11 @@ class _Refinement:
             from mdesign.refinement.predicted import PredictedGains
 
             self.predicted = PredictedGains(kb, config.predictor, space)
+        self.ghn: GHNFilter | None = None
+        if config.ghn:
+            from mdesign.refinement.predicted import GHNFilter
+
+            self.ghn = GHNFilter(kb, config.ghn, space, config.task)
 
     # -- evaluation and bookkeeping ---------------------------------------------------
 
@@ -616,8 +625,10 @@ def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
             if centre is None:
                 stopped = "no untried candidate"
                 break
-            picked = run.choose(centre, min(config.batch,
-                                            evaluator.budget - evaluator.spent))
+            want = min(config.batch, evaluator.budget - evaluator.spent)
+            picked = run.choose(centre, want * (config.ghn_pool if run.ghn else 1))
+            if run.ghn is not None and len(picked) > want:
+                picked = run.ghn.best(picked, want)
             assert picked
             evaluations = run.evaluate_many([c.uid for c, _, _ in picked])
             gains = [run.observe(centre, c, e) for (c, _, _), e in zip(picked, evaluations,

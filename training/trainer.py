@@ -40,6 +40,9 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(default=64, ge=1)
     threads: int = Field(default=1, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # folder of a stored graph hypernetwork (`mdesign ghn train`): training starts from the
+    # weights it generates instead of a random initialisation
+    ghn: str | None = None
 
 
 class SeedRun(BaseModel):
@@ -71,7 +74,8 @@ class Diverged(Exception):
     pass
 
 
-def _device(name: str) -> torch.device:
+def resolve_device(name: str) -> torch.device:
+    """``auto``: the GPU when there is one, else the CPU."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
@@ -86,7 +90,12 @@ def _run_seed(space: DesignSpace, arch: Mapping[str, Any], task: TaskData, cfg: 
               seed: int, device: torch.device) -> tuple[SeedRun, int]:
     torch.manual_seed(seed)
     model = build_model(space, arch, task.num_features, task.num_outputs, task.kind,
-                        dim=cfg.dim, dropout=cfg.dropout).to(device)
+                        dim=cfg.dim, dropout=cfg.dropout)
+    if cfg.ghn:
+        from mdesign.predictors.ghn import ghn_initialise, read_ghn
+
+        ghn_initialise(read_ghn(cfg.ghn), model, task)
+    model = model.to(device)
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, score = _loops(model, task, cfg, device)
@@ -184,7 +193,7 @@ def train_architecture(space: DesignSpace, arch: Mapping[str, Any], task: TaskDa
                        config: TrainConfig | None = None) -> TrainResult:
     cfg = config or TrainConfig()
     torch.set_num_threads(cfg.threads)
-    device = _device(cfg.device)
+    device = resolve_device(cfg.device)
     t0 = time.perf_counter()
     runs, params = [], 0
     for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds):
