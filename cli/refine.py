@@ -38,14 +38,13 @@ def _train_config(values: dict[str, Any] | None) -> Any:
 
 
 def _ghn_folder(kb: Any, name: str | None) -> str | None:
+    """The checkpoint folder training workers read (checked here: one clear error now,
+    not one in every worker)."""
     if name is None:
         return None
-    from mdesign.predictors.ghn import load_ghn
-
-    load_ghn(kb, name)  # a clear error now, not in every training worker
     from mdesign.predictors import store
 
-    return str(store.load_meta(kb, name)[0])
+    return str(store.load_meta(kb, name, expect="ghn")[0])
 
 
 def _runs_dir() -> Path:

@@ -69,17 +69,25 @@ def _unreadable(name: str, folder: Path, err: Exception) -> InputError:
                       f"({str(err).splitlines()[0]})", "train it again")
 
 
-def load_meta(kb: KnowledgeBase, name: str) -> tuple[Path, PredictorMeta]:
-    """A stored predictor's folder and metadata, without its weights."""
+def load_meta(kb: KnowledgeBase, name: str,
+              expect: str | None = None) -> tuple[Path, PredictorMeta]:
+    """A stored predictor's folder and metadata, without its weights; with ``expect``
+    (``performance`` or ``ghn``), one of that type."""
     rows = kb.query("predictor_get", name=name)
     if not rows:
         raise InputError(f"no predictor named {name!r}",
                          "train one with `mdesign predictor train`")
     folder = Path(rows[0]["props"]["path"])
     try:
-        return folder, PredictorMeta.model_validate_json((folder / "meta.json").read_text())
+        meta = PredictorMeta.model_validate_json((folder / "meta.json").read_text())
     except (OSError, ValueError) as err:
         raise _unreadable(name, folder, err) from err
+    if expect is not None and meta.type != expect:
+        what = {"ghn": "a graph hypernetwork", "performance": "a performance predictor"}
+        raise InputError(f"predictor {name!r} is {what.get(meta.type, meta.type)}, not "
+                         f"{what.get(expect, expect)}", "give the name of the right kind "
+                         "(`mdesign predictor list`)")
+    return folder, meta
 
 
 def load(kb: KnowledgeBase, name: str,
@@ -88,12 +96,7 @@ def load(kb: KnowledgeBase, name: str,
     :class:`~mdesign.predictors.hypernetwork.GraphHyperNetwork`) and its metadata."""
     from mdesign.predictors.hypernetwork import GraphHyperNetwork
 
-    folder, meta = load_meta(kb, name)
-    if meta.type != expect:
-        what = {"ghn": "a graph hypernetwork", "performance": "a performance predictor"}
-        raise InputError(f"predictor {name!r} is {what.get(meta.type, meta.type)}, not "
-                         f"{what.get(expect, expect)}", "give the name of the right kind "
-                         "(`mdesign predictor list`)")
+    folder, meta = load_meta(kb, name, expect)
     try:
         model = (GraphHyperNetwork if expect == "ghn" else PerformancePredictor)(**meta.config)
         model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
