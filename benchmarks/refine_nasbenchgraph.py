@@ -55,6 +55,12 @@ NOTES = [
     "among their sources (photo, computers, arxiv): run it with `--tasks "
     "photo,computers,arxiv --methods mdesign,mdesign-predictor --seeds 1 --out "
     "refine_predictor`.",
+    "mdesign-generator: before the start, 3 architectures proposed by a diffusion generator "
+    "whose guide never saw the target (`loo-gen-<target>`, the generators of "
+    "benchmarks/diffusion.py, reused; conditioned on the target's meta-features only, as "
+    "the default run pays no anchors) are paid for, and the walk expands from the best: "
+    "run it with `--tasks cora,citeseer,pubmed,cs,physics,photo,computers,arxiv --methods "
+    "mdesign,mdesign-generator --seeds 1 --out refine_generator`.",
 ]
 
 

@@ -349,6 +349,7 @@ def query_cmd(name: str | None, params: tuple[str, ...], as_json: bool, list_que
 
 
 def _register() -> None:
+    from mdesign.cli.generate import generate_cmd, generator_group
     from mdesign.cli.ghn import ghn_group
     from mdesign.cli.predictors import predict_cmd, predictor_group
     from mdesign.cli.refine import bench_group, refine_cmd, runs_group
@@ -362,6 +363,8 @@ def _register() -> None:
     cli.add_command(predictor_group)
     cli.add_command(predict_cmd)
     cli.add_command(ghn_group)
+    cli.add_command(generator_group)
+    cli.add_command(generate_cmd)
 
 
 _register()

@@ -119,6 +119,10 @@ class StepTable:
 @click.option("--ghn-init", default=None,
               help="train evaluator: start every training from the weights this stored "
                    "graph hypernetwork generates")
+@click.option("--generator", default=None,
+              help="a stored architecture generator (`mdesign generator train`): evaluate "
+                   "--generated of its proposals for the task before the start")
+@click.option("--generated", type=int, default=3, show_default=True)
 @click.option("--no-calibrate", is_flag=True, help="keep the prior source weights")
 @click.option("--uncertainty", is_flag=True, help="use stored std as an optimism bonus")
 @click.option("--max-params", type=float, default=None, help="parameter count limit")
@@ -147,7 +151,8 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
                similarity: str, anchors: int, start: str, lookahead: int,
                lookahead_engine: str, expand: str,
                planner: str, predictor: str | None, ghn: str | None, ghn_pool: int,
-               ghn_init: str | None, no_calibrate: bool, uncertainty: bool,
+               ghn_init: str | None, generator: str | None, generated: int,
+               no_calibrate: bool, uncertainty: bool,
                max_params: float | None, max_latency: float | None, space: str | None,
                resume_id: str | None,
                out: Path | None, quiet: bool, epochs: int, train_seeds: int,
@@ -174,7 +179,8 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
                              seed=seed, similarity=similarity, anchors=anchors, start=start,
                              lookahead=lookahead, lookahead_engine=lookahead_engine,
                              expand=expand, planner=planner, predictor=predictor,
-                             ghn=ghn, ghn_pool=ghn_pool,
+                             ghn=ghn, ghn_pool=ghn_pool, generator=generator,
+                             generated=generated,
                              calibrate=not no_calibrate, uncertainty=uncertainty,
                              max_params=max_params, max_latency=max_latency, space=space,
                              batch=batch,
@@ -182,6 +188,10 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
                                     "threads": threads, "ghn": _ghn_folder(kb, ghn_init)}
                              if evaluator == "train" else None)
             kb.task(config.task)
+            if config.generator:  # an unknown or wrong-kind name fails before any evaluation
+                from mdesign.generation.generator import load_generator_meta
+
+                load_generator_meta(kb, config.generator)
         ev = make_evaluator(kb, config.evaluator, config.task, config.budget,
                             space=config.space,
                             train=_train_config(config.train), workers=workers,

@@ -30,3 +30,9 @@ FOR (s:RefineStep) REQUIRE (s.run_id, s.step) IS UNIQUE
 ;
 CREATE CONSTRAINT predictor_name IF NOT EXISTS
 FOR (p:Predictor) REQUIRE p.name IS UNIQUE
+;
+CREATE CONSTRAINT generation_id IF NOT EXISTS
+FOR (g:Generation) REQUIRE g.id IS UNIQUE
+;
+CREATE INDEX generation_task IF NOT EXISTS
+FOR (g:Generation) ON (g.task)

@@ -34,7 +34,9 @@ from torch_geometric.data import Data
 
 class PredictorMeta(BaseModel):
     name: str
-    type: str = "performance"  # or "ghn": a graph hypernetwork (mdesign.predictors.ghn)
+    # "performance", "ghn" (a graph hypernetwork, mdesign.predictors.ghn) or "generator"
+    # (an architecture generator, mdesign.generation)
+    type: str = "performance"
     version: str
     created: str
     config: dict[str, int]
@@ -72,18 +74,20 @@ def _unreadable(name: str, folder: Path, err: Exception) -> InputError:
 def load_meta(kb: KnowledgeBase, name: str,
               expect: str | None = None) -> tuple[Path, PredictorMeta]:
     """A stored predictor's folder and metadata, without its weights; with ``expect``
-    (``performance`` or ``ghn``), one of that type."""
+    (``performance``, ``ghn`` or ``generator``), one of that type."""
     rows = kb.query("predictor_get", name=name)
     if not rows:
-        raise InputError(f"no predictor named {name!r}",
-                         "train one with `mdesign predictor train`")
+        train = {"ghn": "ghn train", "generator": "generator train"}.get(expect or "",
+                                                                          "predictor train")
+        raise InputError(f"no predictor named {name!r}", f"train one with `mdesign {train}`")
     folder = Path(rows[0]["props"]["path"])
     try:
         meta = PredictorMeta.model_validate_json((folder / "meta.json").read_text())
     except (OSError, ValueError) as err:
         raise _unreadable(name, folder, err) from err
     if expect is not None and meta.type != expect:
-        what = {"ghn": "a graph hypernetwork", "performance": "a performance predictor"}
+        what = {"ghn": "a graph hypernetwork", "performance": "a performance predictor",
+                "generator": "an architecture generator"}
         raise InputError(f"predictor {name!r} is {what.get(meta.type, meta.type)}, not "
                          f"{what.get(expect, expect)}", "give the name of the right kind "
                          "(`mdesign predictor list`)")
@@ -92,13 +96,17 @@ def load_meta(kb: KnowledgeBase, name: str,
 
 def load(kb: KnowledgeBase, name: str,
          expect: str = "performance") -> tuple[Any, PredictorMeta]:
-    """The stored model (a :class:`PerformancePredictor`, or for ``expect="ghn"`` a
-    :class:`~mdesign.predictors.hypernetwork.GraphHyperNetwork`) and its metadata."""
+    """The stored model (a :class:`PerformancePredictor`; for ``expect="ghn"`` a
+    :class:`~mdesign.predictors.hypernetwork.GraphHyperNetwork`; for ``"generator"`` an
+    :class:`~mdesign.generation.generator.ArchitectureGenerator`) and its metadata."""
+    from mdesign.generation.generator import ArchitectureGenerator
     from mdesign.predictors.hypernetwork import GraphHyperNetwork
 
     folder, meta = load_meta(kb, name, expect)
+    kinds = {"performance": PerformancePredictor, "ghn": GraphHyperNetwork,
+             "generator": ArchitectureGenerator}
     try:
-        model = (GraphHyperNetwork if expect == "ghn" else PerformancePredictor)(**meta.config)
+        model = kinds[expect](**meta.config)
         model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
     except (OSError, ValueError, RuntimeError) as err:
         raise _unreadable(name, folder, err) from err

@@ -49,6 +49,8 @@ MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "mdesign-maxparams": ({"max_params": "median"}, False),
     # gains a source never measured come from a predictor trained without the target
     "mdesign-predictor": ({"predictor": "leave-one-out"}, False),
+    # the start is seeded by a diffusion generator whose guide never saw the target
+    "mdesign-generator": ({"generator": "leave-one-out"}, False),
 }
 BASELINES = {"retrieval": False, "random": True, "regevo": True, "tpe": True}
 METHODS = [*MDESIGN_VARIANTS, *BASELINES]
@@ -101,6 +103,8 @@ def run_method(kb: KnowledgeBase, ctx: TaskContext, method: str, budget: int, se
             overrides["max_params"] = ctx.median_params
         if overrides.get("predictor") == "leave-one-out":
             overrides["predictor"] = loo_predictor_name(ctx.task)
+        if overrides.get("generator") == "leave-one-out":
+            overrides["generator"] = loo_generator_name(ctx.task)
         cfg = RefineConfig(task=ctx.task, budget=budget, seed=seed, space=space_name,
                            **overrides)
         res = refine(kb, cfg, ev, planners=planners)
@@ -197,12 +201,58 @@ def ensure_loo_predictors(kb: KnowledgeBase, tasks: Sequence[str],
     return made
 
 
+def loo_generator_name(task: str) -> str:
+    return f"loo-gen-{task}"
+
+
+def ensure_loo_generators(kb: KnowledgeBase, tasks: Sequence[str],
+                          progress: Callable[[str], None] | None = None,
+                          settings: dict[str, Any] | None = None) -> dict[str, str]:
+    """For each target, a stored architecture generator whose guide learned from the other
+    tasks of its space and never from the target. One stored with exactly those tasks is
+    reused (given ``settings``: only if it was trained with them). The score network sees
+    architectures only, no results: it is trained once and shared."""
+    from mdesign.generation.generator import GeneratorConfig, space_keys, train_generator
+    from mdesign.kb.errors import InputError
+    from mdesign.predictors import store
+
+    made: dict[str, str] = {}
+    shared: dict[str, Any] = {}  # space -> a trained score network
+    for task in tasks:
+        space = target_space(kb, task)
+        others = sorted(t.name for t in kb.tasks_in_space(space, exclude=task))
+        name = loo_generator_name(task)
+        cfg = GeneratorConfig(**{**(settings or {}), "name": name, "space": space,
+                                 "tasks": others})
+        try:
+            _, meta = store.load_meta(kb, name, expect="generator")
+            same = sorted(meta.tasks) == others and meta.spaces == [space]
+            if same and settings is not None:  # asked for these settings: exactly these
+                n_archs = len(cfg.archs) if cfg.archs else len(space_keys(kb.space(space)))
+                same = (meta.metrics.get("settings") == cfg.model_dump(exclude={"archs"})
+                        and meta.metrics.get("score_archs") == n_archs)
+            if same:
+                made[task] = "reused"
+                continue
+        except InputError:
+            pass
+        t0 = time.perf_counter()
+        model, _ = train_generator(kb, cfg, score=shared.get(space))
+        shared[space] = model.score
+        made[task] = f"trained in {time.perf_counter() - t0:.0f} s"
+        if progress:
+            progress(f"generator {name}: {made[task]}")
+    return made
+
+
 def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int],
                  methods: Sequence[str], seeds: int,
                  progress: Callable[[str], None] | None = None,
-                 predictor_settings: dict[str, Any] | None = None) -> dict[str, Any]:
+                 predictor_settings: dict[str, Any] | None = None,
+                 generator_settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run every method on every task; rows of :func:`describe`, plus the curves.
-    ``mdesign-predictor`` first trains (or reuses) a leave-one-out predictor per task."""
+    ``mdesign-predictor`` (``mdesign-generator``) first trains or reuses a leave-one-out
+    predictor (generator) per task."""
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         from mdesign.kb.errors import InputError
@@ -216,6 +266,8 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
     t_all = time.perf_counter()
     predictors = (ensure_loo_predictors(kb, tasks, progress, predictor_settings)
                   if "mdesign-predictor" in methods else {})
+    generators = (ensure_loo_generators(kb, tasks, progress, generator_settings)
+                  if "mdesign-generator" in methods else {})
     determinism: dict[str, bool] = {}
     for task in tasks:
         ctx = task_context(kb, task)
@@ -250,6 +302,7 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
             "wall_s": round(time.perf_counter() - t_all, 1), "deterministic": determinism,
             "rows": rows, "curves": curves, "space_best": space_best,
             **({"predictors": predictors} if predictors else {}),
+            **({"generators": generators} if generators else {}),
             "targets": targets(rows, list(tasks))}
 
 

@@ -99,11 +99,16 @@ class RefineConfig(BaseModel):
                             "step proposes ghn_pool x batch candidates and pays for the "
                             "batch it ranks best (no budget spent on the ranking)")
     ghn_pool: int = Field(default=4, ge=1, le=32)
+    generator: str | None = Field(default=None, description="a stored architecture "
+                                  "generator: before the start, evaluate the `generated` "
+                                  "architectures it proposes for the task given the anchors' "
+                                  "results; the walk expands from the best")
+    generated: int = Field(default=3, ge=1, le=32)
 
 
 class RefinementStep(BaseModel):
     step: int
-    kind: Literal["anchor", "start", "edit"]
+    kind: Literal["anchor", "generated", "start", "edit"]
     uid: str
     parent: str | None = None
     dimension: str | None = None
@@ -321,8 +326,34 @@ class _Refinement:
             else:
                 p.fine_tune(x, y, lam=3 * self.cfg.planner_penalty)
 
+    def seed_from_generator(self) -> None:
+        """Evaluate the architectures the generator proposes for the task, conditioned on
+        what the run has paid for so far (the anchors); seeded, so a resume replays it."""
+        from mdesign.generation.generator import GenerationSettings, generate_for_task
+
+        cfg = self.cfg
+        assert cfg.generator is not None
+        known = {u: e.score for u, e in self.seen.items()}
+        result = generate_for_task(
+            self.kb, cfg.generator, cfg.task, GenerationSettings(n=4 * cfg.generated,
+                                                                 seed=cfg.seed),
+            known=known, exclude=[u.split("/", 1)[1] for u in self.seen], save=False,
+            stored=False)
+        if result.space != self.space.name:
+            raise InputError(f"generator {cfg.generator!r} generates in {result.space!r}, "
+                             f"not in the run's space {self.space.name!r}",
+                             "train one on the run's space (`mdesign generator train`)")
+        picked = [a for a in result.architectures if self.usable(a.uid)][:cfg.generated]
+        for a in picked:
+            if self.evaluator.spent >= self.evaluator.budget - 1:  # keep one for the start
+                break
+            e = self.evaluate(a.uid)
+            self.record(self._step_of("generated", e, predicted=a.predicted))
+
     def start(self) -> Evaluation:
         cfg, space = self.cfg, self.space
+        if cfg.generator:
+            self.seed_from_generator()
         bests: list[tuple[str, str, dict[str, float | None]]] = []
         limited = cfg.max_params is not None or cfg.max_latency is not None
         for task in self.order:

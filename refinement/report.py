@@ -27,7 +27,8 @@ def plot(result: RefinementResult, path: Path) -> Path:
     steps = result.steps
     paid: dict[str, int] = {}
     xs, ys, best, colours = [], [], [], []
-    colour = {"anchor": "tab:gray", "start": "tab:green", "edit": "tab:blue"}
+    colour = {"anchor": "tab:gray", "generated": "tab:purple", "start": "tab:green",
+              "edit": "tab:blue"}
     for s in steps:
         paid.setdefault(s.uid, len(paid) + 1)
         xs.append(paid[s.uid])

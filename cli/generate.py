@@ -1,0 +1,111 @@
+"""``mdesign generator train|list`` and ``mdesign generate`` (parse, call, print)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group("generator")
+def generator_group() -> None:
+    """Task-guided architecture generator (score-based graph diffusion)."""
+
+
+@generator_group.command("train")
+@click.option("--name", default="diffusion", show_default=True, help="checkpoint name")
+@click.option("--space", default="nas-bench-graph", show_default=True)
+@click.option("--exclude", default="", help="comma-separated tasks the guide must not see "
+              "(held-out targets)")
+@click.option("--score-steps", type=int, default=3000, show_default=True,
+              help="denoising score matching steps (batches of 256)")
+@click.option("--guide-steps", type=int, default=3000, show_default=True,
+              help="steps of the noise-aware predictor (0: an unguided generator)")
+@click.option("--anchors", type=int, default=8, show_default=True,
+              help="anchor architectures whose results describe a task")
+@click.option("--seed", type=int, default=0, show_default=True)
+def generator_train(name: str, space: str, exclude: str, score_steps: int, guide_steps: int,
+                    anchors: int, seed: int) -> None:
+    """Train the score network on SPACE and the guide on its tasks' results; store both."""
+    import torch
+    from mdesign.cli.main import _kb, progress_bar
+    from mdesign.generation.generator import GeneratorConfig, train_generator
+
+    torch.set_num_threads(1)
+    cfg = GeneratorConfig(name=name, space=space, score_steps=score_steps,
+                          guide_steps=guide_steps, anchors=anchors, seed=seed,
+                          exclude=[t for t in exclude.split(",") if t])
+    with _kb() as kb, progress_bar("generator") as bar:
+        _, meta = train_generator(kb, cfg, progress=lambda phase, s, n, loss: bar(
+            f"{phase} loss {loss:.3f}", s, n))
+    m = meta.metrics
+    guide = (f"guide on {len(meta.tasks)} tasks in {m['guide_s']} s (MSE {m['guide_mse']})"
+             if meta.config["guided"] else "no guide")
+    click.echo(f"generator {meta.name}: score network on {m['score_archs']} architectures of "
+               f"{space} in {m['score_s']} s (loss {m['score_loss']}); {guide}")
+
+
+@generator_group.command("list")
+def generator_list() -> None:
+    """Stored generators, and the generations they made."""
+    from mdesign.cli.main import _kb, _print_rows
+
+    with _kb() as kb:
+        rows = kb.query("generator_list")
+    _print_rows(rows, "generators")
+
+
+@click.command("generate")
+@click.option("--task", default=None, help="the task to generate for (omit: unconditional)")
+@click.option("-n", "n", type=int, default=10, show_default=True,
+              help="architectures to return")
+@click.option("--generator", "name", default="diffusion", show_default=True)
+@click.option("--scale", type=float, default=0.0, show_default=True,
+              help="guidance scale of the first round (0: the default, 20)")
+@click.option("--decay", type=float, default=0.5, show_default=True,
+              help="guidance scale factor between rounds (quality first, then diversity)")
+@click.option("--steps", type=int, default=200, show_default=True,
+              help="noise levels of the sampler")
+@click.option("--unguided", is_flag=True, help="sample without the task's guidance")
+@click.option("--new-only", is_flag=True,
+              help="return only architectures the task has no stored result for")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--no-store", is_flag=True, help="print only; store nothing")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def generate_cmd(task: str | None, n: int, name: str, scale: float, decay: float, steps: int,
+                 unguided: bool, new_only: bool, seed: int, no_store: bool,
+                 as_json: bool) -> None:
+    """Generate N valid, unique architectures likely to be good for TASK, and store them
+    (a :Generation node with its provenance; `mdesign query generations`)."""
+    import torch
+    from mdesign.cli.main import _kb, _print_json, _print_rows, progress_bar
+    from mdesign.generation.generator import (
+        GenerationSettings,
+        generate_for_task,
+        known_keys,
+        load_generator_meta,
+    )
+
+    torch.set_num_threads(1)
+    settings = GenerationSettings(n=n, scale=scale, decay=decay, steps=steps, seed=seed,
+                                  guided=not unguided)
+    with _kb() as kb:
+        meta = load_generator_meta(kb, name)
+        if task is not None:
+            kb.task(task)  # an unknown task fails here, before any sampling
+        exclude = known_keys(kb, meta.spaces[0], task) if new_only and task else []
+        with progress_bar("sampling") as bar:
+            result = generate_for_task(kb, name, task, settings, exclude=exclude,
+                                       save=not no_store,
+                                       progress=lambda s, k: bar("reverse diffusion", s, k))
+        stored = ({u: per[task].score for u, per in kb.source_scores(
+            [a.uid for a in result.architectures], [task]).items() if task in per}
+            if task else {})
+    if as_json:
+        _print_json(result.model_dump())
+        return
+    rows = [{"rank": a.rank, "uid": a.uid, "predicted": a.predicted,
+             "stored score": stored.get(a.uid), "round": a.round, "scale": a.scale}
+            for a in result.architectures]
+    _print_rows(rows, f"generated for {task or '(no task)'} by {name}")
+    where = "not stored" if no_store else f"stored as generation {result.id}"
+    click.echo(f"{len(result.architectures)} of {n} returned; {result.valid}/{result.samples} "
+               f"samples valid, {result.unique} unique; {result.seconds} s; {where}")
