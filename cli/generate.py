@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+
+
+def _validated(command: str, model: Any, **values: Any) -> Any:
+    """``model(**values)``; a bad option value is one line naming the option."""
+    from mdesign.kb.errors import InputError
+    from pydantic import ValidationError
+
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        option = "-n" if field == "n" else "--" + field.replace("_", "-")
+        raise InputError(f"{option}: {err['msg'].lower()} (got {err.get('input')!r})",
+                         f"see `mdesign {command} --help`") from None
 
 
 @click.group("generator")
@@ -30,9 +47,9 @@ def generator_train(name: str, space: str, exclude: str, score_steps: int, guide
     from mdesign.generation.generator import GeneratorConfig, train_generator
 
     torch.set_num_threads(1)
-    cfg = GeneratorConfig(name=name, space=space, score_steps=score_steps,
-                          guide_steps=guide_steps, anchors=anchors, seed=seed,
-                          exclude=[t for t in exclude.split(",") if t])
+    cfg = _validated("generator train", GeneratorConfig, name=name, space=space,
+                     score_steps=score_steps, guide_steps=guide_steps, anchors=anchors,
+                     seed=seed, exclude=[t for t in exclude.split(",") if t])
     with _kb() as kb, progress_bar("generator") as bar:
         _, meta = train_generator(kb, cfg, progress=lambda phase, s, n, loss: bar(
             f"{phase} loss {loss:.3f}", s, n))
@@ -85,8 +102,8 @@ def generate_cmd(task: str | None, n: int, name: str, scale: float, decay: float
     )
 
     torch.set_num_threads(1)
-    settings = GenerationSettings(n=n, scale=scale, decay=decay, steps=steps, seed=seed,
-                                  guided=not unguided)
+    settings = _validated("generate", GenerationSettings, n=n, scale=scale, decay=decay,
+                          steps=steps, seed=seed, guided=not unguided)
     with _kb() as kb:
         meta = load_generator_meta(kb, name)
         if task is not None:

@@ -74,7 +74,8 @@ class GenerationSettings(BaseModel):
     scale: float = Field(default=0.0, ge=0, description="guidance scale of the first round "
                          "(0: the generator's tuned default)")
     decay: float = Field(default=0.5, gt=0, le=1, description="scale factor between rounds")
-    rounds: int = Field(default=6, ge=1)
+    rounds: int = Field(default=0, ge=0, description="most rounds (0: enough for n, "
+                        "at least 6)")
     batch: int = Field(default=64, ge=1, description="samples per round")
     snr: float = Field(default=0.16, gt=0)
     seed: int = 0
@@ -345,7 +346,8 @@ def generate(model: ArchitectureGenerator, space: DesignSpace, sde: VESDE,
     counts = {"samples": 0, "valid": 0, "unique": 0}
     uniques: set[str] = set()
     sde = sde.model_copy(update={"steps": settings.steps})
-    for r in range(settings.rounds):
+    rounds = settings.rounds or max(6, -(-3 * settings.n // settings.batch))
+    for r in range(rounds):
         scale = scale0 * settings.decay ** r if use_guide else 0.0
         x = sample(model.score, matrix, sde, settings.batch, gen, guide, scale, settings.snr,
                    progress=progress)

@@ -66,6 +66,36 @@ def test_forward_process_has_the_schedule_variance() -> None:
     assert float(prior.std()) == pytest.approx(5.0, rel=0.02)
 
 
+class PointMassScore(nn.Module):
+    """The exact score of data that is one matrix x*: grad log N(x; x*, sigma^2 I). It
+    records the spread of the sampler's states around x* at each noise level it sees."""
+
+    def __init__(self, target: torch.Tensor) -> None:
+        super().__init__()
+        self.target = target
+        self.seen: list[tuple[float, float]] = []
+
+    def forward(self, x: torch.Tensor, log_sigma: torch.Tensor, sigma: torch.Tensor,
+                mask: torch.Tensor) -> torch.Tensor:
+        diff = x - self.target
+        self.seen.append((float(sigma[0]), float(diff[:, MATRIX.column_mask].std())))
+        return -diff / sigma.view(-1, 1, 1) ** 2
+
+
+def test_reverse_process_follows_the_variance_schedule_back_to_the_data() -> None:
+    target = MATRIX.encode_keys(["link=0012,op1=gat,op2=gcn,op3=sage,op4=sage"])
+    score = PointMassScore(target)
+    sde = VESDE(steps=100)
+    x = sample(score, MATRIX, sde, 512, torch.Generator().manual_seed(0))  # type: ignore[arg-type]
+    assert x.shape == (512, MATRIX.rows, MATRIX.columns)
+    # with the exact score, the state at noise level sigma spreads by sigma around x*
+    # (corrector and predictor calls alike), and the last, noiseless step lands on x*
+    assert len(score.seen) == 2 * sde.steps
+    for sigma, spread in score.seen:
+        assert spread == pytest.approx(sigma, rel=0.08), (sigma, spread)
+    assert torch.allclose(x, target.expand_as(x), atol=1e-4)
+
+
 # -- the encoding ----------------------------------------------------------------------------
 
 def test_matrix_round_trips_and_pads_with_zeros() -> None:
@@ -222,6 +252,9 @@ def test_generator_train_store_generate_and_refine(nbg: KnowledgeBase) -> None:
     for args, message in [
         (("generate", "--task", "cora", "--generator", "nope"), "no predictor named 'nope'"),
         (("generate", "--task", "no-such-task", "--generator", "gen-test"), "no-such-task"),
+        (("generate", "--task", "cora", "--generator", "gen-test", "--scale", "-1"),
+         "--scale: input should be greater than or equal to 0"),
+        (("generator", "train", "--space", "no-such-space"), "no-such-space"),
         (("refine", "--task", "cora", "--budget", "5", "--generator", "nope"),
          "no predictor named 'nope'"),
     ]:
