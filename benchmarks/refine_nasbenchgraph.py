@@ -59,8 +59,11 @@ NOTES = [
     "whose guide never saw the target (`loo-gen-<target>`, the generators of "
     "benchmarks/diffusion.py, reused; conditioned on the target's meta-features only, as "
     "the default run pays no anchors) are paid for, and the walk expands from the best: "
-    "run it with `--tasks cora,citeseer,pubmed,cs,physics,photo,computers,arxiv --methods "
-    "mdesign,mdesign-generator --seeds 1 --out refine_generator`.",
+    "mdesign-generator-patience5 also pays for the generator's next proposal whenever 5 "
+    "paid evaluations in a row found no new best. Run both with `--tasks "
+    "cora,citeseer,pubmed,cs,physics,photo,computers,arxiv --methods "
+    "mdesign,mdesign-generator,mdesign-generator-patience5 --seeds 1 --out "
+    "refine_generator`.",
 ]
 
 

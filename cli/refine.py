@@ -123,6 +123,9 @@ class StepTable:
               help="a stored architecture generator (`mdesign generator train`): evaluate "
                    "--generated of its proposals for the task before the start")
 @click.option("--generated", type=int, default=3, show_default=True)
+@click.option("--generator-patience", type=int, default=0, show_default=True,
+              help="after this many paid evaluations in a row without a new best, pay "
+                   "for the generator's next proposal (0: only at the start)")
 @click.option("--no-calibrate", is_flag=True, help="keep the prior source weights")
 @click.option("--uncertainty", is_flag=True, help="use stored std as an optimism bonus")
 @click.option("--max-params", type=float, default=None, help="parameter count limit")
@@ -152,6 +155,7 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
                lookahead_engine: str, expand: str,
                planner: str, predictor: str | None, ghn: str | None, ghn_pool: int,
                ghn_init: str | None, generator: str | None, generated: int,
+               generator_patience: int,
                no_calibrate: bool, uncertainty: bool,
                max_params: float | None, max_latency: float | None, space: str | None,
                resume_id: str | None,
@@ -180,7 +184,7 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
                              lookahead=lookahead, lookahead_engine=lookahead_engine,
                              expand=expand, planner=planner, predictor=predictor,
                              ghn=ghn, ghn_pool=ghn_pool, generator=generator,
-                             generated=generated,
+                             generated=generated, generator_patience=generator_patience,
                              calibrate=not no_calibrate, uncertainty=uncertainty,
                              max_params=max_params, max_latency=max_latency, space=space,
                              batch=batch,

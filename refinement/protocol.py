@@ -51,6 +51,9 @@ MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "mdesign-predictor": ({"predictor": "leave-one-out"}, False),
     # the start is seeded by a diffusion generator whose guide never saw the target
     "mdesign-generator": ({"generator": "leave-one-out"}, False),
+    # ... and whenever 5 paid evaluations in a row found no new best, its next proposal
+    "mdesign-generator-patience5": ({"generator": "leave-one-out",
+                                     "generator_patience": 5}, False),
 }
 BASELINES = {"retrieval": False, "random": True, "regevo": True, "tpe": True}
 METHODS = [*MDESIGN_VARIANTS, *BASELINES]
@@ -267,7 +270,8 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
     predictors = (ensure_loo_predictors(kb, tasks, progress, predictor_settings)
                   if "mdesign-predictor" in methods else {})
     generators = (ensure_loo_generators(kb, tasks, progress, generator_settings)
-                  if "mdesign-generator" in methods else {})
+                  if any(MDESIGN_VARIANTS.get(m, ({}, False))[0].get("generator")
+                         for m in methods) else {})
     determinism: dict[str, bool] = {}
     for task in tasks:
         ctx = task_context(kb, task)

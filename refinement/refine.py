@@ -104,6 +104,9 @@ class RefineConfig(BaseModel):
                                   "architectures it proposes for the task given the anchors' "
                                   "results; the walk expands from the best")
     generated: int = Field(default=3, ge=1, le=32)
+    generator_patience: int = Field(default=0, ge=0, description="with a generator: after "
+                                    "this many paid evaluations in a row without a new "
+                                    "best, pay for its next proposal (0: only at the start)")
 
 
 class RefinementStep(BaseModel):
@@ -219,6 +222,8 @@ class _Refinement:
         self.candidates: dict[str, list[_Candidate]] = {}
         self.cost_ratios: dict[tuple[str, str], list[float]] = {}
         self.gds_graph: str | None = None
+        self.proposals: list[tuple[str, float | None]] = []  # the generator's, unpaid
+        self.stall = 0  # paid evaluations since the last new best
         self.predicted: PredictedGains | None = None
         if config.predictor:  # imported here: torch only when a predictor is asked for
             from mdesign.refinement.predicted import PredictedGains
@@ -254,6 +259,9 @@ class _Refinement:
         if self.within_limits(e) and (self.best is None or (e.score, e.uid) >
                                       (self.best.score, self.best.uid)):
             self.best = e
+            self.stall = 0
+        else:
+            self.stall += 1
 
     def record(self, step: RefinementStep) -> None:
         self.steps.append(step)
@@ -334,21 +342,40 @@ class _Refinement:
         cfg = self.cfg
         assert cfg.generator is not None
         known = {u: e.score for u, e in self.seen.items()}
+        # later proposals (generator_patience) come from the same seeded list: the first
+        # ones do not depend on its length
+        n = 4 * cfg.generated + (32 if cfg.generator_patience else 0)
         result = generate_for_task(
-            self.kb, cfg.generator, cfg.task, GenerationSettings(n=4 * cfg.generated,
-                                                                 seed=cfg.seed),
+            self.kb, cfg.generator, cfg.task, GenerationSettings(n=n, seed=cfg.seed),
             known=known, exclude=[u.split("/", 1)[1] for u in self.seen], save=False,
             stored=False)
         if result.space != self.space.name:
             raise InputError(f"generator {cfg.generator!r} generates in {result.space!r}, "
                              f"not in the run's space {self.space.name!r}",
                              "train one on the run's space (`mdesign generator train`)")
-        picked = [a for a in result.architectures if self.usable(a.uid)][:cfg.generated]
-        for a in picked:
+        usable = [(a.uid, a.predicted) for a in result.architectures if self.usable(a.uid)]
+        self.proposals = usable[cfg.generated:]
+        for uid, predicted in usable[:cfg.generated]:
             if self.evaluator.spent >= self.evaluator.budget - 1:  # keep one for the start
                 break
-            e = self.evaluate(a.uid)
-            self.record(self._step_of("generated", e, predicted=a.predicted))
+            e = self.evaluate(uid)
+            self.record(self._step_of("generated", e, predicted=predicted))
+
+    def jump_due(self) -> bool:
+        """Whether the walk has stalled long enough to pay for a generated proposal."""
+        p = self.cfg.generator_patience
+        if not p or self.stall < p:
+            return False
+        self.proposals = [x for x in self.proposals if x[0] not in self.seen]
+        return bool(self.proposals)
+
+    def jump(self) -> Evaluation:
+        """Pay for the generator's next proposal (the walk then expands the best seen)."""
+        uid, predicted = self.proposals.pop(0)
+        e = self.evaluate(uid)
+        self.stall = 0  # the next proposal needs another `generator_patience` failures
+        self.record(self._step_of("generated", e, predicted=predicted))
+        return e
 
     def start(self) -> Evaluation:
         cfg, space = self.cfg, self.space
@@ -652,6 +679,10 @@ def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
         step_times: list[float] = []
         t_step, eval_before = time.perf_counter(), run.eval_time
         while current is not None and evaluator.spent < evaluator.budget:
+            if run.jump_due():
+                current = run.jump().uid
+                t_step, eval_before = time.perf_counter(), run.eval_time
+                continue
             centre = run.centre(current)
             if centre is None:
                 stopped = "no untried candidate"

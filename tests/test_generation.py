@@ -271,3 +271,12 @@ def test_generator_train_store_generate_and_refine(nbg: KnowledgeBase) -> None:
     assert kinds[:4] == ["generated"] * 3 + ["start"] and result.spent == 8
     again = refine(nbg, cfg_r, BenchmarkEvaluator(nbg, "cora", 8))
     assert [s.uid for s in again.steps] == [s.uid for s in result.steps]
+    # with patience 2, a later proposal is paid for only after 2 evaluations in a row
+    # without a new best
+    cfg_p = cfg_r.model_copy(update={"budget": 16, "generated": 1, "generator_patience": 2})
+    steps = refine(nbg, cfg_p, BenchmarkEvaluator(nbg, "cora", 16)).steps
+    later = [i for i, s in enumerate(steps) if s.kind == "generated" and i >= 3]
+    assert later and steps[0].kind == "generated" and steps[1].kind == "start"
+    for i in later:
+        assert steps[i - 1].best_uid == steps[i - 2].best_uid == steps[i - 3].best_uid
+    assert len({s.uid for s in steps}) == 16
