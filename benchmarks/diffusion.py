@@ -31,7 +31,6 @@ generated set cannot be scored on it. Writes ``benchmarks/results/diffusion.{jso
 from __future__ import annotations
 
 import argparse
-import bisect
 import json
 import logging
 import random
@@ -53,19 +52,15 @@ SMALL = {"score_steps": 300, "guide_steps": 200, "n": 10, "seeds": 1, "reach": 6
 CONDITIONS = ["guided+anchors", "guided", "unguided", "random"]
 
 
-def _percentiles(table: dict[str, Any], uids: list[str]) -> tuple[list[float], Any]:
-    tests = sorted(e.test for e in table.values() if e.test is not None)
+def describe(ctx: Any, uids: list[str]) -> dict[str, float]:
+    """Test accuracy (mean, max) of a set, and its mean share of the space at least as good
+    on test (``ctx``: the target's :class:`~mdesign.refinement.protocol.TaskContext`)."""
+    from mdesign.refinement.protocol import top_share
 
-    def top(u: str) -> float:  # share of the space scoring at least as well on test, %
-        return 100.0 * (len(tests) - bisect.bisect_left(tests, table[u].test)) / len(tests)
-
-    return tests, top
-
-
-def describe(table: dict[str, Any], uids: list[str], top: Any) -> dict[str, float]:
-    tests = [table[u].test for u in uids]
+    tests = [ctx.table[u].test for u in uids]
     return {"test_mean": statistics.mean(tests) * 100, "test_max": max(tests) * 100,
-            "top_pct": statistics.mean(top(u) for u in uids), "n": len(uids)}
+            "top_pct": statistics.mean(top_share(ctx.tests, t) for t in tests),
+            "n": len(uids)}
 
 
 def first_hit(uids: list[str], marked: set[str]) -> int | None:
@@ -88,13 +83,15 @@ def main() -> None:
         generate,
         generator_sde,
         load_generator,
-        space_keys,
         task_condition,
     )
     from mdesign.generation.sampling import sample
     from mdesign.kb import KnowledgeBase
-    from mdesign.refinement.evaluators import load_target_table
-    from mdesign.refinement.protocol import ensure_loo_generators, loo_generator_name
+    from mdesign.refinement.protocol import (
+        ensure_loo_generators,
+        loo_generator_name,
+        task_context,
+    )
 
     cfg = dict(SMALL if args.small else FULL)
     tasks = args.tasks.split(",") if args.tasks else cfg["tasks"]
@@ -102,7 +99,7 @@ def main() -> None:
     t_all = time.perf_counter()
     with KnowledgeBase.connect() as kb:
         space = kb.space("nas-bench-graph")
-        keys = space_keys(space)
+        keys = space.all_keys()
         rng = random.Random(0)
         train_keys = sorted(rng.sample(keys, int(0.8 * len(keys))))
         train_set = set(train_keys)
@@ -119,15 +116,11 @@ def main() -> None:
         for task in tasks:
             gname = loo_generator_name(task)
             model, meta = load_generator(kb, gname)
-            if meta.metrics.get("score_archs") != len(train_keys) and not args.small:
-                print(f"note: {gname} was trained on {meta.metrics.get('score_archs')} "
-                      "architectures, not this split (reused)", file=sys.stderr)
             train_times[task] = {"score_s": meta.metrics["score_s"],
                                  "guide_s": meta.metrics["guide_s"]}
             sde = generator_sde(meta)
-            table = load_target_table(kb, task)
-            uids = sorted(table)
-            _, top = _percentiles(table, uids)
+            ctx = task_context(kb, task)
+            table, uids = ctx.table, sorted(ctx.uids)
             info = kb.task(task)
             anchors = list(meta.metrics["anchors"])
             tau0 = task_condition(info, anchors, {})
@@ -142,10 +135,10 @@ def main() -> None:
                         n=cfg["n"], seed=seed, guided=guided), tau)
                     sample_s.append(time.perf_counter() - t0)
                     got = [a.uid for a in found]
-                    rows[cond].append({**describe(table, got, top), **counts})
+                    rows[cond].append({**describe(ctx, got), **counts})
             for seed in range(cfg["random_seeds"]):
                 got = random.Random(seed).sample(uids, cfg["n"])
-                rows["random"].append(describe(table, got, top))
+                rows["random"].append(describe(ctx, got))
             summary = {}
             for cond, runs in rows.items():
                 summary[cond] = {k: statistics.mean(r[k] for r in runs)

@@ -97,7 +97,7 @@ def main() -> None:
             "proteins"}]
         names = [t.name for t in tasks]
         rng = random.Random(0)
-        keys = sorted(space.key(a) for a in space.enumerate())
+        keys = space.all_keys()
         train_keys = rng.sample(keys, p["train"])
         rest = sorted(set(keys) - set(train_keys))
         evals: dict[str, list[str]] = {}

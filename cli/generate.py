@@ -2,24 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
-
-
-def _validated(command: str, model: Any, **values: Any) -> Any:
-    """``model(**values)``; a bad option value is one line naming the option."""
-    from mdesign.kb.errors import InputError
-    from pydantic import ValidationError
-
-    try:
-        return model(**values)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        option = "-n" if field == "n" else "--" + field.replace("_", "-")
-        raise InputError(f"{option}: {err['msg'].lower()} (got {err.get('input')!r})",
-                         f"see `mdesign {command} --help`") from None
 
 
 @click.group("generator")
@@ -43,13 +26,13 @@ def generator_train(name: str, space: str, exclude: str, score_steps: int, guide
                     anchors: int, seed: int) -> None:
     """Train the score network on SPACE and the guide on its tasks' results; store both."""
     import torch
-    from mdesign.cli.main import _kb, progress_bar
+    from mdesign.cli.main import _kb, progress_bar, validated
     from mdesign.generation.generator import GeneratorConfig, train_generator
 
     torch.set_num_threads(1)
-    cfg = _validated("generator train", GeneratorConfig, name=name, space=space,
-                     score_steps=score_steps, guide_steps=guide_steps, anchors=anchors,
-                     seed=seed, exclude=[t for t in exclude.split(",") if t])
+    cfg = validated(GeneratorConfig, "generator train", name=name, space=space,
+                    score_steps=score_steps, guide_steps=guide_steps, anchors=anchors,
+                    seed=seed, exclude=[t for t in exclude.split(",") if t])
     with _kb() as kb, progress_bar("generator") as bar:
         _, meta = train_generator(kb, cfg, progress=lambda phase, s, n, loss: bar(
             f"{phase} loss {loss:.3f}", s, n))
@@ -93,7 +76,7 @@ def generate_cmd(task: str | None, n: int, name: str, scale: float, decay: float
     """Generate N valid, unique architectures likely to be good for TASK, and store them
     (a :Generation node with its provenance; `mdesign query generations`)."""
     import torch
-    from mdesign.cli.main import _kb, _print_json, _print_rows, progress_bar
+    from mdesign.cli.main import _kb, _print_json, _print_rows, progress_bar, validated
     from mdesign.generation.generator import (
         GenerationSettings,
         generate_for_task,
@@ -102,13 +85,12 @@ def generate_cmd(task: str | None, n: int, name: str, scale: float, decay: float
     )
 
     torch.set_num_threads(1)
-    settings = _validated("generate", GenerationSettings, n=n, scale=scale, decay=decay,
-                          steps=steps, seed=seed, guided=not unguided)
+    settings = validated(GenerationSettings, "generate", n=n, scale=scale, decay=decay,
+                         steps=steps, seed=seed, guided=not unguided)
     with _kb() as kb:
-        meta = load_generator_meta(kb, name)
-        if task is not None:
-            kb.task(task)  # an unknown task fails here, before any sampling
-        exclude = known_keys(kb, meta.spaces[0], task) if new_only and task else []
+        # generate_for_task checks the generator and the task before it samples
+        exclude = (known_keys(kb, load_generator_meta(kb, name).spaces[0], task)
+                   if new_only and task else [])
         with progress_bar("sampling") as bar:
             result = generate_for_task(kb, name, task, settings, exclude=exclude,
                                        save=not no_store,

@@ -61,6 +61,21 @@ def _kb() -> Any:
     return KnowledgeBase.connect()
 
 
+def validated(model: Any, command: str, **values: Any) -> Any:
+    """``model(**values)`` (a pydantic model of a command's options); a bad value is one
+    line naming the option (field ``max_params`` is ``--max-params``, ``n`` is ``-n``)."""
+    from pydantic import ValidationError
+
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        option = ("-" if len(field) == 1 else "--") + field.replace("_", "-")
+        raise InputError(f"{option}: {err['msg'].lower()} (got {err.get('input')!r})",
+                         f"see `mdesign {command} --help` for {option}") from None
+
+
 def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 

@@ -12,16 +12,10 @@ from pydantic import ValidationError
 
 
 def _config(**values: Any) -> Any:
+    from mdesign.cli.main import validated
     from mdesign.refinement.refine import RefineConfig
 
-    try:
-        return RefineConfig(**values)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        option = "--" + field.replace("_", "-")
-        raise InputError(f"{option}: {err['msg'].lower()} (got {err.get('input')!r})",
-                         f"see `mdesign refine --help` for {option}") from None
+    return validated(RefineConfig, "refine", **values)
 
 
 def _train_config(values: dict[str, Any] | None) -> Any:

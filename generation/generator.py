@@ -220,21 +220,6 @@ def train_guide(net: NoisyPredictor, matrix: ArchitectureMatrix, sde: VESDE,
     return losses
 
 
-def space_keys(space: DesignSpace) -> list[str]:
-    return sorted(space.key(a) for a in space.enumerate())
-
-
-def task_scores(kb: KnowledgeBase, space: str, tasks: Sequence[str]) -> dict[str, dict[str, float]]:
-    """``task -> key -> stored selection score`` for the tasks' results in ``space``."""
-    prefix = space + "/"
-    out = {}
-    for t in tasks:
-        rows = kb.query("task_results", task=t)[0]["results"]
-        out[t] = {r[0][len(prefix):]: float(r[1]) for r in rows
-                  if r[1] is not None and r[0].startswith(prefix)}
-    return out
-
-
 def choose_anchors(keys: Sequence[str], scores: Mapping[str, Mapping[str, float]], k: int,
                    seed: int) -> list[str]:
     """``k`` anchor keys, seeded, among the architectures that most tasks measured."""
@@ -261,7 +246,7 @@ def train_generator(kb: KnowledgeBase, cfg: GeneratorConfig,
     guided = cfg.guide_steps > 0 and bool(infos)
     model = ArchitectureGenerator(matrix.rows, matrix.columns, cfg.dim, cfg.layers, cfg.heads,
                                   cfg.guide_dim, cfg.guide_layers, cfg.anchors, int(guided))
-    keys = cfg.archs or space_keys(space)
+    keys = cfg.archs or space.all_keys()
     t0 = time.perf_counter()
     if score is not None:
         if score.config != model.score.config:
@@ -277,7 +262,7 @@ def train_generator(kb: KnowledgeBase, cfg: GeneratorConfig,
     t1 = time.perf_counter()
     if guided:
         assert model.guide is not None
-        scores = task_scores(kb, space.name, names)
+        scores = {t: kb.task_scores(t, space.name) for t in names}
         labelled = sorted(set().union(*[s.keys() for s in scores.values()]))
         anchors = choose_anchors(labelled, scores, cfg.anchors, cfg.seed)
         raw = torch.tensor([[scores[t].get(k, float("nan")) for t in names] for k in labelled],
@@ -321,7 +306,7 @@ def load_generator_meta(kb: KnowledgeBase, name: str) -> store.PredictorMeta:
 
 def known_keys(kb: KnowledgeBase, space: str, task: str) -> list[str]:
     """Keys of the architectures of ``space`` that ``task`` already has results for."""
-    return sorted(task_scores(kb, space, [task])[task])
+    return sorted(kb.task_scores(task, space))
 
 
 # -- generation ----------------------------------------------------------------------------

@@ -287,6 +287,14 @@ class KnowledgeBase:
         return [_task_info(r["task"])
                 for r in self.query("source_tasks", space=space, target=exclude)]
 
+    def task_scores(self, task: str, space: str) -> dict[str, float]:
+        """``key -> stored selection score`` of ``task``'s results in ``space`` (one per
+        architecture, as ``task_results`` picks it; failed results left out)."""
+        prefix = space + "/"
+        rows = self.query("task_results", task=task)[0]["results"]
+        return {r[0][len(prefix):]: r[1] for r in rows
+                if r[1] is not None and r[0].startswith(prefix)}
+
     def best_architectures(self, task: str, limit: int = 10) -> list[RankedArchitecture]:
         return [RankedArchitecture(**r)
                 for r in self.query("best_architectures", task=task, limit=limit)]

@@ -312,6 +312,10 @@ class DesignSpace(BaseModel):
                 seen.add(canon)
                 yield self._as_arch(canon)
 
+    def all_keys(self) -> list[str]:
+        """The keys of all valid canonical architectures, sorted."""
+        return sorted(self.key(a) for a in self.enumerate())
+
     # -- internal: architectures as tuples of choice texts, memoised ----------------------
 
     def _as_tuple(self, arch: Mapping[str, Choice]) -> tuple[str, ...]:

@@ -120,7 +120,7 @@ def train_ghn(space: DesignSpace, task: TaskData, cfg: GHNConfig,
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     held = set(cfg.holdout)
-    keys = [k for k in sorted(space.key(a) for a in space.enumerate()) if k not in held]
+    keys = [k for k in space.all_keys() if k not in held]
     device = resolve_device(cfg.device)
     ghn = GraphHyperNetwork(cfg.dim, cfg.block, cfg.max_distance).to(device)
     opt = torch.optim.AdamW(ghn.parameters(), lr=cfg.lr, weight_decay=1e-5)

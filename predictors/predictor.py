@@ -45,7 +45,7 @@ def task_vectors(tasks: Sequence[TaskInfo]) -> torch.Tensor:
 
 def sample_keys(kb: KnowledgeBase, space: str, n: int, seed: int) -> list[str]:
     sp = kb.space(space)
-    keys = sorted(sp.key(a) for a in sp.enumerate())
+    keys = sp.all_keys()
     return random.Random(seed).sample(keys, min(n, len(keys)))
 
 
@@ -120,9 +120,7 @@ def predict_scores(kb: KnowledgeBase, name: str, task: str, space: str,
     info = kb.task(task)
     vec = task_vector(info.features, info.kind)
     if finetune_on:
-        best = kb.query("task_results", task=task)[0]["results"]
-        own = [(u.split("/", 1)[1], s) for u, s, *_ in best
-               if s is not None and u.startswith(space + "/")]
+        own = list(kb.task_scores(task, space).items())
         own = random.Random(0).sample(own, min(finetune_on, len(own)))
         if len(own) >= 2:
             sp = kb.space(space)

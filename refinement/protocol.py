@@ -148,13 +148,17 @@ def task_context(kb: KnowledgeBase, task: str) -> TaskContext:
                        split=info.split, restrict=info.restrict)
 
 
+def top_share(tests: Sequence[float], test: float) -> float:
+    """The share (%) of a space scoring at least ``test`` on test (``tests``: the space's
+    test scores, sorted)."""
+    return 100.0 * (len(tests) - bisect.bisect_left(tests, test)) / len(tests)
+
+
 def describe(ctx: TaskContext, method: str, budget: int, runs: list[Evaluation],
              overheads: list[float], limit: float | None) -> dict[str, Any]:
     valid = [r.score for r in runs]
     test = [r.test if r.test is not None else r.score for r in runs]
-    n = len(ctx.tests)
-    # share of the space scoring at least as well on test
-    top = [100.0 * (n - bisect.bisect_left(ctx.tests, t)) / n for t in test]
+    top = [top_share(ctx.tests, t) for t in test]
     params = [r.params for r in runs if r.params is not None]
     return {"task": ctx.task, "budget": budget, "method": method, "runs": len(runs),
             "split": ctx.split,
@@ -215,7 +219,7 @@ def ensure_loo_generators(kb: KnowledgeBase, tasks: Sequence[str],
     tasks of its space and never from the target. One stored with exactly those tasks is
     reused (given ``settings``: only if it was trained with them). The score network sees
     architectures only, no results: it is trained once and shared."""
-    from mdesign.generation.generator import GeneratorConfig, space_keys, train_generator
+    from mdesign.generation.generator import GeneratorConfig, train_generator
     from mdesign.kb.errors import InputError
     from mdesign.predictors import store
 
@@ -231,7 +235,7 @@ def ensure_loo_generators(kb: KnowledgeBase, tasks: Sequence[str],
             _, meta = store.load_meta(kb, name, expect="generator")
             same = sorted(meta.tasks) == others and meta.spaces == [space]
             if same and settings is not None:  # asked for these settings: exactly these
-                n_archs = len(cfg.archs) if cfg.archs else len(space_keys(kb.space(space)))
+                n_archs = len(cfg.archs) if cfg.archs else len(kb.space(space).all_keys())
                 same = (meta.metrics.get("settings") == cfg.model_dump(exclude={"archs"})
                         and meta.metrics.get("score_archs") == n_archs)
             if same:

@@ -312,13 +312,10 @@ class _Refinement:
     def _planner(self, task: str) -> SourcePlanner:
         key = (task, self.space.name)
         if key not in self.planner_cache:
-            rows = self.kb.query("task_results", task=task)[0]["results"]
-            prefix = self.space.name + "/"
-            pairs = [(r[0][len(prefix):], r[1]) for r in rows
-                     if r[0].startswith(prefix) and r[1] is not None]
-            keys = [k for k, _ in pairs]
+            scores = self.kb.task_scores(task, self.space.name)
+            keys = list(scores)
             x = self.onehot(keys)
-            y = np.array([s for _, s in pairs])
+            y = np.array(list(scores.values()))
             self.planner_cache[key] = SourcePlanner.fit(task, x, y, keys=keys)
         return self.planner_cache[key].copy()
 
@@ -364,13 +361,12 @@ class _Refinement:
     def jump_due(self) -> bool:
         """Whether the walk has stalled long enough to pay for a generated proposal."""
         p = self.cfg.generator_patience
-        if not p or self.stall < p:
-            return False
-        self.proposals = [x for x in self.proposals if x[0] not in self.seen]
-        return bool(self.proposals)
+        return bool(p) and self.stall >= p and any(u not in self.seen
+                                                   for u, _ in self.proposals)
 
     def jump(self) -> Evaluation:
         """Pay for the generator's next proposal (the walk then expands the best seen)."""
+        self.proposals = [x for x in self.proposals if x[0] not in self.seen]
         uid, predicted = self.proposals.pop(0)
         e = self.evaluate(uid)
         self.stall = 0  # the next proposal needs another `generator_patience` failures
