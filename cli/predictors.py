@@ -7,6 +7,10 @@ from typing import Any
 
 import click
 
+# mdesign.predictors.adaptation's choices, spelled here so that the CLI starts without torch
+# (a test keeps the two equal)
+ADAPT_CHOICES = ("ensemble", "task", "heads", "full", "transfer", "probe", "auto")
+
 
 @click.group("predictor")
 def predictor_group() -> None:
@@ -114,10 +118,13 @@ def parse_keys(kb: Any, space: str, archs: Sequence[str]) -> list[str]:
 @click.option("--space", default=None, help="default: the predictor's space")
 @click.option("--finetune", "finetune_on", type=int, default=0, show_default=True,
               help="first adapt to this many of the task's stored results")
-@click.option("--adapt", type=click.Choice(["full", "task", "heads", "auto"]),
-              default="full", show_default=True,
-              help="what --finetune adapts: task embedding, encoder and head (full); the "
-                   "task embedding; task and score heads; or the best by cross-validation")
+@click.option("--adapt", type=click.Choice(ADAPT_CHOICES),
+              default="ensemble", show_default=True,
+              help="how --finetune adapts: the mean of full, transfer and probe "
+                   "(ensemble); task embedding, encoder and head (full); the task "
+                   "embedding (task); task and score heads (heads); a ridge mixture of the "
+                   "trained tasks' predictions (transfer), plus the embedding (probe); or "
+                   "the best by cross-validation on the results (auto)")
 def predict_cmd(task: str, archs: tuple[str, ...], name: str, space: str | None,
                 finetune_on: int, adapt: str) -> None:
     """Predicted score of architectures on TASK (1 = the task's best, 0 = its worst)."""
@@ -130,6 +137,6 @@ def predict_cmd(task: str, archs: tuple[str, ...], name: str, space: str | None,
         space = space or meta.spaces[0]
         keys = parse_keys(kb, space, archs)
         scores = predict_scores(kb, name, task, space, keys, finetune_on=finetune_on,
-                                adapt=adapt)
+                                adapt_how=adapt)
     for k, s in zip(keys, scores, strict=True):
         click.echo(f"{s:.4f}\t{space}/{k}")

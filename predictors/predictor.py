@@ -19,8 +19,9 @@ from mdesign.kb.knowledge_base import KnowledgeBase, code_version
 from mdesign.kb.models import TaskInfo
 from mdesign.models.builder import family
 from mdesign.predictors import store
+from mdesign.predictors.adaptation import DEFAULT, adapt
 from mdesign.predictors.encoder import PerformancePredictor, task_vector
-from mdesign.predictors.training import embed, finetune, fit, predict, pretrain, rank_targets
+from mdesign.predictors.training import embed, fit, predict, pretrain, rank_targets
 from pydantic import BaseModel
 
 Echo = Callable[[str], None]
@@ -109,24 +110,30 @@ def train_predictor(kb: KnowledgeBase, cfg: PredictorConfig,
 
 def predict_scores(kb: KnowledgeBase, name: str, task: str, space: str,
                    keys: Sequence[str], finetune_on: int = 0,
-                   adapt: str = "full") -> list[float]:
+                   adapt_how: str = DEFAULT) -> list[float]:
     """Predicted scores (percentile scale: 1 is the task's best) of ``keys`` on ``task``.
     ``finetune_on`` > 0 first adapts to that many of the task's own stored results
-    (``adapt``: :func:`mdesign.predictors.training.finetune`'s ``how``)."""
+    (``adapt_how``: one of :data:`mdesign.predictors.adaptation.ADAPTATIONS` or
+    ``auto``); the scale is then the percentile among those results."""
     model, meta = store.load(kb, name)
     if space not in meta.spaces:
         raise InputError(f"predictor {name!r} covers {', '.join(meta.spaces)}, not {space!r}",
                          "train one on this space")
     info = kb.task(task)
     vec = task_vector(info.features, info.kind)
+    sp = kb.space(space)
+    graphs = store.space_graphs(sp, keys)
     if finetune_on:
         own = list(kb.task_scores(task, space).items())
         own = random.Random(0).sample(own, min(finetune_on, len(own)))
-        if len(own) >= 2:
-            sp = kb.space(space)
-            finetune(model, store.space_graphs(sp, [k for k, _ in own]),
-                     torch.tensor([s for _, s in own], dtype=torch.float64), vec, how=adapt)
-    graphs = store.space_graphs(kb.space(space), keys)
+        if len(own) < 2:
+            raise InputError(f"task {task!r} has {len(own)} stored result(s) in {space!r}; "
+                             "adapting needs at least 2",
+                             "import or measure results first, or drop --finetune")
+        adapted = adapt(model, store.space_graphs(sp, [k for k, _ in own]),
+                        torch.tensor([s for _, s in own], dtype=torch.float64), vec,
+                        seen=task_vectors([kb.task(t) for t in meta.tasks]), how=adapt_how)
+        return adapted.predict(graphs).tolist()
     return predict(model, graphs, vec[None, :])[:, 0].tolist()
 
 

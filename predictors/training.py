@@ -10,13 +10,12 @@
 - :func:`rank_targets` (pure): scores become per-task percentiles in [0, 1], so tasks with
   different metrics and spreads share one regression target, and ranking is what counts.
 - :func:`pretrain` (unlabelled architectures), :func:`fit` (labelled results of many
-  tasks), :func:`finetune` (a few results of one new task; the adaptation is chosen by
-  cross-validation on those results), :func:`embed` and :func:`predict`.
+  tasks), :func:`embed` and :func:`predict`; adapting to a few results of one new task is
+  :mod:`mdesign.predictors.adaptation`.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Sequence
 
@@ -117,85 +116,6 @@ def fit(model: PerformancePredictor, graphs: Sequence[Data], targets: torch.Tens
         if progress:
             progress(epoch + 1, epochs, losses[-1])
     return losses
-
-
-ADAPTATIONS = ("task", "heads", "full")
-
-
-def _adapt(model: PerformancePredictor, batch: Batch, target: torch.Tensor,
-           task: torch.Tensor, how: str, seed: int) -> None:
-    """One adaptation of ``model`` (in place) to percentiles ``target`` [n] of one task.
-
-    - ``task``: only the task embedding moves (the last bias of the task MLP, i.e. an
-      offset of :math:`g(t)`): the new task is placed among the tasks the head knows.
-    - ``heads``: the task MLP and the score head train; the encoder stays frozen.
-    - ``full``: the task embedding at the ``task`` rate, encoder and head at a tenth of
-      the fitting rate, so the representation bends without being overwritten.
-    """
-    torch.manual_seed(seed)
-    offset = model.task[-1].bias
-    groups: list[dict] = [{"params": [offset], "lr": 1e-2}]
-    steps = {"task": 200, "heads": 50, "full": 100}[how]
-    if how == "heads":
-        groups = [{"params": [*model.task.parameters(), *model.head.parameters()],
-                   "lr": 1e-3}]
-    elif how == "full":
-        groups.append({"params": [*model.encoder.parameters(), *model.head.parameters()],
-                       "lr": 1e-4})
-    opt = torch.optim.Adam(groups)
-    z = None
-    if how != "full":
-        model.eval()
-        with torch.no_grad():
-            z = model.encoder(batch.x, batch.edge_index, batch.batch)
-    model.train()
-    for _ in range(steps):
-        emb = z if z is not None else model.encoder(batch.x, batch.edge_index, batch.batch)
-        loss = F.mse_loss(model.score(emb, task[None, :])[:, 0], target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-
-
-def finetune(model: PerformancePredictor, graphs: Sequence[Data], scores: torch.Tensor,
-             task: torch.Tensor, how: str = "full", folds: int = 5,
-             seed: int = 0) -> tuple[str, dict[str, float]]:
-    """Adapt ``model`` (in place) to one task from a few of its results ``scores`` [n]
-    (targets: their percentiles among themselves).
-
-    ``how`` is one of :data:`ADAPTATIONS`, or ``auto``: each adaptation is scored by
-    ``folds``-fold cross-validation on the results themselves (mean Spearman on the left-out
-    fold) and the best is used. Which one is best depends on the task: a task close to the
-    training tasks is served by moving its embedding, a distant one needs the head or the
-    encoder to change. ``full`` is the default: it had the best mean in the leave-one-out
-    benchmark (``benchmarks/results/predictor.md`` reports all four). Returns the
-    adaptation used and the cross-validation scores (empty unless ``auto``)."""
-    if how != "auto" and how not in ADAPTATIONS:
-        raise ValueError(f"unknown adaptation {how!r}")
-    target = rank_targets(scores[:, None].double()).float()[:, 0]
-    data = list(graphs)
-    cv: dict[str, float] = {}
-    if how == "auto":
-        from mdesign.refinement.similarity import spearman
-
-        parts = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
-        parts = [p for p in parts.chunk(min(folds, len(data) // 2 or 1)) if p.numel() > 1]
-        for candidate in ADAPTATIONS:
-            rhos = []
-            for p in parts:
-                keep = sorted(set(range(len(data))) - set(p.tolist()))
-                trial = copy.deepcopy(model)
-                fold_target = rank_targets(scores[keep, None].double()).float()[:, 0]
-                _adapt(trial, Batch.from_data_list([data[i] for i in keep]), fold_target,
-                       task, candidate, seed)
-                got = predict(trial, [data[i] for i in p.tolist()], task[None, :])[:, 0]
-                rho = spearman(got.tolist(), scores[p].tolist())
-                rhos.append(0.0 if rho is None else rho)
-            cv[candidate] = sum(rhos) / max(len(rhos), 1)
-        how = max(ADAPTATIONS, key=lambda c: cv[c]) if parts else "task"
-    _adapt(model, Batch.from_data_list(data), target, task, how, seed)
-    return how, cv
 
 
 @torch.no_grad()

@@ -137,43 +137,85 @@ def test_info_nce_and_rank_targets_by_hand() -> None:
     assert [float(r[i, 1]) for i in (0, 2, 3)] == pytest.approx([0.0, 1.0, 0.5])
 
 
-def test_finetune_adaptations_move_only_their_parameters() -> None:
+def test_ridge_loo_matches_refitting_without_each_point() -> None:
+    """The closed-form leave-one-out error of :func:`ridge_loo` equals refitting the
+    ridge (unpenalised intercept, same standardised columns) n times, and the chosen
+    penalty is the one with the least of it."""
+    from mdesign.predictors.adaptation import ridge_loo
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(30, 5, generator=g, dtype=torch.float64) * torch.tensor(
+        [1.0, 10.0, 0.1, 3.0, 1.0], dtype=torch.float64)
+    y = x[:, 0] - 0.05 * x[:, 1] + 0.3 * torch.randn(30, generator=g, dtype=torch.float64)
+    errors = {}
+    for lam in (0.1, 10.0, 1000.0):
+        fitted = ridge_loo(x, y, penalties=[lam])
+        z = (x - fitted.mean) / fitted.scale
+        design = torch.cat([torch.ones(30, 1, dtype=torch.float64), z], 1)
+        penalty = lam * torch.eye(6, dtype=torch.float64)
+        penalty[0, 0] = 0.0  # the intercept is not shrunk
+        brute = []
+        for i in range(30):
+            keep = [k for k in range(30) if k != i]
+            a, b = design[keep], y[keep]
+            w = torch.linalg.solve(a.T @ a + penalty, a.T @ b)
+            brute.append(float(y[i] - design[i] @ w) ** 2)
+        assert fitted.loo_mse == pytest.approx(sum(brute) / 30, rel=1e-9)
+        errors[lam] = fitted.loo_mse
+    assert ridge_loo(x, y, penalties=list(errors)).penalty == min(errors, key=errors.get)
+    # the fit itself: with a tiny penalty it is least squares
+    exact = ridge_loo(x, y, penalties=[1e-9])
+    assert float((exact(x) - y).pow(2).mean()) < 0.3 ** 2 * 1.5
+
+
+def test_adaptations_move_only_their_parameters_and_learn_the_shots() -> None:
     """Few-shot adaptation: ``task`` moves only the task embedding's offset, ``heads`` the
-    task and score heads, ``full`` everything but the contrastive projection; ``auto``
-    picks one by cross-validation on the shots; the fitted ranking improves on them."""
+    task and score heads, ``full`` everything but the contrastive projection; the ridge
+    heads (``transfer``, ``probe``) leave the model alone; ``ensemble`` is the mean of
+    ``full``, ``transfer`` and ``probe``; ``auto`` picks the best by cross-validation on
+    the shots; every one ranks the shots better than the model did."""
     import copy
 
+    from mdesign.cli.predictors import ADAPT_CHOICES
+    from mdesign.predictors.adaptation import ADAPTATIONS, ENSEMBLE, adapt
     from mdesign.predictors.encoder import TASK_DIM, PerformancePredictor
-    from mdesign.predictors.training import ADAPTATIONS, finetune, predict
+    from mdesign.predictors.training import predict
     from mdesign.refinement.similarity import spearman
 
+    assert set(ADAPT_CHOICES) == {*ADAPTATIONS, "auto"}
     space = DesignSpace.from_yaml(SPACES / "nas-bench-graph.yaml")
     archs = sorted(space.enumerate(), key=space.key)[::997][:24]
     graphs = [architecture_graph(space, a).to_data() for a in archs]
     # a score the encoder can see: how many GAT layers the architecture has
     scores = torch.tensor([sum(a[f"op{i}"] == "gat" for i in range(1, 5)) + 0.01 * n
                            for n, a in enumerate(archs)], dtype=torch.float64)
-    task = torch.rand(TASK_DIM, generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(0)
+    task, seen = torch.rand(TASK_DIM, generator=g), torch.rand(3, TASK_DIM, generator=g)
     torch.manual_seed(0)
     base = PerformancePredictor(dim=16, layers=2, task_dim=8)
+    untouched = copy.deepcopy(base.state_dict())
     before = spearman(predict(base, graphs, task[None])[:, 0].tolist(), scores.tolist())
-    moved = {}
+    moved, outputs = {}, {}
     for how in ADAPTATIONS:
-        model = copy.deepcopy(base)
-        assert finetune(model, graphs, scores, task, how=how) == (how, {})
-        old = dict(base.named_parameters())
-        moved[how] = {n for n, p in model.named_parameters() if not torch.equal(p, old[n])}
-        after = spearman(predict(model, graphs, task[None])[:, 0].tolist(), scores.tolist())
-        assert after > before
+        adapted = adapt(base, graphs, scores, task, seen=seen, how=how)
+        assert adapted.how == how and adapted.cv == {}
+        outputs[how] = adapted.predict(graphs)
+        assert spearman(outputs[how].tolist(), scores.tolist()) > before
+        tuned = adapted.model.state_dict() if adapted.model is not None else untouched
+        moved[how] = {n for n, p in tuned.items() if not torch.equal(p, untouched[n])}
+    assert all(torch.equal(p, untouched[n]) for n, p in base.state_dict().items())
     assert moved["task"] == {"task.2.bias"}
     assert moved["heads"] == {n for n, _ in base.named_parameters()
                               if n.startswith(("task.", "head."))}
     assert moved["full"] == {n for n, _ in base.named_parameters()
                              if not n.startswith(("projection.", "task.0", "task.2.weight"))}
-    how, cv = finetune(copy.deepcopy(base), graphs, scores, task, how="auto")
-    assert set(cv) == set(ADAPTATIONS) and how == max(cv, key=cv.get)
+    assert moved["transfer"] == moved["probe"] == set()
+    assert torch.allclose(outputs["ensemble"],
+                          torch.stack([outputs[c] for c in ENSEMBLE]).mean(0))
+    auto = adapt(base, graphs, scores, task, seen=seen, how="auto")
+    assert set(auto.cv) == set(ADAPTATIONS) and auto.how == max(auto.cv, key=auto.cv.get)
     with pytest.raises(ValueError, match="unknown adaptation"):
-        finetune(copy.deepcopy(base), graphs, scores, task, how="magic")
+        adapt(base, graphs, scores, task, how="magic")
 
 
 def test_zero_cost_proxies() -> None:
@@ -243,6 +285,15 @@ def test_train_save_load_predict_embed(nbg: KnowledgeBase, tmp_path: Path) -> No
     lines = out.stdout.strip().splitlines()
     assert [ln.split("\t")[1] for ln in lines] == [f"nas-bench-graph/{k}" for k in keys[:2]]
     assert [float(ln.split("\t")[0]) for ln in lines] == pytest.approx(scores[:2], abs=1e-3)
+    # adapted to 20 of pubmed's results (the default: ensemble), as from Python
+    out = run_cli("predict", "--task", "pubmed", "--predictor", "tiny", "--finetune", "20",
+                  "--arch", keys[0], "--arch", keys[1])
+    assert out.returncode == 0, out.stderr
+    got = [float(ln.split("\t")[0]) for ln in out.stdout.strip().splitlines()]
+    assert got == pytest.approx(tuned[:2], abs=1e-3)
+    bad = run_cli("predict", "--task", "pubmed", "--predictor", "tiny", "--finetune", "20",
+                  "--adapt", "magic", "--arch", keys[0])
+    assert bad.returncode == 2 and "magic" in bad.stderr
 
     cli = run_cli("predictor", "train", "--name", "cli-tiny", "--tasks", "cora,citeseer",
                   "--archs", "30", "--pretrain-archs", "20", "--pretrain-epochs", "1",

@@ -1,0 +1,227 @@
+"""Few-shot adaptation of the predictor to one task from a few of its results.
+
+The shots' scores become their percentiles among themselves (``y``, in [0, 1]), and an
+adaptation is a map from computation graphs to that scale. Six are available:
+
+- gradient adaptations of a copy of the model (:func:`finetune`): ``task`` (the task
+  embedding's offset), ``heads`` (task MLP and score head), ``full`` (everything but the
+  contrastive projection, the encoder at a tenth of the rate);
+- closed-form ridge heads on the frozen model, with the penalty chosen by exact
+  leave-one-out (:func:`ridge_loo`):
+
+  - ``transfer``: :math:`\\hat y = w_0 + \\sum_s w_s\\, f(z, g(t_s))` over the new task
+    itself and the tasks the model was trained on (:math:`t_s`): the new task as a
+    weighting of known ones;
+  - ``probe``: the same with the architecture embedding :math:`z` as further columns,
+    so that structure no known task rewards can still be picked up;
+
+- ``ensemble`` (the default): the mean of ``full``, ``transfer`` and ``probe``. The three
+  err differently (the gradient one bends the representation, the ridge heads keep it),
+  and their mean beat each of them on a development split of the leave-one-dataset-out
+  benchmark (see ``benchmarks/results/predictor.md``);
+- ``auto``: each of the above scored by k-fold cross-validation on the shots (Spearman on
+  the left-out fold) and the best one used.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from mdesign.predictors.encoder import PerformancePredictor
+from mdesign.predictors.training import embed, rank_targets
+from torch.nn import functional as F
+from torch_geometric.data import Batch, Data
+
+GRADIENT = ("task", "heads", "full")
+RIDGE = ("transfer", "probe")
+ENSEMBLE = ("full", "transfer", "probe")
+ADAPTATIONS = (*GRADIENT, *RIDGE, "ensemble")
+DEFAULT = "ensemble"
+RIDGE_LAMBDAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+
+
+@dataclass(frozen=True)
+class Ridge:
+    """A ridge regression with intercept on standardised columns."""
+
+    mean: torch.Tensor
+    scale: torch.Tensor
+    weights: torch.Tensor
+    intercept: float
+    penalty: float
+    loo_mse: float
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x.double() - self.mean) / self.scale) @ self.weights + self.intercept
+
+
+def ridge_loo(x: torch.Tensor, y: torch.Tensor,
+              penalties: Sequence[float] = RIDGE_LAMBDAS) -> Ridge:
+    """Ridge regression of ``y`` [n] on ``x`` [n, d], the penalty :math:`\\lambda` picked
+    by the exact leave-one-out error. With centred ``y`` and standardised ``x`` (``Z``),
+    :math:`H = Z (Z^\\top Z + \\lambda I)^{-1} Z^\\top`, and the intercept adds
+    :math:`1/n` to every leverage, so the i-th left-out residual is
+    :math:`r_i / (1 - H_{ii} - 1/n)` without refitting."""
+    x, y = x.double(), y.double()
+    mean, scale = x.mean(0), x.std(0).clamp_min(1e-8)
+    z = (x - mean) / scale
+    ym = float(y.mean())
+    yc = y - ym
+    n, d = z.shape
+    best: Ridge | None = None
+    for lam in penalties:
+        a = z.T @ z + lam * torch.eye(d, dtype=z.dtype)
+        w = torch.linalg.solve(a, z.T @ yc)
+        hat = (z * torch.linalg.solve(a, z.T).T).sum(1)  # diag of H
+        loo = float(((yc - z @ w) / (1 - hat - 1 / n).clamp_min(1e-6)).pow(2).mean())
+        if best is None or loo < best.loo_mse:
+            best = Ridge(mean, scale, w, ym, lam, loo)
+    assert best is not None
+    return best
+
+
+def finetune(model: PerformancePredictor, graphs: Sequence[Data], target: torch.Tensor,
+             task: torch.Tensor, how: str, seed: int = 0) -> None:
+    """One gradient adaptation of ``model`` (in place) to percentiles ``target`` [n].
+
+    - ``task``: only the task embedding moves (the last bias of the task MLP, i.e. an
+      offset of :math:`g(t)`): the new task is placed among the tasks the head knows.
+    - ``heads``: the task MLP and the score head train; the encoder stays frozen.
+    - ``full``: the task embedding at the ``task`` rate, encoder and head at a tenth of
+      the fitting rate, so the representation bends without being overwritten.
+    """
+    if how not in GRADIENT:
+        raise ValueError(f"unknown gradient adaptation {how!r}")
+    torch.manual_seed(seed)
+    batch = Batch.from_data_list(list(graphs))
+    offset = model.task[-1].bias
+    groups: list[dict] = [{"params": [offset], "lr": 1e-2}]
+    steps = {"task": 200, "heads": 50, "full": 100}[how]
+    if how == "heads":
+        groups = [{"params": [*model.task.parameters(), *model.head.parameters()],
+                   "lr": 1e-3}]
+    elif how == "full":
+        groups.append({"params": [*model.encoder.parameters(), *model.head.parameters()],
+                       "lr": 1e-4})
+    opt = torch.optim.Adam(groups)
+    z = None
+    if how != "full":
+        model.eval()
+        with torch.no_grad():
+            z = model.encoder(batch.x, batch.edge_index, batch.batch)
+    model.train()
+    for _ in range(steps):
+        emb = z if z is not None else model.encoder(batch.x, batch.edge_index, batch.batch)
+        loss = F.mse_loss(model.score(emb, task[None, :])[:, 0], target.float())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+
+
+Part = Callable[[Sequence[Data]], torch.Tensor]
+
+
+@dataclass
+class AdaptedPredictor:
+    """The predictor adapted to one task: :meth:`predict` gives scores [N] on the scale
+    of the shots' percentiles (1: as good as the best shot)."""
+
+    how: str
+    parts: list[Part]
+    cv: dict[str, float] = field(default_factory=dict)
+    model: PerformancePredictor | None = None  # the gradient-adapted copy, if any
+
+    def predict(self, graphs: Sequence[Data]) -> torch.Tensor:
+        return torch.stack([part(graphs) for part in self.parts]).mean(0)
+
+
+def _features(model: PerformancePredictor, graphs: Sequence[Data], tasks: torch.Tensor,
+              with_embedding: bool) -> torch.Tensor:
+    """The model's predictions for ``tasks`` (the new one first, then those it was trained
+    on), after the embedding if ``with_embedding``."""
+    z = embed(model, graphs)
+    with torch.no_grad():
+        cols = model.score(z, tasks)
+    return torch.cat([z, cols], 1) if with_embedding else cols
+
+
+def _part(model: PerformancePredictor, graphs: Sequence[Data], target: torch.Tensor,
+          task: torch.Tensor, seen: torch.Tensor, how: str, seed: int
+          ) -> tuple[Part, PerformancePredictor | None]:
+    if how in GRADIENT:
+        tuned = copy.deepcopy(model)
+        finetune(tuned, graphs, target, task, how, seed)
+
+        def gradient(gs: Sequence[Data]) -> torch.Tensor:
+            with torch.no_grad():
+                return tuned.score(embed(tuned, gs), task[None, :])[:, 0].double()
+        return gradient, tuned
+    with_z, tasks = how == "probe", torch.cat([task[None, :], seen])
+    ridge = ridge_loo(_features(model, graphs, tasks, with_z), target)
+    return (lambda gs: ridge(_features(model, gs, tasks, with_z))), None
+
+
+def _fit(model: PerformancePredictor, graphs: Sequence[Data], target: torch.Tensor,
+         task: torch.Tensor, seen: torch.Tensor, how: str, seed: int) -> AdaptedPredictor:
+    names = ENSEMBLE if how == "ensemble" else (how,)
+    parts, tuned = [], None
+    for name in names:
+        part, t = _part(model, graphs, target, task, seen, name, seed)
+        parts.append(part)
+        if t is not None:
+            tuned = t
+    return AdaptedPredictor(how, parts, model=tuned)
+
+
+def adapt(model: PerformancePredictor, graphs: Sequence[Data], scores: torch.Tensor,
+          task: torch.Tensor, seen: torch.Tensor | None = None, how: str = DEFAULT,
+          folds: int = 5, seed: int = 0) -> AdaptedPredictor:
+    """Adapt ``model`` (left unchanged) to one task from a few of its results ``scores``
+    [n] on ``graphs``; ``task`` is its vector, ``seen`` [S, TASK_DIM] the vectors of the
+    tasks the model was trained on (for ``transfer``, ``probe`` and ``ensemble``).
+
+    ``how`` is one of :data:`ADAPTATIONS` or ``auto``."""
+    seen = seen if seen is not None else torch.zeros(0, task.numel())
+    if how != "auto" and how not in ADAPTATIONS:
+        raise ValueError(f"unknown adaptation {how!r}")
+    data = list(graphs)
+    target = rank_targets(scores[:, None].double())[:, 0]
+    if how != "auto":
+        return _fit(model, data, target, task, seen, how, seed)
+    cv = cross_validate(model, data, scores, task, seen, ADAPTATIONS, folds, seed)
+    best = max(ADAPTATIONS, key=lambda c: cv[c]) if cv else DEFAULT
+    fitted = _fit(model, data, target, task, seen, best, seed)
+    fitted.cv = cv
+    return fitted
+
+
+def cross_validate(model: PerformancePredictor, graphs: Sequence[Data],
+                   scores: torch.Tensor, task: torch.Tensor, seen: torch.Tensor,
+                   options: Sequence[str], folds: int = 5, seed: int = 0
+                   ) -> dict[str, float]:
+    """Mean Spearman on the left-out fold of each adaptation in ``options`` (the
+    ensemble's from its parts' fold predictions, so nothing is fitted twice)."""
+    from mdesign.refinement.similarity import spearman
+
+    n = len(graphs)
+    parts = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    parts = [p for p in parts.chunk(min(folds, n // 2 or 1)) if p.numel() > 1]
+    if not parts:
+        return {}
+    rhos: dict[str, list[float]] = {c: [] for c in options}
+    for p in parts:
+        keep = sorted(set(range(n)) - set(p.tolist()))
+        target = rank_targets(scores[keep, None].double())[:, 0]
+        held = [graphs[i] for i in p.tolist()]
+        got = {c: _part(model, [graphs[i] for i in keep], target, task, seen, c, seed)[0]
+               (held) for c in options if c != "ensemble"}
+        if "ensemble" in options:
+            got["ensemble"] = torch.stack([got[c] for c in ENSEMBLE]).mean(0)
+        for c in options:
+            rho = spearman(got[c].tolist(), scores[p].tolist())
+            rhos[c].append(0.0 if rho is None else rho)
+    return {c: sum(v) / len(v) for c, v in rhos.items()}
