@@ -29,6 +29,7 @@ import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from mdesign.predictors.encoder import PerformancePredictor
 from mdesign.predictors.training import embed, rank_targets
@@ -60,25 +61,26 @@ class Ridge:
 
 def ridge_loo(x: torch.Tensor, y: torch.Tensor,
               penalties: Sequence[float] = RIDGE_LAMBDAS) -> Ridge:
-    """Ridge regression of ``y`` [n] on ``x`` [n, d], the penalty :math:`\\lambda` picked
-    by the exact leave-one-out error. With centred ``y`` and standardised ``x`` (``Z``),
-    :math:`H = Z (Z^\\top Z + \\lambda I)^{-1} Z^\\top`, and the intercept adds
-    :math:`1/n` to every leverage, so the i-th left-out residual is
-    :math:`r_i / (1 - H_{ii} - 1/n)` without refitting."""
-    x, y = x.double(), y.double()
-    mean, scale = x.mean(0), x.std(0).clamp_min(1e-8)
-    z = (x - mean) / scale
-    ym = float(y.mean())
-    yc = y - ym
+    """Ridge regression of ``y`` [n] on ``x`` [n, d] (the fit is
+    :func:`mdesign.refinement.planners.ridge`), on standardised columns ``Z``, with the
+    penalty :math:`\\lambda` picked by the exact leave-one-out error. The unpenalised
+    intercept adds :math:`1/n` to every leverage
+    :math:`h_i = [Z (Z^\\top Z + \\lambda I)^{-1} Z^\\top]_{ii}`, so the i-th left-out
+    residual is :math:`r_i / (1 - h_i - 1/n)` without refitting."""
+    from mdesign.refinement.planners import ridge
+
+    x64 = x.double()
+    mean, scale = x64.mean(0), x64.std(0).clamp_min(1e-8)
+    z = ((x64 - mean) / scale).numpy()
+    yn = y.double().numpy()
     n, d = z.shape
     best: Ridge | None = None
     for lam in penalties:
-        a = z.T @ z + lam * torch.eye(d, dtype=z.dtype)
-        w = torch.linalg.solve(a, z.T @ yc)
-        hat = (z * torch.linalg.solve(a, z.T).T).sum(1)  # diag of H
-        loo = float(((yc - z @ w) / (1 - hat - 1 / n).clamp_min(1e-6)).pow(2).mean())
+        w, b = ridge(z, yn, lam)
+        hat = (z * np.linalg.solve(z.T @ z + lam * np.eye(d), z.T).T).sum(1)
+        loo = float(np.mean(((yn - z @ w - b) / np.maximum(1 - hat - 1 / n, 1e-6)) ** 2))
         if best is None or loo < best.loo_mse:
-            best = Ridge(mean, scale, w, ym, lam, loo)
+            best = Ridge(mean, scale, torch.from_numpy(w), b, lam, loo)
     assert best is not None
     return best
 
