@@ -26,13 +26,13 @@ adaptation is a map from computation graphs to that scale. Six are available:
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from mdesign.predictors.encoder import PerformancePredictor
-from mdesign.predictors.training import embed, rank_targets
+from mdesign.predictors.training import embed, predict, rank_targets
 from torch.nn import functional as F
 from torch_geometric.data import Batch, Data
 
@@ -124,59 +124,74 @@ def finetune(model: PerformancePredictor, graphs: Sequence[Data], target: torch.
     model.eval()
 
 
-Part = Callable[[Sequence[Data]], torch.Tensor]
+@dataclass(frozen=True)
+class BaseFeatures:
+    """What the ridge heads read from the unchanged model, per architecture: the embedding
+    ``z`` [N, dim] and the predictions ``cols`` [N, 1 + S] for the new task and the S
+    tasks the model was trained on. Computed once per set of graphs and shared by
+    ``transfer``, ``probe`` and every cross-validation fold."""
+
+    z: torch.Tensor
+    cols: torch.Tensor
+
+    @classmethod
+    def of(cls, model: PerformancePredictor, graphs: Sequence[Data],
+           tasks: torch.Tensor) -> BaseFeatures:
+        z = embed(model, graphs)
+        with torch.no_grad():
+            return cls(z, model.score(z, tasks))
+
+    def rows(self, index: Sequence[int]) -> BaseFeatures:
+        return BaseFeatures(self.z[list(index)], self.cols[list(index)])
+
+    def columns(self, head: str) -> torch.Tensor:
+        """``transfer`` reads the predictions; ``probe`` the embedding too."""
+        return torch.cat([self.z, self.cols], 1) if head == "probe" else self.cols
 
 
 @dataclass
 class AdaptedPredictor:
     """The predictor adapted to one task: :meth:`predict` gives scores [N] on the scale
-    of the shots' percentiles (1: as good as the best shot)."""
+    of the shots' percentiles (1: as good as the best shot), the mean of its members: the
+    gradient-adapted copy ``model`` (if any), then the ridge ``heads``."""
 
     how: str
-    parts: list[Part]
+    base: PerformancePredictor
+    tasks: torch.Tensor  # the new task's vector, then those the model was trained on
+    heads: dict[str, Ridge] = field(default_factory=dict)
+    model: PerformancePredictor | None = None
     cv: dict[str, float] = field(default_factory=dict)
-    model: PerformancePredictor | None = None  # the gradient-adapted copy, if any
 
-    def predict(self, graphs: Sequence[Data]) -> torch.Tensor:
-        return torch.stack([part(graphs) for part in self.parts]).mean(0)
-
-
-def _features(model: PerformancePredictor, graphs: Sequence[Data], tasks: torch.Tensor,
-              with_embedding: bool) -> torch.Tensor:
-    """The model's predictions for ``tasks`` (the new one first, then those it was trained
-    on), after the embedding if ``with_embedding``."""
-    z = embed(model, graphs)
-    with torch.no_grad():
-        cols = model.score(z, tasks)
-    return torch.cat([z, cols], 1) if with_embedding else cols
+    def predict(self, graphs: Sequence[Data],
+                feats: BaseFeatures | None = None) -> torch.Tensor:
+        """Scores of ``graphs`` (``feats``: their :class:`BaseFeatures`, if known)."""
+        outs = []
+        if self.model is not None:
+            outs.append(predict(self.model, graphs, self.tasks[:1])[:, 0].double())
+        if self.heads:
+            feats = feats or BaseFeatures.of(self.base, graphs, self.tasks)
+            outs += [ridge(feats.columns(head)) for head, ridge in self.heads.items()]
+        return torch.stack(outs).mean(0)
 
 
-def _part(model: PerformancePredictor, graphs: Sequence[Data], target: torch.Tensor,
-          task: torch.Tensor, seen: torch.Tensor, how: str, seed: int
-          ) -> tuple[Part, PerformancePredictor | None]:
-    if how in GRADIENT:
-        tuned = copy.deepcopy(model)
-        finetune(tuned, graphs, target, task, how, seed)
-
-        def gradient(gs: Sequence[Data]) -> torch.Tensor:
-            with torch.no_grad():
-                return tuned.score(embed(tuned, gs), task[None, :])[:, 0].double()
-        return gradient, tuned
-    with_z, tasks = how == "probe", torch.cat([task[None, :], seen])
-    ridge = ridge_loo(_features(model, graphs, tasks, with_z), target)
-    return (lambda gs: ridge(_features(model, gs, tasks, with_z))), None
+def _members(how: str) -> tuple[str, ...]:
+    return ENSEMBLE if how == "ensemble" else (how,)
 
 
 def _fit(model: PerformancePredictor, graphs: Sequence[Data], target: torch.Tensor,
-         task: torch.Tensor, seen: torch.Tensor, how: str, seed: int) -> AdaptedPredictor:
-    names = ENSEMBLE if how == "ensemble" else (how,)
-    parts, tuned = [], None
-    for name in names:
-        part, t = _part(model, graphs, target, task, seen, name, seed)
-        parts.append(part)
-        if t is not None:
-            tuned = t
-    return AdaptedPredictor(how, parts, model=tuned)
+         tasks: torch.Tensor, how: str, seed: int,
+         feats: BaseFeatures | None = None) -> AdaptedPredictor:
+    """``how`` fitted to percentiles ``target`` of ``graphs`` (``feats``: their
+    :class:`BaseFeatures`, computed here if not given)."""
+    fitted = AdaptedPredictor(how, model, tasks)
+    for member in _members(how):
+        if member in GRADIENT:
+            fitted.model = copy.deepcopy(model)
+            finetune(fitted.model, graphs, target, tasks[0], member, seed)
+        else:
+            feats = feats or BaseFeatures.of(model, graphs, tasks)
+            fitted.heads[member] = ridge_loo(feats.columns(member), target)
+    return fitted
 
 
 def adapt(model: PerformancePredictor, graphs: Sequence[Data], scores: torch.Tensor,
@@ -187,26 +202,28 @@ def adapt(model: PerformancePredictor, graphs: Sequence[Data], scores: torch.Ten
     tasks the model was trained on (for ``transfer``, ``probe`` and ``ensemble``).
 
     ``how`` is one of :data:`ADAPTATIONS` or ``auto``."""
-    seen = seen if seen is not None else torch.zeros(0, task.numel())
     if how != "auto" and how not in ADAPTATIONS:
         raise ValueError(f"unknown adaptation {how!r}")
+    tasks = torch.cat([task[None, :], seen if seen is not None else task[None, :0]])
     data = list(graphs)
     target = rank_targets(scores[:, None].double())[:, 0]
     if how != "auto":
-        return _fit(model, data, target, task, seen, how, seed)
-    cv = cross_validate(model, data, scores, task, seen, ADAPTATIONS, folds, seed)
-    best = max(ADAPTATIONS, key=lambda c: cv[c]) if cv else DEFAULT
-    fitted = _fit(model, data, target, task, seen, best, seed)
+        return _fit(model, data, target, tasks, how, seed)
+    feats = BaseFeatures.of(model, data, tasks)
+    cv = cross_validate(model, data, scores, tasks, ADAPTATIONS, folds, seed, feats)
+    fitted = _fit(model, data, target, tasks,
+                  max(ADAPTATIONS, key=lambda c: cv[c]) if cv else DEFAULT, seed, feats)
     fitted.cv = cv
     return fitted
 
 
 def cross_validate(model: PerformancePredictor, graphs: Sequence[Data],
-                   scores: torch.Tensor, task: torch.Tensor, seen: torch.Tensor,
-                   options: Sequence[str], folds: int = 5, seed: int = 0
+                   scores: torch.Tensor, tasks: torch.Tensor, options: Sequence[str],
+                   folds: int = 5, seed: int = 0, feats: BaseFeatures | None = None
                    ) -> dict[str, float]:
-    """Mean Spearman on the left-out fold of each adaptation in ``options`` (the
-    ensemble's from its parts' fold predictions, so nothing is fitted twice)."""
+    """Mean Spearman on the left-out fold of each adaptation in ``options`` (``tasks``:
+    the new task's vector, then the trained ones). Each member is fitted once per fold;
+    the ensemble is scored from its members' fold predictions."""
     from mdesign.refinement.similarity import spearman
 
     n = len(graphs)
@@ -214,16 +231,18 @@ def cross_validate(model: PerformancePredictor, graphs: Sequence[Data],
     parts = [p for p in parts.chunk(min(folds, n // 2 or 1)) if p.numel() > 1]
     if not parts:
         return {}
+    feats = feats or BaseFeatures.of(model, graphs, tasks)
+    members = list(dict.fromkeys(m for c in options for m in _members(c)))
     rhos: dict[str, list[float]] = {c: [] for c in options}
     for p in parts:
-        keep = sorted(set(range(n)) - set(p.tolist()))
+        held = p.tolist()
+        keep = sorted(set(range(n)) - set(held))
         target = rank_targets(scores[keep, None].double())[:, 0]
-        held = [graphs[i] for i in p.tolist()]
-        got = {c: _part(model, [graphs[i] for i in keep], target, task, seen, c, seed)[0]
-               (held) for c in options if c != "ensemble"}
-        if "ensemble" in options:
-            got["ensemble"] = torch.stack([got[c] for c in ENSEMBLE]).mean(0)
+        kept, fold = [graphs[i] for i in keep], feats.rows(keep)
+        got = {m: _fit(model, kept, target, tasks, m, seed, fold).predict(
+            [graphs[i] for i in held], feats.rows(held)) for m in members}
         for c in options:
-            rho = spearman(got[c].tolist(), scores[p].tolist())
+            pred = torch.stack([got[m] for m in _members(c)]).mean(0)
+            rho = spearman(pred.tolist(), scores[p].tolist())
             rhos[c].append(0.0 if rho is None else rho)
     return {c: sum(v) / len(v) for c, v in rhos.items()}
