@@ -41,6 +41,16 @@ def generator_train(name: str, space: str, exclude: str, score_steps: int, guide
              if meta.config["guided"] else "no guide")
     click.echo(f"generator {meta.name}: score network on {m['score_archs']} architectures of "
                f"{space} in {m['score_s']} s (loss {m['score_loss']}); {guide}")
+    skipped = m.get("skipped_tasks") or {}
+    if skipped:
+        listed = ", ".join(f"{t!r} ({n})" for t, n in list(skipped.items())[:5])
+        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        click.echo(f"note: left out of the guide, fewer than 2 results in {space}: "
+                   f"{listed}{more}; generating for them still works, from their "
+                   "meta-features")
+    if meta.config["guided"] and meta.config["anchors"] < anchors:
+        click.echo(f"note: {meta.config['anchors']} of {anchors} anchors: only that many "
+                   "architectures have results")
 
 
 @generator_group.command("list")

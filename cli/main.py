@@ -148,8 +148,10 @@ def db_start() -> None:
 
 @db.command("stop")
 def db_stop() -> None:
-    """Stop the managed server cleanly."""
-    click.echo("stopped" if _managed().stop() else "not running")
+    """Stop the managed server cleanly (only this home's own Neo4j process is signalled)."""
+    notes: list[str] = []
+    stopped = _managed().stop(echo=notes.append)
+    click.echo("stopped" if stopped else f"not running{': ' + notes[0] if notes else ''}")
 
 
 @db.command("status")
@@ -340,27 +342,75 @@ def _parse_param(text: str) -> tuple[str, Any]:
               help="key=value; the value is JSON when it parses (5, 0.1, [\"a\",\"b\"]), "
                    "else a string")
 @click.option("--json", "as_json", is_flag=True, help="print rows as JSON")
-@click.option("--list", "list_queries", is_flag=True, help="list the named queries")
+@click.option("--list", "list_queries", is_flag=True,
+              help="list the named queries (internal ones, which write, with --all)")
+@click.option("--all", "list_all", is_flag=True,
+              help="with --list: list the internal queries too")
 @click.option("--show", is_flag=True, help="print the query's Cypher instead of running it")
+@click.option("--file", "query_file", type=click.Path(path_type=Path),
+              help="run your own Cypher from this file (UTF-8) instead of a named query")
+@click.option("--allow-write", is_flag=True,
+              help="let the query write: run an internal named query, or a --file that "
+                   "writes (otherwise it runs in a read-only transaction)")
 def query_cmd(name: str | None, params: tuple[str, ...], as_json: bool, list_queries: bool,
-              show: bool) -> None:
-    """Run a named query of cypher/NAME.cypher with parameters."""
-    if list_queries or not name:
+              list_all: bool, show: bool, query_file: Path | None, allow_write: bool) -> None:
+    """Run a shipped named query (cypher/NAME.cypher) or --file PATH, with parameters.
+
+    Queries run read-only: internal queries (those that write) are refused, and hidden
+    from --list, unless --allow-write (--all) is given.
+    """
+    if query_file is not None:
+        if name:
+            raise InputError(f"both a query name ({_short(name)!r}) and --file were given",
+                             "pass either NAME or --file PATH")
+        text, label = _read_query_file(query_file), f"from {query_file}"
+    elif list_queries or not name:
         for n in cypher.names():
+            if cypher.is_internal(n) and not list_all:
+                continue
             first = cypher.description(n).splitlines()
             click.echo(f"{n:28s} {first[0] if first else ''}")
         return
-    text = cypher.load(name)
+    else:
+        text, label = cypher.load(name), repr(name)
     if show:
         click.echo(text)
         return
+    if name and cypher.is_internal(name) and not allow_write:
+        raise InputError(f"query {name!r} is internal: it writes to the knowledge base "
+                         "and mdesign runs it itself", "pass --allow-write to run it anyway")
     values = dict(_parse_param(p) for p in params)
     with _kb() as k:
-        rows = k.query(name, **values)
+        rows = k.run_cypher(text, values, label=label, read_only=not allow_write)
     if as_json:
         _print_json(rows)
     else:
         _print_rows(rows, name)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _read_query_file(path: Path) -> str:
+    """The Cypher of a user's ``--file``: a readable UTF-8 text file that holds a query."""
+    try:
+        if not path.is_file():
+            raise InputError(f"--file {path} is not a file" if path.exists() else
+                             f"--file {path} does not exist",
+                             "pass the path of a Cypher file")
+        if path.stat().st_size > 1 << 20:
+            raise InputError(f"--file {path} is larger than 1 MiB", "pass one Cypher query")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"--file {path} is not UTF-8 text",
+                         "save the query as UTF-8") from None
+    except OSError as exc:
+        raise InputError(f"--file {path} cannot be read ({exc.strerror or exc})",
+                         "pass the path of a readable Cypher file") from None
+    if not cypher.strip_comments(text).strip():
+        raise InputError(f"--file {path} holds no query", "write the Cypher in the file")
+    return text
 
 
 def _register() -> None:
@@ -399,6 +449,16 @@ def _interrupted(exc: BaseException | None) -> bool:
     return False
 
 
+def _interrupted_run(exc: BaseException | None) -> str | None:
+    """The id of the stored refinement run an interruption stopped, if any
+    (:class:`mdesign.refinement.runs.RunInterrupted`)."""
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt) and getattr(exc, "run_id", None):
+            return str(exc.run_id)  # type: ignore[attr-defined]
+        exc = exc.__context__
+    return None
+
+
 def main() -> None:
     # PyTorch Geometric imports torch.jit.script, which warns on every command
     warnings.filterwarnings("ignore", category=FutureWarning, module="torch")
@@ -409,6 +469,10 @@ def main() -> None:
         # raises a driver error (or our lost-connection error) that hides the
         # interruption, so look for it first.
         if _interrupted(exc):
+            run_id = _interrupted_run(exc)
+            if run_id is not None:  # a refinement: the same command would start a new run
+                _fail(f"interrupted; run {run_id} is kept with its steps so far - resume "
+                      f"it with `mdesign refine --resume {run_id}`", 130)
             _fail("interrupted; committed work is kept - run the same command again to "
                   "resume", 130)
         if isinstance(exc, MdesignError):

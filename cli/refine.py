@@ -157,6 +157,10 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
                threads: int, batch: int, workers: int, executor: str,
                address: str | None) -> None:
     """Refine an architecture for TASK from the evidence of similar tasks."""
+    from mdesign.cli.extras import require_for_refine
+
+    require_for_refine(evaluator=evaluator, predictor=predictor, ghn=ghn, ghn_init=ghn_init,
+                       generator=generator)
     from mdesign.kb import KnowledgeBase
     from mdesign.refinement import report, runs
     from mdesign.refinement.evaluators import make_evaluator
@@ -167,11 +171,15 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
     if resume_id is None and (task is None or budget is None):
         raise InputError("refine needs a target task and a budget",
                          "pass --task NAME --budget B, or --resume RUN_ID")
+    if out is not None and out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is not a directory",
+                         "give a directory for the report and the plot (created if missing)")
     with KnowledgeBase.connect() as kb:
         stored = None
         if resume_id is not None:
             stored = runs.resumable(kb, resume_id)
             config = stored.config
+            require_for_refine(config)  # what the stored run, not the options, needs
         else:
             config = _config(task=task, budget=budget, evaluator=evaluator, sources=sources,
                              seed=seed, similarity=similarity, anchors=anchors, start=start,
@@ -211,9 +219,9 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
     if best.params is not None:
         click.echo(f"  params {best.params:.4g}" + ("" if best.latency is None
                                                     else f", latency {best.latency:.4g}"))
-    directory = out or _runs_dir()
-    j = report.write_json(result, directory / f"{result.run_id}.json")
-    p = report.plot(result, directory / f"{result.run_id}.png")
+    j, p = report.paths(out or _runs_dir(), result.run_id)
+    j = report.write_json(result, j)
+    p = report.plot(result, p)
     click.echo(f"report: {j}\nplot:   {p}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -20,6 +21,9 @@ def task_group() -> None:
 @click.option("--kind", required=True, help="node, graph or link")
 def task_add(name: str, source: str, kind: str) -> None:
     """Validate DATA, store it and add task NAME with its meta-features."""
+    from mdesign.cli.extras import TRAIN, require
+
+    require(*TRAIN, extra="train", command="task add")
     from mdesign.cli.main import _kb
     from mdesign.tasks.store import add_task
 
@@ -40,7 +44,15 @@ def task_forget(name: str, yes: bool) -> None:
     from mdesign.kb.observations import forget_observations
 
     if not yes:
-        click.confirm(f"delete every result mdesign recorded on {name!r}?", abort=True)
+        try:
+            confirmed = click.confirm(f"delete every result mdesign recorded on {name!r}?")
+        except click.exceptions.Abort as exc:
+            if not isinstance(exc.__context__, EOFError):
+                raise  # Ctrl-C at the prompt: an interruption
+            confirmed = False  # no answer (end of input): as good as "no"
+        if not confirmed:  # a "no" is an answer, not an interruption
+            click.echo("nothing changed", err=True)
+            sys.exit(1)
     with _kb() as kb:
         report = forget_observations(kb, name)
     click.echo(f"task {name}: {report.results} recorded results deleted; gains on "
@@ -60,12 +72,13 @@ def export_cmd(run_id: str, fmt: str, out: Path | None, in_dim: int | None,
     """Write the best architecture of run RUN_ID as a standalone PyG module or a config."""
     from mdesign.cli.main import _kb
     from mdesign.kb.knowledge_base import code_version
-    from mdesign.kb.settings import write_atomically
+    from mdesign.kb.settings import is_safe_name, safe_name, write_atomically
     from mdesign.models.export import design_config, to_module, to_yaml
 
     with _kb() as kb:
         config = design_config(kb, run_id, in_dim, out_dim)
-    path = out or Path(f"{run_id}.{'py' if fmt == 'pytorch' else 'yaml'}")
+    stem = run_id if is_safe_name(run_id) else safe_name(run_id)  # never a path of its own
+    path = out or Path(f"{stem}.{'py' if fmt == 'pytorch' else 'yaml'}")
     text = to_module(config, code_version()) if fmt == "pytorch" else to_yaml(config)
     write_atomically(path, lambda tmp: tmp.write_text(text))
     click.echo(f"wrote {path} ({config['architecture_uid']})")

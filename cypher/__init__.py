@@ -7,6 +7,13 @@ query and its parameters; ``mdesign query --list`` prints it.
 
 A file may hold several statements separated by a line holding only ``;`` (used for
 the schema); :func:`statements` splits them.
+
+Only the files shipped in this package are named queries: :func:`load` looks a name up in
+:func:`names`, never on the file system, so a name cannot reach another file. A query
+that writes (``CREATE``, ``MERGE``, ``SET``, ``DELETE``, ``REMOVE``) or creates or drops a
+GDS projection carries a line ``// internal`` in its header: mdesign runs it itself,
+while ``mdesign query`` hides it from ``--list`` and refuses it without ``--allow-write``
+(:func:`is_internal`).
 """
 
 from __future__ import annotations
@@ -14,34 +21,62 @@ from __future__ import annotations
 import functools
 import re
 from importlib import resources
+from typing import Any
 
 from mdesign.kb.errors import InputError
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
+_INTERNAL = re.compile(r"^\s*//\s*@?internal\b", re.IGNORECASE)
+
+
+@functools.cache
+def _shipped() -> dict[str, Any]:
+    """name -> resource of every ``NAME.cypher`` shipped in this package."""
+    return {p.name.removesuffix(".cypher"): p for p in resources.files(__name__).iterdir()
+            if p.name.endswith(".cypher") and p.is_file()}
+
+
 @functools.cache
 def load(name: str) -> str:
-    """The text of the named query ``cypher/NAME.cypher``."""
-    path = resources.files(__name__).joinpath(f"{name}.cypher")
-    if not path.is_file():
-        raise InputError(f"no named query {name!r}",
-                         "run `mdesign query --list` to see the available queries")
-    return path.read_text()
+    """The text of the shipped named query ``cypher/NAME.cypher``.
+
+    ``name`` is looked up in :func:`names` (never joined to a path), so a name holding
+    ``/``, ``..`` or an absolute path is simply unknown.
+    """
+    path = _shipped().get(name)
+    if path is None:
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        raise InputError(f"no named query {shown!r}",
+                         "run `mdesign query --list` to see the available queries, or "
+                         "pass your own file with `mdesign query --file PATH`")
+    return path.read_text(encoding="utf-8")
 
 
 def names() -> list[str]:
-    return sorted(p.name.removesuffix(".cypher") for p in resources.files(__name__).iterdir()
-                  if p.name.endswith(".cypher"))
+    return sorted(_shipped())
+
+
+def is_internal(name: str) -> bool:
+    """Whether the named query is internal: it writes (or creates or drops a GDS
+    projection), so only mdesign's own code runs it; its header holds ``// internal``."""
+    for ln in load(name).splitlines():
+        if not ln.lstrip().startswith("//"):
+            return False
+        if _INTERNAL.match(ln):
+            return True
+    return False
 
 
 def statements(name: str) -> list[str]:
     """The statements of a multi-statement file (separated by lines of ``;``)."""
     parts = re.split(r"^\s*;\s*$", load(name), flags=re.MULTILINE)
-    return [p.strip() for p in parts if _strip_comments(p).strip()]
+    return [p.strip() for p in parts if strip_comments(p).strip()]
 
 
-def _strip_comments(text: str) -> str:
+def strip_comments(text: str) -> str:
+    """``text`` without its ``//`` comment lines."""
     return "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("//"))
 
 
@@ -57,7 +92,12 @@ def description(name: str) -> str:
 
 def parameters(name: str) -> list[str]:
     """The ``$parameters`` a query uses, in order of first use."""
+    return text_parameters(load(name))
+
+
+def text_parameters(text: str) -> list[str]:
+    """The ``$parameters`` of a Cypher text (comments left out), in order of first use."""
     seen: dict[str, None] = {}
-    for m in _PARAM.finditer(_strip_comments(load(name))):
+    for m in _PARAM.finditer(strip_comments(text)):
         seen.setdefault(m.group(1), None)
     return list(seen)

@@ -3,10 +3,12 @@
 // measured one architecture, each result is a row. Reads the composite index
 // RESULT(task, score) in descending order and stops after $limit entries.
 // $task: task name; $limit: how many rows.
+// Optional result properties (std, costs, seeds) are read from properties(r): a store
+// that never held one gives null, without Neo4j's unknown-property warning.
 MATCH ()-[r:RESULT]->()
 WHERE r.task = $task AND r.score IS NOT NULL
 WITH r ORDER BY r.task, r.score DESC LIMIT $limit
-WITH startNode(r) AS a, r
+WITH startNode(r) AS a, r, properties(r) AS p
 RETURN a.uid AS uid, a.space AS space, a.key AS key, r.score AS score,
-       r.valid AS valid, r.test AS test, r.valid_std AS valid_std, r.test_std AS test_std,
-       r.params AS params, r.latency AS latency, r.source AS source
+       p.valid AS valid, p.test AS test, p.valid_std AS valid_std, p.test_std AS test_std,
+       p.params AS params, p.latency AS latency, r.source AS source

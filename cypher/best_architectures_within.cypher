@@ -3,11 +3,14 @@
 // where a cost-constrained refinement starts.
 // $task: task name; $space: space name; $max_params, $max_latency: limits or null;
 // $limit: how many rows.
+// Optional result properties (std, costs, seeds) are read from properties(r): a store
+// that never held one gives null, without Neo4j's unknown-property warning.
 MATCH (a:Architecture)-[r:RESULT]->()
 WHERE r.task = $task AND r.score IS NOT NULL AND a.space = $space
-  AND ($max_params IS NULL OR r.params IS NULL OR r.params <= $max_params)
-  AND ($max_latency IS NULL OR r.latency IS NULL OR r.latency <= $max_latency)
-WITH a, r ORDER BY r.score DESC LIMIT $limit
+WITH a, r, properties(r) AS p
+WHERE ($max_params IS NULL OR p.params IS NULL OR p.params <= $max_params)
+  AND ($max_latency IS NULL OR p.latency IS NULL OR p.latency <= $max_latency)
+WITH a, r, p ORDER BY r.score DESC LIMIT $limit
 RETURN a.uid AS uid, a.space AS space, a.key AS key, r.score AS score,
-       r.valid AS valid, r.test AS test, r.valid_std AS valid_std, r.test_std AS test_std,
-       r.params AS params, r.latency AS latency, r.source AS source
+       p.valid AS valid, p.test AS test, p.valid_std AS valid_std, p.test_std AS test_std,
+       p.params AS params, p.latency AS latency, r.source AS source

@@ -4,6 +4,7 @@
 // (then the first by name); gains never mix two sources' protocols.
 // Must run in an auto-commit transaction (it commits in batches).
 // $task: task name.
+// internal (it writes): run by mdesign itself; `mdesign query` needs --allow-write
 MATCH (t:Task {name: $task})<-[ra:RESULT]-(a:Architecture)-[e:EDIT]->(b:Architecture)
       -[rb:RESULT]->(t)
 WHERE ra.source = rb.source

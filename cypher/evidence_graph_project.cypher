@@ -3,6 +3,7 @@
 // (gain(a->b) = -gain(b->a)). With $min_gain = 0.0 only improving directions are kept,
 // which makes the projection a DAG (scores strictly increase along it).
 // $graph: projection name; $task: task name; $min_gain: keep gains > this (null: all).
+// internal (it creates a GDS projection): run by mdesign itself; `mdesign query` needs --allow-write
 MATCH (a:Architecture)-[e:EDIT]->(b:Architecture)
 WHERE e['gain:' + $task] IS NOT NULL
 WITH a, b, e['gain:' + $task] AS g

@@ -4,6 +4,7 @@
 // created when the knowledge base has none.
 // $id, $task (name or null), $generator (name), $props (map), $rows: [{uid, props: {space,
 // key, <dimension>: choice ...}, rank, predicted, round, scale}].
+// internal (it writes): run by mdesign itself; `mdesign query` needs --allow-write
 MERGE (g:Generation {id: $id})
 SET g += $props, g.task = $task, g.generator = $generator
 WITH g

@@ -2,6 +2,7 @@
 // from the architecture `a` whose representation it was found in, and set the gains
 // this import measured (`gain:<task>` = score(b) - score(a), see evidence_build).
 // $rows: [{a, b, dimension, from_choice, to_choice, gains: {`gain:<task>`: value}}].
+// internal (it writes): run by mdesign itself; `mdesign query` needs --allow-write
 UNWIND $rows AS row
 MATCH (a:Architecture {uid: row.a})
 MATCH (b:Architecture {uid: row.b})

@@ -2,6 +2,7 @@
 // spaces it covers and the tasks whose results trained it (links replaced on retraining).
 // $name, $props (map: path, created, version, config JSON, metrics JSON ...),
 // $spaces (names), $tasks (names).
+// internal (it writes): run by mdesign itself; `mdesign query` needs --allow-write
 MERGE (p:Predictor {name: $name})
 SET p += $props
 WITH p

@@ -1,6 +1,7 @@
 // Create a refinement run (status `running`) linked to its target task.
 // $id: run id; $task: target task; $space: design space; $budget: evaluations;
 // $evaluator: evaluator name; $config: the RefineConfig as JSON text.
+// internal (it writes): run by mdesign itself; `mdesign query` needs --allow-write
 MATCH (t:Task {name: $task})
 CREATE (r:RefineRun {id: $id, task: $task, space: $space, budget: $budget,
                      evaluator: $evaluator, config: $config, status: 'running',

@@ -1,5 +1,6 @@
 // Record the sources a run retrieved: (run)-[:SOURCE {rank, similarity, weight}]->(task).
 // $id: run id; $sources: [{task, similarity, weight, feature_similarity, anchor_tau}].
+// internal (it writes): run by mdesign itself; `mdesign query` needs --allow-write
 MATCH (r:RefineRun {id: $id})
 SET r.sources = [s IN $sources | s.task]
 WITH r

@@ -3,6 +3,7 @@
 // The step links to the architecture it evaluated.
 // $id: run id; $step: step number; $props: the step's scalar properties (uid, kind, ...);
 // $spent: evaluations paid so far; $best_uid, $best_score: the best so far.
+// internal (it writes): run by mdesign itself; `mdesign query` needs --allow-write
 MATCH (r:RefineRun {id: $id})
 MERGE (s:RefineStep {run_id: $id, step: $step})
 SET s += $props

@@ -1,5 +1,6 @@
 // Constraints and indexes of the knowledge base. Idempotent (IF NOT EXISTS);
 // `mdesign kb init` runs every statement. See docs/schema.md.
+// internal (it writes): run by mdesign itself; `mdesign query` needs --allow-write
 CREATE CONSTRAINT architecture_uid IF NOT EXISTS
 FOR (a:Architecture) REQUIRE a.uid IS UNIQUE
 ;

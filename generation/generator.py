@@ -23,6 +23,7 @@ score of the clean architecture.
 from __future__ import annotations
 
 import random
+import shlex
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -222,13 +223,43 @@ def train_guide(net: NoisyPredictor, matrix: ArchitectureMatrix, sde: VESDE,
 
 def choose_anchors(keys: Sequence[str], scores: Mapping[str, Mapping[str, float]], k: int,
                    seed: int) -> list[str]:
-    """``k`` anchor keys, seeded, among the architectures that most tasks measured."""
+    """``min(k, len(keys))`` anchor keys, seeded: the architectures that most tasks
+    measured, then (while fewer than ``k``) those that the next most tasks measured, and
+    so on, so that the guide always gets as many anchors as there are keys to choose
+    from (a task with few results shares only a few architectures with the others)."""
     if k == 0:
         return []
     counts = {key: sum(key in s for s in scores.values()) for key in keys}
-    most = max(counts.values(), default=0)
-    pool = sorted(key for key, c in counts.items() if c == most and c > 0) or sorted(keys)
-    return random.Random(seed).sample(pool, min(k, len(pool)))
+    rng = random.Random(seed)
+    chosen: list[str] = []
+    for c in sorted(set(counts.values()), reverse=True):
+        pool = sorted(key for key, n in counts.items() if n == c)
+        chosen += rng.sample(pool, min(k - len(chosen), len(pool)))
+        if len(chosen) == k:
+            break
+    return chosen
+
+
+MIN_GUIDE_RESULTS = 2  # a percentile target needs two results of the task to rank
+
+
+def guide_tasks(kb: KnowledgeBase, space: str, names: Sequence[str]
+                ) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
+    """The scores in ``space`` (key -> score) of the tasks among ``names`` that can teach
+    the guide (at least :data:`MIN_GUIDE_RESULTS` results there), and the others with their
+    number of results. When no task can serve: an :class:`InputError` naming them."""
+    scores = {t: kb.task_scores(t, space) for t in names}
+    skipped = {t: len(s) for t, s in scores.items() if len(s) < MIN_GUIDE_RESULTS}
+    if len(skipped) == len(scores):
+        listed = ", ".join(f"{t!r} ({n})" for t, n in list(skipped.items())[:5])
+        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        where = shlex.quote(space) if space.isprintable() else "SPACE"
+        raise InputError(
+            f"no task of space {space!r} has the {MIN_GUIDE_RESULTS} results the generator's "
+            f"guide needs to rank architectures: {listed}{more} (results in brackets)",
+            f"add results (e.g. `mdesign refine --task NAME --space {where} --evaluator "
+            "train --budget 2`) or train an unguided generator with --guide-steps 0")
+    return {t: s for t, s in scores.items() if t not in skipped}, skipped
 
 
 def train_generator(kb: KnowledgeBase, cfg: GeneratorConfig,
@@ -242,10 +273,20 @@ def train_generator(kb: KnowledgeBase, cfg: GeneratorConfig,
     sde = VESDE(sigma_min=cfg.sigma_min, sigma_max=cfg.sigma_max)
     names = cfg.tasks or [t.name for t in kb.tasks_in_space(space.name)]
     names = [t for t in names if t not in set(cfg.exclude)]
+    guided = cfg.guide_steps > 0 and bool(names)
+    anchors: list[str] = []
+    skipped: dict[str, int] = {}
+    if guided:  # before any training: which tasks can serve, and the anchors
+        scores, skipped = guide_tasks(kb, space.name, names)
+        names = list(scores)
+        labelled = sorted(set().union(*[s.keys() for s in scores.values()]))
+        anchors = choose_anchors(labelled, scores, cfg.anchors, cfg.seed)
     infos = [kb.task(t) for t in names]
-    guided = cfg.guide_steps > 0 and bool(infos)
+    # the guide's task vector has one slot per anchor: as many as were found (fewer than
+    # cfg.anchors only when fewer architectures have results)
     model = ArchitectureGenerator(matrix.rows, matrix.columns, cfg.dim, cfg.layers, cfg.heads,
-                                  cfg.guide_dim, cfg.guide_layers, cfg.anchors, int(guided))
+                                  cfg.guide_dim, cfg.guide_layers,
+                                  len(anchors) if guided else cfg.anchors, int(guided))
     keys = cfg.archs or space.all_keys()
     t0 = time.perf_counter()
     if score is not None:
@@ -257,14 +298,10 @@ def train_generator(kb: KnowledgeBase, cfg: GeneratorConfig,
         score_losses = train_score(model.score, matrix, sde, matrix.encode_keys(keys),
                                    cfg.score_steps, cfg.batch_size, cfg.lr, cfg.seed, progress)
     t_score = time.perf_counter() - t0
-    anchors: list[str] = []
     guide_losses: list[float] = []
     t1 = time.perf_counter()
     if guided:
         assert model.guide is not None
-        scores = {t: kb.task_scores(t, space.name) for t in names}
-        labelled = sorted(set().union(*[s.keys() for s in scores.values()]))
-        anchors = choose_anchors(labelled, scores, cfg.anchors, cfg.seed)
         raw = torch.tensor([[scores[t].get(k, float("nan")) for t in names] for k in labelled],
                            dtype=torch.float64)
         anchor_raw = torch.tensor([[scores[t].get(a, float("nan")) for a in anchors]
@@ -282,7 +319,8 @@ def train_generator(kb: KnowledgeBase, cfg: GeneratorConfig,
                  "anchors": [f"{space.name}/{a}" for a in anchors],
                  "score_archs": len(keys), "score_s": round(t_score, 1),
                  "guide_s": round(t_guide, 1),
-                 "score_loss": _tail(score_losses), "guide_mse": _tail(guide_losses)})
+                 "score_loss": _tail(score_losses), "guide_mse": _tail(guide_losses),
+                 "skipped_tasks": skipped})
     store.save(kb, model, meta)
     return model, meta
 
@@ -396,6 +434,10 @@ def generate_for_task(kb: KnowledgeBase, name: str, task: str | None,
     if task is not None:
         info = kb.task(task)
         anchors = list(meta.metrics.get("anchors", []))
+        if model.guide is not None and len(anchors) != model.config["anchors"]:
+            raise InputError(f"generator {name!r} stores {len(anchors)} anchors for a guide "
+                             f"built for {model.config['anchors']}",
+                             "train it again with `mdesign generator train`")
         read = {uid: s.score for uid, per in kb.source_scores(anchors, [task]).items()
                 for t, s in per.items() if t == task and s.score is not None} if stored else {}
         tau = task_condition(info, anchors, {**read, **(known or {})})

@@ -36,7 +36,15 @@ from mdesign.kb.models import (
     TaskSimilarity,
 )
 from mdesign.kb.space import DesignSpace
-from neo4j import Driver, GraphDatabase, ManagedTransaction, Query
+from neo4j import (
+    Driver,
+    GraphDatabase,
+    ManagedTransaction,
+    NotificationDisabledClassification,
+    NotificationMinimumSeverity,
+    Query,
+    RoutingControl,
+)
 from neo4j.exceptions import (
     AuthError,
     ClientError,
@@ -47,6 +55,17 @@ from neo4j.exceptions import (
 
 GAIN_PREFIX = "gain:"
 FEATURE_PREFIX = "mf_"
+
+# What the server may report with a query: warnings only (no information such as a
+# plan's cartesian product), and none of the classes that describe the store rather than
+# a mistake: a property key, label or relationship type that no stored entity holds yet
+# (`latency` of a table without costs, `Marker` before any marker). Without this filter
+# the driver logs each one at WARNING through the library user's logging, one long line
+# per call. Deprecations and the rest still reach the `neo4j.notifications` logger.
+NOTIFICATIONS_MIN_SEVERITY = NotificationMinimumSeverity.WARNING
+NOTIFICATIONS_DISABLED = [NotificationDisabledClassification.UNRECOGNIZED,
+                          NotificationDisabledClassification.PERFORMANCE]
+AUTH_RATE_LIMIT = "Neo.ClientError.Security.AuthenticationRateLimit"
 
 
 def gain_property(task: str) -> str:
@@ -107,27 +126,36 @@ class KnowledgeBase:
                 raise ServerError(f"the managed Neo4j server under {status.home} is not "
                                   "running" + (f" ({status.note})" if status.note else ""),
                                   "start it with `mdesign db start`")
-        driver = GraphDatabase.driver(conn.uri, auth=(conn.user, conn.password),
-                                      connection_timeout=5.0, max_transaction_retry_time=5.0)
+        driver = GraphDatabase.driver(
+            conn.uri, auth=(conn.user, conn.password), connection_timeout=5.0,
+            max_transaction_retry_time=5.0,
+            notifications_min_severity=NOTIFICATIONS_MIN_SEVERITY,
+            notifications_disabled_classifications=NOTIFICATIONS_DISABLED)
+        where = (f"the managed server's password is in {settings.credentials_path()}"
+                 if conn.managed else "check NEO4J_USER / NEO4J_PASSWORD")
         try:
             driver.verify_connectivity()
             driver.execute_query(cypher.load("ping"), database_=conn.database)
-        except AuthError:
+        except (AuthError, ClientError) as exc:
             driver.close()
-            where = ("the managed server's password is in "
-                     f"{settings.credentials_path()}" if conn.managed
-                     else "check NEO4J_USER / NEO4J_PASSWORD")
-            raise ServerError(f"Neo4j at {conn.uri} rejected the credentials of user "
-                              f"{conn.user!r}", where) from None
+            if exc.code == AUTH_RATE_LIMIT:
+                lock = _auth_lock_time(conn)
+                raise ServerError(
+                    f"Neo4j at {conn.uri} has locked user {conn.user!r} out after too many "
+                    f"failed logins: it refuses every login, even with the right password, "
+                    f"for {lock} (dbms.security.auth_lock_time)",
+                    f"wait {lock} and run the command again with the right password "
+                    f"({where})") from None
+            if isinstance(exc, AuthError):
+                raise ServerError(f"Neo4j at {conn.uri} rejected the credentials of user "
+                                  f"{conn.user!r}", where) from None
+            raise ServerError(f"Neo4j at {conn.uri} refused the connection: {exc.message}",
+                              "check NEO4J_DATABASE and the server's logs") from None
         except (ServiceUnavailable, SessionExpired, OSError, ValueError):
             driver.close()
             fix = ("start it with `mdesign db start`" if conn.managed
                    else "start your server or correct NEO4J_URI")
             raise ServerError(f"cannot reach Neo4j at {conn.uri}", fix) from None
-        except ClientError as exc:
-            driver.close()
-            raise ServerError(f"Neo4j at {conn.uri} refused the connection: {exc.message}",
-                              "check NEO4J_DATABASE and the server's logs") from None
         return cls(driver, conn)
 
     def close(self) -> None:
@@ -142,20 +170,35 @@ class KnowledgeBase:
     # -- running named queries ------------------------------------------------------------
 
     def query(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
-        """Run the named query ``cypher/NAME.cypher`` with parameters; rows as dicts."""
-        text = cypher.load(name)
-        missing = [p for p in cypher.parameters(name) if p not in params]
+        """Run the named query ``cypher/NAME.cypher`` with parameters; rows as dicts.
+
+        Any shipped query, internal (writing) ones included: this is mdesign's own path.
+        """
+        return self.run_cypher(cypher.load(name), params, label=repr(name))
+
+    def run_cypher(self, text: str, params: dict[str, Any], *, label: str,
+                   read_only: bool = False) -> list[dict[str, Any]]:
+        """Run Cypher ``text`` with ``params`` in one transaction; rows as dicts.
+
+        ``label`` names the query in errors. ``read_only`` runs it in a read transaction,
+        which the server refuses to let write (``mdesign query`` without --allow-write).
+        """
+        missing = [p for p in cypher.text_parameters(text) if p not in params]
         if missing:
-            raise InputError(f"query {name!r} needs parameter(s) {', '.join(missing)}",
+            raise InputError(f"query {label} needs parameter(s) {', '.join(missing)}",
                              "pass them as --param key=value")
         try:
             records, _, _ = self.driver.execute_query(
-                text, params, database_=self.database)
+                text, params, database_=self.database,
+                routing_=RoutingControl.READ if read_only else RoutingControl.WRITE)
         except (ServiceUnavailable, SessionExpired):
             raise ServerError(f"lost the connection to Neo4j at {self.connection.uri}",
                               "check that the server runs (`mdesign db status`)") from None
         except Neo4jError as exc:
-            raise InputError(f"query {name!r} failed: {exc.message}",
+            if read_only and exc.code == "Neo.ClientError.Statement.AccessMode":
+                raise InputError(f"query {label} writes to the knowledge base",
+                                 "pass --allow-write to let it write") from None
+            raise InputError(f"query {label} failed: {_one_line(exc.message)}",
                              "check the parameters' types and values") from None
         return [r.data() for r in records]
 
@@ -365,6 +408,27 @@ class KnowledgeBase:
             edits=r["edits"], gains=r["gains"],
             spaces=[SpaceInfo(**s) for s in r["spaces"]],
             task_list=[_task_info(t) for t in r["task_list"]])
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _auth_lock_time(conn: settings.Connection) -> str:
+    """How long Neo4j locks a user out after too many failed logins: the managed
+    server's ``dbms.security.auth_lock_time``, else Neo4j's default (5 s)."""
+    if conn.managed:
+        from mdesign.kb.server import ManagedNeo4j
+
+        try:
+            conf = (ManagedNeo4j().neo4j_home / "conf" / "neo4j.conf").read_text()
+        except OSError:
+            conf = ""
+        for line in conf.splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "dbms.security.auth_lock_time" and value.strip():
+                return value.strip()
+    return "5s"
 
 
 def _task_info(props: dict[str, Any]) -> TaskInfo:

@@ -11,14 +11,16 @@ Resolution order for the connection:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
-from mdesign.kb.errors import ServerError
+from mdesign.kb.errors import InputError, ServerError
 from pydantic import BaseModel
 
 NEO4J_VERSION = "5.26.30"
@@ -115,3 +117,42 @@ def managed_connection() -> Connection:
 def connection() -> Connection:
     """The connection mdesign uses: the user's server if configured, else the managed one."""
     return external_connection() or managed_connection()
+
+
+# -- names that become paths ---------------------------------------------------------------
+
+_UNSAFE = re.compile(r"[^a-z0-9._-]")
+_SEPARATOR_RUN = re.compile(r"[-_.]{2,}")
+
+
+def slug(name: str, max_len: int = 60) -> str:
+    """``name`` as lowercase ASCII letters, digits, ``-``, ``_`` and ``.`` only: any other
+    character, and any run of two or more separators (so ``..`` too), becomes one ``-``;
+    no separator at either end, at most ``max_len`` characters, never empty (``x``)."""
+    text = _SEPARATOR_RUN.sub("-", _UNSAFE.sub("-", name.lower()))
+    return text.strip("-_.")[:max(1, max_len)].strip("-_.") or "x"
+
+
+def safe_name(name: str, max_len: int = 60) -> str:
+    """A file or folder name for the untrusted ``name`` (a task, predictor or run name from
+    a table or a command line): its :func:`slug` plus ``-`` and the first 8 hex digits of
+    its sha256, so that names with the same slug stay apart; at most ``max_len``
+    characters (at least 10), safe on any file system and in a shell."""
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{slug(name, max(1, max_len - 9))}-{digest}"
+
+
+def is_safe_name(name: str, max_len: int = 100) -> bool:
+    """Whether ``name`` is already its own slug (so usable as a file name as it is)."""
+    return 0 < len(name) <= max_len and slug(name, max_len) == name
+
+
+def confined(base: Path, *parts: str) -> Path:
+    """``base / parts...``, refusing (``InputError``) a result that resolves outside
+    ``base``: the last guard behind :func:`safe_name`."""
+    root = Path(base).resolve()
+    path = root.joinpath(*parts).resolve()
+    if path == root or root not in path.parents:
+        raise InputError(f"the name {'/'.join(parts)!r} would leave {root}",
+                         "use a plain name (letters, digits, '-', '_', '.')")
+    return path

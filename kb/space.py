@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,20 @@ def format_choice(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+# A number written in decimal: ``2``, ``-2.0``, ``2.``, ``.5``, ``1e3``. No leading zeros
+# (``0012`` is a name, e.g. a NAS-Bench-Graph link), no ``nan``/``inf``.
+_NUMBER = re.compile(r"[+-]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def choice_number(text: str) -> Decimal | None:
+    """The exact number a choice's text spells, or ``None`` when it is not a number.
+
+    Choices are matched as text, and two numeric texts of the same value (``2``, ``2.0``,
+    ``"2"``, ``2e0``) are the same choice; ``1.5`` matches neither ``1`` nor ``2``.
+    """
+    return Decimal(text) if _NUMBER.fullmatch(text) else None
 
 
 class Dimension(BaseModel):
@@ -139,8 +155,11 @@ class DesignSpace(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("dimension names repeat")
         known = {d.name: {format_choice(c) for c in d.choices} for d in self.dimensions}
+        numbers = {d: {n for t in texts if (n := choice_number(t)) is not None}
+                   for d, texts in known.items()}
         for d in self.dimensions:
-            if len(known[d.name]) != len(d.choices):
+            numeric = sum(choice_number(t) is not None for t in known[d.name])
+            if len(known[d.name]) != len(d.choices) or len(numbers[d.name]) != numeric:
                 raise ValueError(f"dimension {d.name!r} lists a choice twice")
 
         def check(where: str, mapping: Mapping[str, Any]) -> None:
@@ -148,7 +167,8 @@ class DesignSpace(BaseModel):
                 if dim not in known:
                     raise ValueError(f"{where} names unknown dimension {dim!r}")
                 for v in values if isinstance(values, list) else [values]:
-                    if format_choice(v) not in known[dim]:
+                    text = format_choice(v)
+                    if text not in known[dim] and choice_number(text) not in numbers[dim]:
                         raise ValueError(f"{where} names unknown choice {v!r} of {dim!r}")
 
         for c in self.constraints:
@@ -175,6 +195,16 @@ class DesignSpace(BaseModel):
         except FileNotFoundError:
             raise InputError(f"space file {path} does not exist",
                              "pass the path of a design-space YAML file") from None
+        except IsADirectoryError:
+            raise InputError(f"space file {path} is a directory",
+                             "pass the path of a design-space YAML file in it") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"space file {path} is not UTF-8 text (byte "
+                             f"{exc.object[exc.start]:#04x} at offset {exc.start})",
+                             "save it as UTF-8") from None
+        except OSError as exc:
+            raise InputError(f"cannot read space file {path}: {exc.strerror or exc}",
+                             "check the path and its permissions") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""
@@ -205,6 +235,23 @@ class DesignSpace(BaseModel):
     def _choice_index(self) -> dict[str, dict[str, Choice]]:
         return {d.name: {format_choice(c): c for c in d.choices} for d in self.dimensions}
 
+    @functools.cached_property
+    def _number_index(self) -> dict[str, dict[Decimal, str]]:
+        return {d: {n: t for t in texts if (n := choice_number(t)) is not None}
+                for d, texts in self._choice_index.items()}
+
+    def choice_text(self, dimension: str, value: Any) -> str | None:
+        """The text of ``dimension``'s choice that ``value`` names, or ``None``.
+
+        ``value`` is typed or raw text; a number matches the numeric choice of the same
+        value however either is written (``1.0`` names the choice ``1`` and vice versa).
+        """
+        text = format_choice(value)
+        if text in self._choice_index[dimension]:
+            return text
+        number = choice_number(text)
+        return None if number is None else self._number_index[dimension].get(number)
+
     @property
     def dimension_names(self) -> list[str]:
         return [d.name for d in self.dimensions]
@@ -220,8 +267,9 @@ class DesignSpace(BaseModel):
                 raise InputError(f"{where}missing dimension {dim.name!r} of space {self.name!r}",
                                  f"give one of {[format_choice(c) for c in dim.choices]}")
             raw = values[dim.name]
-            text = format_choice(raw)
-            if text not in self._choice_index[dim.name]:
+            text = self.choice_text(dim.name, raw)
+            if text is None:
+                text = format_choice(raw)
                 raise InputError(
                     f"{where}unknown choice {text!r} for dimension {dim.name!r} of space "
                     f"{self.name!r}",
@@ -302,7 +350,8 @@ class DesignSpace(BaseModel):
         pools = []
         for d in self.dimensions:
             allowed = restrict.get(d.name) if restrict else None
-            allowed_text = None if allowed is None else {format_choice(c) for c in allowed}
+            allowed_text = None if allowed is None else {self.choice_text(d.name, c)
+                                                         for c in allowed}
             pools.append([format_choice(c) for c in d.choices
                           if allowed_text is None or format_choice(c) in allowed_text])
         seen: set[tuple[str, ...]] = set()
@@ -327,7 +376,7 @@ class DesignSpace(BaseModel):
     @functools.cached_property
     def _forbidden(self) -> list[tuple[list[tuple[int, set[str]]], str]]:
         pos = {d: i for i, d in enumerate(self.dimension_names)}
-        return [([(pos[d], {format_choice(v) for v in vs}) for d, vs in c.forbid.items()],
+        return [([(pos[d], {self.choice_text(d, v) for v in vs}) for d, vs in c.forbid.items()],
                  c.reason or f"forbidden combination {c.forbid}") for c in self.constraints]
 
     def _violation_of(self, t: tuple[str, ...]) -> str | None:
@@ -349,9 +398,9 @@ class DesignSpace(BaseModel):
             cache[t] = None
             return None
         out = dict(zip(self.dimension_names, t, strict=True))
-        for rule in self.canonical.rules:
-            if all(out[d] in {format_choice(v) for v in vs} for d, vs in rule.when.items()):
-                out.update({d: format_choice(v) for d, v in rule.set.items()})
+        for when, fixed in self._rules:
+            if all(out[d] in allowed for d, allowed in when.items()):
+                out.update(fixed)
         if self.canonical.function:
             typed = CANONICALISERS[self.canonical.function](self, self._as_arch(tuple(
                 out[d] for d in self.dimension_names)))
@@ -359,6 +408,12 @@ class DesignSpace(BaseModel):
         canon = tuple(out[d] for d in self.dimension_names)
         cache[t] = canon
         return canon
+
+    @functools.cached_property
+    def _rules(self) -> list[tuple[dict[str, set[str | None]], dict[str, str | None]]]:
+        return [({d: {self.choice_text(d, v) for v in vs} for d, vs in r.when.items()},
+                 {d: self.choice_text(d, v) for d, v in r.set.items()})
+                for r in self.canonical.rules]
 
     def _neighbour_tuples(self, t: tuple[str, ...]
                           ) -> list[tuple[int, str, str, str, tuple[str, ...]]]:
@@ -413,13 +468,15 @@ CANONICALISERS: dict[str, Callable[[DesignSpace, Architecture], Architecture]] =
 
 @functools.cache
 def _builtin(name: str) -> DesignSpace:
-    files = resources.files("mdesign.spaces")
-    path = files.joinpath(f"{name}.yaml")
-    if not path.is_file():
-        known = sorted(p.name.removesuffix(".yaml") for p in files.iterdir()
-                       if p.name.endswith(".yaml"))
-        raise InputError(f"no built-in design space {name!r}",
-                         f"use one of {known} or pass a YAML file")
+    # Looked up among the shipped files, never joined to a path: a name cannot reach
+    # another file.
+    shipped = {p.name.removesuffix(".yaml"): p for p in resources.files("mdesign.spaces")
+               .iterdir() if p.name.endswith(".yaml") and p.is_file()}
+    path = shipped.get(name)
+    if path is None:
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        raise InputError(f"no built-in design space {shown!r}",
+                         f"use one of {sorted(shipped)} or pass a YAML file")
     return DesignSpace.from_dict(yaml.safe_load(path.read_text()), origin=f"builtin:{name}")
 
 

@@ -1,6 +1,7 @@
 """Where predictors and architecture graphs live.
 
-- Checkpoints: ``MDESIGN_HOME/predictors/NAME/model.pt`` (weights) beside ``meta.json``
+- Checkpoints: ``MDESIGN_HOME/predictors/SLUG-HASH/model.pt`` (a safe folder name for
+  the predictor's name, :func:`mdesign.kb.settings.safe_name`) beside ``meta.json``
   (configuration, code version, spaces, tasks, training figures), written to a temporary
   file and renamed, so an interrupted save never leaves half a checkpoint. The knowledge
   base holds a ``:Predictor`` node with the path and metadata, ``COVERS`` its spaces and
@@ -50,7 +51,9 @@ def predictor_dir(name: str) -> Path:
     if not name.replace("-", "_").isidentifier():
         raise InputError(f"predictor name {name!r} must be letters, digits, '-' or '_'",
                          "choose another name")
-    return settings.home() / "predictors" / name
+    # a safe slug plus a hash, whatever the name holds: never a path of its own, never
+    # the `graphs` cache
+    return settings.confined(settings.home() / "predictors", settings.safe_name(name))
 
 
 def save(kb: KnowledgeBase, model: torch.nn.Module, meta: PredictorMeta) -> Path:
@@ -122,7 +125,8 @@ def _cache_file(space: DesignSpace, kind: str) -> Path:
     digest = hashlib.sha256(json.dumps(
         [space.model_dump(mode="json", exclude={"table"}), code_version(), OP_VOCAB,
          FEATURES, kind], sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return settings.home() / "predictors" / "graphs" / f"{space.name}-{kind}-{digest}.pt"
+    return settings.confined(settings.home() / "predictors" / "graphs",
+                             f"{settings.slug(space.name)}-{kind}-{digest}.pt")
 
 
 def space_graphs(space: DesignSpace, keys: Sequence[str], kind: str = "node",

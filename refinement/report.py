@@ -9,8 +9,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mdesign.kb.settings import write_atomically
+from mdesign.kb.settings import confined, is_safe_name, safe_name, write_atomically
 from mdesign.refinement.refine import RefinementResult
+
+
+def paths(directory: Path, run_id: str) -> tuple[Path, Path]:
+    """Where the JSON report and the PNG plot of run ``run_id`` go: ``RUN_ID.json`` and
+    ``RUN_ID.png`` directly in ``directory`` (a run id that is not a plain file name, one
+    stored by an older version, say, becomes a safe one)."""
+    stem = run_id if is_safe_name(run_id) else safe_name(run_id)
+    return confined(directory, f"{stem}.json"), confined(directory, f"{stem}.png")
+
+
+def _label(text: str, limit: int = 60) -> str:
+    """A name as plot text: one line, not too long, never read as mathtext."""
+    text = " ".join(text.split())
+    text = text if len(text) <= limit else text[:limit - 3] + "..."
+    return text.replace("$", r"\$")
 
 
 def write_json(result: RefinementResult, path: Path) -> Path:
@@ -41,7 +56,7 @@ def plot(result: RefinementResult, path: Path) -> Path:
     ax1.set_xlabel("evaluations spent")
     metric = "validation" if result.split == "valid_test" else "score"
     ax1.set_ylabel(f"{metric} (%)")
-    ax1.set_title(f"{result.config.task}: best {result.best.score * 100:.2f} "
+    ax1.set_title(f"{_label(result.config.task)}: best {result.best.score * 100:.2f} "
                   f"after {result.spent}/{result.config.budget}")
     if ys:
         ax1.set_ylim(bottom=max(min(ys), max(best) - 10))
@@ -49,7 +64,7 @@ def plot(result: RefinementResult, path: Path) -> Path:
     edits = [s for s in steps if s.weights]
     for src in result.sources:
         ax2.plot([s.step for s in edits], [s.weights.get(src.task, 0.0) for s in edits],
-                 label=src.task, marker=".")
+                 label=_label(src.task), marker=".")
     ax2.set_xlabel("step")
     ax2.set_ylabel("source weight")
     ax2.set_ylim(0, 1)

@@ -12,7 +12,9 @@ Each step is written in its own transaction as soon as its evaluation returns, s
 killed at any point has lost at most the step in flight. ``status`` is ``running`` while
 a process works on it (or after a crash), ``interrupted`` after a clean interruption and
 ``finished`` at the end, ``failed`` when its input cannot work (no usable start within
-the cost limits, say). ``running`` and ``interrupted`` runs can be resumed.
+the cost limits, say). ``running`` and ``interrupted`` runs can be resumed. A run id
+(``<slug of the task>-<time>-<hex>``) is a plain file name and shell word whatever the
+task's name holds; the name itself stays verbatim in ``task``.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import contextlib
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from mdesign.kb import settings
 from mdesign.kb.errors import InputError, MdesignError
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.observations import Observation, record_observations
@@ -36,7 +39,7 @@ from mdesign.refinement.refine import (
     refine,
     target_space,
 )
-from mdesign.refinement.sources import SourceInfo
+from mdesign.refinement.sources import SourceInfo, candidate_sources
 from pydantic import BaseModel
 
 _JSON_FIELDS = ("weights", "source_gains")
@@ -68,7 +71,9 @@ class StoredRun(BaseModel):
 
 
 def new_run_id(task: str) -> str:
-    return f"{task}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    """``<slug of the task>-<time>-<random hex>``: a file name and a shell word as it is,
+    whatever the task's name holds (the name itself is the run's ``task``)."""
+    return f"{settings.slug(task, 40)}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
 class RunStore:
@@ -112,10 +117,6 @@ class RunStore:
     def failed(self, reason: str) -> None:
         self.kb.query("run_finish", id=self.id, status="failed", stopped=reason, report=None)
 
-    def interrupted(self) -> None:
-        self.kb.query("run_finish", id=self.id, status="interrupted", stopped=None,
-                      report=None)
-
 
 def load_run(kb: KnowledgeBase, run_id: str) -> StoredRun:
     rows = kb.query("run_get", id=run_id)
@@ -153,15 +154,115 @@ def resumable(kb: KnowledgeBase, run_id: str) -> StoredRun:
     return run
 
 
+def check_input(kb: KnowledgeBase, config: RefineConfig) -> None:
+    """Refuse, before a run is stored, a configuration whose input cannot work: an
+    unknown task, a design space the target has no results in (or an unknown one), a
+    space that no other task shares (no source to retrieve)."""
+    target = kb.task(config.task)
+    space = config.space or target_space(kb, config.task)
+    own = [r["space"] for r in kb.query("task_spaces", task=config.task)]
+    if own and space not in own:
+        raise InputError(f"task {config.task!r} has its results in space(s) "
+                         f"{', '.join(own)}, not {space!r}",
+                         "refine it in its own space (leave out --space)")
+    kb.space(space)
+    candidate_sources(kb, target, space)
+
+
+def interrupted(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is, or was raised while handling, an interruption (Ctrl-C)."""
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc = exc.__context__
+    return False
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped stored run ``run_id``; its steps so far are kept and it resumes with
+    ``mdesign refine --resume RUN_ID``."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(run_id)
+
+
+def _break_connections(kb: KnowledgeBase) -> None:
+    """Shut down the sockets of ``kb``'s connections (not closing them: the driver does
+    that). Interrupted in the middle of a request, the driver would otherwise wait, while
+    it cleans up, for the server's answer to that request: as long as the query runs, or
+    a lock it waits for is held. With its socket shut, that wait ends at once."""
+    import socket
+
+    pool = getattr(kb.driver, "_pool", None)
+    for connections in list(getattr(pool, "connections", {}).values()):
+        for connection in list(connections):
+            raw = getattr(getattr(connection, "socket", None), "_socket", None)
+            if isinstance(raw, socket.socket):
+                with contextlib.suppress(OSError):
+                    raw.shutdown(socket.SHUT_RDWR)
+
+
+@contextlib.contextmanager
+def _interruptible(kb: KnowledgeBase) -> Iterator[None]:
+    """While a run works in the main thread with Python's own Ctrl-C handling, Ctrl-C
+    first breaks the knowledge base's connections, then interrupts as usual."""
+    import signal
+    import threading
+
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield  # ignored (nohup), or someone else's handler: theirs to decide
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        _break_connections(kb)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+_STATUS_TIMEOUT = 5.0  # seconds to connect, and for the update, when marking a run
+
+
+def _mark_interrupted(connection: settings.Connection, run_id: str) -> bool:
+    """Mark run ``run_id`` ``interrupted`` through a new connection, within seconds (the
+    server ends the broken connection's transaction, and its locks on the run, when it
+    sees the socket close). False when the status cannot be written now: the run then
+    stays ``running``, which resumes the same way."""
+    from mdesign import cypher
+    from neo4j import GraphDatabase, Query
+    from neo4j.exceptions import DriverError, Neo4jError
+
+    try:
+        with GraphDatabase.driver(connection.uri, auth=(connection.user, connection.password),
+                                  connection_timeout=_STATUS_TIMEOUT,
+                                  connection_acquisition_timeout=_STATUS_TIMEOUT,
+                                  max_transaction_retry_time=_STATUS_TIMEOUT) as driver:
+            driver.execute_query(Query(cypher.load("run_finish"), timeout=_STATUS_TIMEOUT),
+                                 {"id": run_id, "status": "interrupted", "stopped": None,
+                                  "report": None}, database_=connection.database)
+        return True
+    except (DriverError, Neo4jError, OSError, ValueError):
+        return False
+
+
 def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
             resume: StoredRun | None = None,
             on_step: Callable[[RefinementStep], None] | None = None,
             planners: PlannerCache | None = None) -> RefinementResult:
     """Run (or resume) a refinement, persisting it step by step.
 
-    A clean interruption (Ctrl-C) marks the run ``interrupted``; a crash or a lost server
-    leaves it ``running``; both resume with ``mdesign refine --resume ID``. Any failure
-    after the run is stored is re-raised as a :class:`RunFailed` carrying the run id."""
+    A clean interruption (Ctrl-C) stops it within seconds, even in the middle of a
+    request, marks the run ``interrupted`` and is re-raised as :class:`RunInterrupted`;
+    a crash or a lost server leaves it ``running``; both resume with ``mdesign refine
+    --resume ID``. Input that cannot work (:func:`check_input`) is refused before a run
+    is stored. Any other failure after the run is stored is re-raised as a
+    :class:`RunFailed` carrying the run id."""
     if resume is not None:
         config = resume.config
         store = RunStore.reopen(kb, resume)
@@ -169,30 +270,34 @@ def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
     else:
         config = config.model_copy(update={"space": config.space
                                            or target_space(kb, config.task)})
-        kb.task(config.task)  # an unknown task fails before anything is stored
+        check_input(kb, config)  # refused input leaves no run behind
         store = RunStore.create(kb, config, config.space or "")
     try:
-        result = refine(kb, config, evaluator, on_step=on_step, recorder=store,
-                        planners=planners, run_id=store.id)
-        if evaluator.records_evidence:
-            paid = {e.uid: e for e in load_run(kb, store.id).paid()}
-            paid.update({e.uid: e for e in evaluator.evaluations()})  # with provenance
-            record_observations(kb, kb.space(result.space), config.task,
-                                [Observation(**e.model_dump(exclude={"paid"}))
-                                 for e in paid.values()],
-                                source=f"mdesign:{config.evaluator}")
-        store.finish(result)
-    except KeyboardInterrupt:
-        with contextlib.suppress(MdesignError):
-            store.interrupted()
+        with _interruptible(kb):
+            result = refine(kb, config, evaluator, on_step=on_step, recorder=store,
+                            planners=planners, run_id=store.id)
+            if evaluator.records_evidence:
+                paid = {e.uid: e for e in load_run(kb, store.id).paid()}
+                paid.update({e.uid: e for e in evaluator.evaluations()})  # with provenance
+                record_observations(kb, kb.space(result.space), config.task,
+                                    [Observation(**e.model_dump(exclude={"paid"}))
+                                     for e in paid.values()],
+                                    source=f"mdesign:{config.evaluator}")
+            store.finish(result)
+    except BaseException as exc:
+        if interrupted(exc):
+            # Ctrl-C, or the error it caused in the request in flight: the run's
+            # connection is broken, so its status goes through a fresh one
+            _mark_interrupted(kb.connection, store.id)
+            raise RunInterrupted(store.id) from exc
+        if isinstance(exc, InputError):
+            # not something a resume can fix: the run is closed as failed, with the reason
+            with contextlib.suppress(MdesignError):
+                store.failed(str(exc))
+            raise
+        if isinstance(exc, MdesignError):
+            raise RunFailed(store.id, exc) from exc
         raise
-    except InputError as exc:
-        # not something a resume can fix: the run is closed as failed, with the reason
-        with contextlib.suppress(MdesignError):
-            store.failed(str(exc))
-        raise
-    except MdesignError as exc:
-        raise RunFailed(store.id, exc) from exc
     finally:
         close = getattr(evaluator, "close", None)
         if close is not None:

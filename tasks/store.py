@@ -1,8 +1,8 @@
 """Add a task from data (``mdesign task add``) and load it back for training.
 
-The validated data goes to ``MDESIGN_HOME/tasks/<name>/task.pt`` (written to a temporary
-file, then renamed: never half-written); the knowledge base gets the Task node (kind,
-metric, where its data is) and its meta-features, so that refinement can retrieve similar
+The validated data goes to ``MDESIGN_HOME/tasks/<safe name>/task.pt`` (written to a
+temporary file, then renamed: never half-written); the knowledge base gets the Task node
+(kind, metric, where its data is) and its meta-features, so that refinement can retrieve similar
 tasks before anything is trained. Adding the same task from the same source again is a
 no-op; a name already used differently is refused.
 """
@@ -33,7 +33,9 @@ class AddedTask(BaseModel):
 
 
 def task_dir(name: str) -> Path:
-    return settings.home() / "tasks" / name
+    """``MDESIGN_HOME/tasks/<safe name>``: the task's name is checked when added, but the
+    folder never depends on that (the name stays verbatim in the knowledge base)."""
+    return settings.confined(settings.home() / "tasks", settings.safe_name(name))
 
 
 def add_task(kb: KnowledgeBase, name: str, source: str, kind: str) -> AddedTask:

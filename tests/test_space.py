@@ -117,3 +117,13 @@ def test_unknown_choice_and_missing_space_file() -> None:
         DesignSpace.from_yaml("/nonexistent/space.yaml")
     with pytest.raises(InputError, match="no built-in design space"):
         load_space("no-such-space")
+
+
+@pytest.mark.parametrize("name", ["../kb/server/pom", "../spaces/graphgym", "/etc/passwd",
+                                  "x" * 300, "graphgym\n"])
+def test_builtin_space_names_are_never_paths(name: str) -> None:
+    """A built-in space is looked up among the shipped files; no name reaches another file
+    (``../spaces/graphgym`` names a real file, yet it is not a built-in name)."""
+    with pytest.raises(InputError, match="no built-in design space") as err:
+        DesignSpace.builtin(name)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 200

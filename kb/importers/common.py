@@ -76,6 +76,18 @@ _RESULT_FIELDS = ("task", "source", "score", "score_std", "valid", "valid_std", 
 KINDS = ("node", "graph", "link")
 
 
+def check_task_name(name: str, what: str = "task name") -> str:
+    """``name`` when it can name a task: not empty, not only whitespace, and without
+    leading or trailing whitespace (a table's cells are stripped before they get here;
+    a name typed with surrounding spaces is refused rather than silently changed)."""
+    if not name.strip():
+        raise InputError(f"{what} {name!r} is empty", "give the task a name")
+    if name != name.strip():
+        raise InputError(f"{what} {name!r} starts or ends with whitespace",
+                         f"write it as {name.strip()!r}")
+    return name
+
+
 def store_space(kb: KnowledgeBase, space: DesignSpace) -> None:
     definition = json.dumps(space.model_dump(mode="json", exclude={"table", "description"}),
                             sort_keys=True)
@@ -137,6 +149,8 @@ def import_results(kb: KnowledgeBase, import_id: str, kind: str, space: DesignSp
                    results: Sequence[ResultRow] | Callable[[], Sequence[ResultRow]],
                    inputs_fingerprint: Any, evidence_method: str = "python",
                    progress: Progress | None = None) -> ImportReport:
+    for t in tasks:
+        check_task_name(t.name)
     kb.init_schema()
     store_space(kb, space)
     fp = fingerprint(inputs_fingerprint, space.model_dump(mode="json"),

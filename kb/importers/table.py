@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from mdesign.kb.errors import InputError
-from mdesign.kb.importers.common import Progress, ResultRow, TaskSpec, import_results
+from mdesign.kb.importers.common import (
+    Progress,
+    ResultRow,
+    TaskSpec,
+    check_task_name,
+    import_results,
+)
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.models import ImportReport
 from mdesign.kb.space import DesignSpace, format_choice
@@ -36,19 +42,41 @@ def read_frame(path: Path) -> Any:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
+            _check_header(path, list(pd.read_csv(
+                path, dtype=str, header=None, nrows=1, keep_default_na=False,
+                skipinitialspace=True).iloc[0]))
             return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
         if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path).astype(object)
+            frame = pd.read_parquet(path).astype(object)
+            _check_header(path, [str(c) for c in frame.columns])
+            return frame
     except pd.errors.ParserError as exc:
         raise InputError(f"{path} is malformed: {str(exc).strip().splitlines()[-1]}",
                          "fix that row (every row needs as many fields as the header)") from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path} is empty", "give a table with a header and rows") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                         f"offset {exc.start})", "save the table as UTF-8") from None
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read {path}: {exc}", "give a valid CSV or Parquet file") \
             from None
     raise InputError(f"{path}: unsupported file type {suffix!r}",
                      "give a .csv or .parquet file")
+
+
+def _check_header(path: Path, names: list[str]) -> None:
+    """Refuse a header read with the wrong delimiter or naming a column twice."""
+    if len(names) == 1:
+        for sep, called in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+            if sep in names[0]:
+                raise InputError(f"{path} looks {called}-delimited (its header is the one "
+                                 f"column {names[0]!r})", "save it as CSV with commas "
+                                 "between fields")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(f"{path}: the header names column(s) {', '.join(map(repr, repeated))} "
+                         "more than once", "give each column one distinct name")
 
 
 def _number(value: Any, where: str, column: str) -> float | None:
@@ -79,7 +107,9 @@ def read_table(path: Path, space: DesignSpace, task: str | None = None
     metric_cols = {k: getattr(m.metric, k) for k in ("valid", "test", "single")
                    if getattr(m.metric, k)}
     needed = list(dim_cols.values()) + list(metric_cols.values()) + list(m.costs.values())
-    if task is None:
+    if task is not None:
+        check_task_name(task, "--task")
+    else:
         needed.append(m.task)
     missing = [c for c in needed if c not in columns]
     if missing:
@@ -89,12 +119,12 @@ def read_table(path: Path, space: DesignSpace, task: str | None = None
     sign = 1.0 if m.metric.higher_is_better else -1.0
     source = f"table:{path.name}"
     kinds: dict[str, str] = {}
-    seen: dict[tuple[str, tuple], dict[str, Any]] = {}
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     arch_of: dict[tuple[str, str], dict] = {}
     for i, rec in enumerate(frame.to_dict(orient="records")):
         where = f"{path.name}: row {i + 2}"
-        name = task or str(rec[m.task]).strip()
+        name = task if task is not None else str(rec[m.task]).strip()
         if not name:
             raise InputError(f"{where}: empty task name", f"fill the {m.task!r} column")
         kind = (str(rec[m.kind]).strip() if m.kind and m.kind in columns
@@ -116,6 +146,10 @@ def read_table(path: Path, space: DesignSpace, task: str | None = None
             std_col = f"{col}_std"
             values[f"{k}_std"] = _number(rec[std_col], where, std_col) \
                 if std_col in columns else None
+            if values[k] is None and values[f"{k}_std"] is not None:
+                raise InputError(f"{where}: column {std_col!r} has a value but the metric "
+                                 f"column {col!r} is empty", f"fill {col!r} or empty "
+                                 f"{std_col!r} too")
         for k, col in m.costs.items():
             values[k] = _number(rec[col], where, col)
         if m.seeds and m.seeds in columns:
@@ -125,7 +159,7 @@ def read_table(path: Path, space: DesignSpace, task: str | None = None
         if values[selection] is None:
             raise InputError(f"{where}: the metric column {metric_cols[selection]!r} is empty",
                              "every row needs its selection metric")
-        raw_key = (name, tuple(sorted(raw.items())))
+        raw_key = (name, space.key(arch))  # `1` and `1.0` are the same choice
         if raw_key in seen:
             if seen[raw_key] != values:
                 raise InputError(

@@ -17,7 +17,13 @@ Safety rules this module keeps:
 * one server per data directory: a second server on the same store hangs instead of
   failing, so ``start`` checks the pid file *and* the port before launching;
 * a server whose process died (crash, ``kill -9``) is detected and restarted; Neo4j
-  recovers every committed transaction from its log on the next start.
+  recovers every committed transaction from its log on the next start;
+* only this home's own JVM is ever signalled: a pid file naming any other process (the
+  pid was reused, the file was edited) is reported as stale and removed, never obeyed;
+* the password never appears on a command line (the admin tool reads it from a 0600
+  argument file that is deleted at once), and the store is private: the JVM and the admin
+  tool run with umask 077, folders are 0700 and files 0600 (an older, more open home is
+  tightened at every start); CORS is limited to the Browser's own origin.
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ import contextlib
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -50,6 +58,7 @@ JVM_FLAGS = [
 ]
 MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
 ADMIN_CLASS = "org.neo4j.cli.AdminTool"
+UMASK = 0o077  # every file the JVM or the admin tool creates is the owner's only
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,78 @@ def _pid_alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def _cmdline(pid: int) -> list[str]:
+    """The argv of process ``pid`` (empty when it is gone, a zombie or not readable)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [os.fsdecode(a) for a in raw.split(b"\0")[:-1]]
+
+
+def _environ(pid: int) -> dict[str, str] | None:
+    """The environment of process ``pid``, or None when it cannot be read."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    pairs = (os.fsdecode(kv).partition("=") for kv in raw.split(b"\0") if kv)
+    return {k: v for k, _, v in pairs}
+
+
+@contextlib.contextmanager
+def _pidfd(pid: int):
+    """A pidfd pinning process ``pid`` (None where the kernel has none): signals sent
+    through it cannot reach another process that later reuses the pid."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        yield None
+        return
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _send(pid: int, fd: int | None, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        if fd is None:
+            os.kill(pid, sig)
+        else:
+            signal.pidfd_send_signal(fd, sig)
+
+
+def _exited(pid: int, fd: int | None) -> bool:
+    if fd is not None:  # a pidfd turns readable when its process exits
+        return bool(select.select([fd], [], [], 0)[0])
+    return not _pid_alive(pid)
+
+
+def _make_private(path: Path) -> None:
+    """Folders 0700 and files 0600 under ``path`` (owner bits kept); links are skipped,
+    never followed. Top-down, so a folder is closed before its content is changed."""
+    for root, dirs, files in os.walk(path):
+        for name in (*dirs, *files):
+            p = os.path.join(root, name)
+            try:
+                st = os.lstat(p)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(st.st_mode) or not st.st_mode & 0o077:
+                continue
+            mode = 0o700 if stat.S_ISDIR(st.st_mode) else stat.S_IMODE(st.st_mode) & 0o700
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(p, mode)
+
+
+def _write_private_text(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(text)
 
 
 class ManagedNeo4j:
@@ -167,9 +248,23 @@ class ManagedNeo4j:
     def credentials(self) -> dict:
         return json.loads(self.credentials_file.read_text())
 
+    def _make_home_private(self) -> None:
+        """``MDESIGN_HOME`` 0700 and the whole Neo4j tree 0700/0600, also for a home
+        created before mdesign kept it private. A shared folder (sticky, like /tmp) or
+        one owned by someone else given as ``MDESIGN_HOME`` is left as it is."""
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = self.home.stat()
+        if st.st_uid == os.getuid() and not st.st_mode & stat.S_ISVTX and st.st_mode & 0o077:
+            os.chmod(self.home, 0o700)
+        self.neo4j_home.mkdir(mode=0o700, exist_ok=True)
+        if self.credentials_file.exists():
+            os.chmod(self.credentials_file, 0o600)
+        os.chmod(self.neo4j_home, 0o700)
+        _make_private(self.neo4j_home)
+
     def _write_config(self, creds: dict) -> None:
         for sub in ("conf", "data", "logs", "run", "import"):
-            (self.neo4j_home / sub).mkdir(parents=True, exist_ok=True)
+            (self.neo4j_home / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
         h = self.neo4j_home
         conf = {
             "server.default_listen_address": "127.0.0.1",
@@ -181,6 +276,9 @@ class ManagedNeo4j:
             "server.http.listen_address": f"127.0.0.1:{creds['http_port']}",
             "server.http.advertised_address": f"127.0.0.1:{creds['http_port']}",
             "server.https.enabled": "false",
+            # Browser pages of other origins must not read the HTTP API's answers.
+            "dbms.security.http_access_control_allow_origin":
+                f"http://127.0.0.1:{creds['http_port']}",
             "dbms.security.auth_enabled": "true",
             "dbms.security.procedures.unrestricted": "gds.*",
             "dbms.usage_report.enabled": "false",
@@ -200,7 +298,7 @@ class ManagedNeo4j:
         }
         text = "# Written by mdesign (kb/server); regenerated at every `mdesign db start`.\n"
         text += "".join(f"{k}={v}\n" for k, v in conf.items())
-        (h / "conf" / "neo4j.conf").write_text(text)
+        _write_private_text(h / "conf" / "neo4j.conf", text)
 
     def _ensure_credentials(self) -> dict:
         if self.credentials_file.exists():
@@ -218,15 +316,26 @@ class ManagedNeo4j:
         marker = self.neo4j_home / "data" / ".mdesign-password-set"
         if marker.exists():
             return
-        cmd = [self._java(), "-Xmx256m", "-cp", self._classpath(), ADMIN_CLASS,
-               "dbms", "set-initial-password", creds["password"]]
-        proc = subprocess.run(cmd, env=self._env(), capture_output=True, text=True)
+        # Not on the command line, where every local user sees it (`ps`): the java
+        # launcher reads the main class and its arguments from an @argument file, 0600 in
+        # the 0700 run folder, deleted as soon as the tool has run.
+        pw = creds["password"].replace("\\", "\\\\").replace('"', '\\"')
+        argfile = self.neo4j_home / "run" / f".set-password-{secrets.token_hex(8)}.args"
+        fd = os.open(argfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f'{ADMIN_CLASS}\ndbms\nset-initial-password\n"{pw}"\n')
+            cmd = [self._java(), "-Xmx256m", "-cp", self._classpath(), f"@{argfile}"]
+            proc = subprocess.run(cmd, env=self._env(), capture_output=True, text=True,
+                                  stdin=subprocess.DEVNULL, umask=UMASK)
+        finally:
+            argfile.unlink(missing_ok=True)
         if proc.returncode != 0:
             raise ServerError(
                 f"could not set the Neo4j password: {(proc.stderr or proc.stdout).strip()[:200]}",
                 f"remove {self.neo4j_home} to start over (this deletes the stored knowledge base)",
             )
-        marker.write_text("set\n")
+        _write_private_text(marker, "set\n")
 
     # -- process control ----------------------------------------------------------------
 
@@ -236,31 +345,66 @@ class ManagedNeo4j:
         except (OSError, ValueError):
             return None
 
+    def is_own_server(self, pid: int) -> bool:
+        """Whether ``pid`` is this home's Neo4j JVM: ``java`` running the server's main
+        class with ``--home-dir`` this home's neo4j folder (and, where readable, the same
+        ``NEO4J_HOME``). Nothing else is ever signalled or reported as the server."""
+        argv = _cmdline(pid)
+        if not argv or Path(argv[0]).name != "java" or MAIN_CLASS not in argv:
+            return False
+        mine = os.path.realpath(self.neo4j_home)
+        homes = [a.split("=", 1)[1] for a in argv if a.startswith("--home-dir=")]
+        if [os.path.realpath(h) for h in homes] != [mine]:
+            return False
+        env = _environ(pid)
+        return env is None or os.path.realpath(env.get("NEO4J_HOME", mine)) == mine
+
+    def _stale_note(self, pid: int) -> str:
+        return (f"stale pid file {self.pid_file}: pid {pid} is not this home's Neo4j "
+                "server (that process is left alone)")
+
+    def _pid_state(self) -> tuple[int | None, str]:
+        """The pid file's pid and what it names: "none", "ours", "dead" or "stale"."""
+        pid = self._read_pid()
+        if pid is None:
+            return None, "none"
+        if not _pid_alive(pid):
+            return pid, "dead"
+        return pid, "ours" if self.is_own_server(pid) else "stale"
+
     def status(self) -> ServerStatus:
         creds = self.credentials() if self.credentials_file.exists() else {}
         bolt, http = creds.get("bolt_port"), creds.get("http_port")
-        pid = self._read_pid()
-        if pid is not None and not _pid_alive(pid):
+        pid, state = self._pid_state()
+        if state == "dead":
             return ServerStatus(False, pid, bolt, http, self.home,
                                 note="the server process died (crash or kill); "
                                      "`mdesign db start` restarts it")
-        running = pid is not None and bolt is not None and _port_open(bolt)
+        if state == "stale":
+            return ServerStatus(False, None, bolt, http, self.home,
+                                note=self._stale_note(pid) + "; `mdesign db start` or "
+                                     "`mdesign db stop` removes the file")
+        running = state == "ours" and bolt is not None and _port_open(bolt)
         return ServerStatus(running, pid if running else None, bolt, http, self.home)
 
     def start(self, timeout: float = 180.0, echo=print) -> ServerStatus:
         """Start the server, or reuse the one already running. Idempotent."""
         self.install_jars(echo=echo)
         creds = self._ensure_credentials()
-        pid = self._read_pid()
-        if pid is not None and _pid_alive(pid):
+        self._make_home_private()
+        pid, state = self._pid_state()
+        if state == "ours":
             if self._wait_ready(creds, pid, timeout):
                 return self.status()
             raise ServerError(f"a Neo4j process (pid {pid}) owns {self.neo4j_home} "
                               f"but does not answer on port {creds['bolt_port']}",
                               "run `mdesign db stop` and then `mdesign db start`")
-        if pid is not None:
+        if state == "dead":
             echo(f"the previous server (pid {pid}) is gone; restarting it "
                  "(Neo4j recovers committed transactions from its log)")
+            self.pid_file.unlink(missing_ok=True)
+        elif state == "stale":
+            echo(self._stale_note(pid) + "; removed it")
             self.pid_file.unlink(missing_ok=True)
         for port in (creds["bolt_port"], creds["http_port"]):
             if _port_open(port):
@@ -275,11 +419,13 @@ class ManagedNeo4j:
                f"-Xmx{os.environ.get('MDESIGN_NEO4J_HEAP', '2g')}",
                *JVM_FLAGS, "-cp", self._classpath(), MAIN_CLASS,
                f"--home-dir={self.neo4j_home}", f"--config-dir={self.neo4j_home / 'conf'}"]
-        with open(self.console_log, "ab") as out:
+        fd = os.open(self.console_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "ab") as out:
             proc = subprocess.Popen(cmd, env=self._env(), stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True,
-                                    cwd=self.neo4j_home)
-        self.pid_file.write_text(f"{proc.pid}\n")
+                                    cwd=self.neo4j_home, umask=UMASK)
+        _write_private_text(self.pid_file, f"{proc.pid}\n")
         if not self._wait_ready(creds, proc.pid, timeout):
             tail = self._log_tail()
             self.stop()
@@ -314,22 +460,30 @@ class ManagedNeo4j:
                     return lines[-1][:200]
         return "no log output"
 
-    def stop(self, timeout: float = 60.0) -> bool:
+    def stop(self, timeout: float = 60.0, echo=None) -> bool:
         """Stop the server cleanly (SIGTERM, then SIGKILL after ``timeout``).
 
+        Only this home's own JVM is signalled: a pid file naming another process is
+        stale; it is removed, ``echo`` is told in one line, and nothing is signalled.
         Returns whether a server was running.
         """
         pid = self._read_pid()
         if pid is None or not _pid_alive(pid):
             self.pid_file.unlink(missing_ok=True)
             return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _pid_alive(pid):
-            time.sleep(0.2)
-        if _pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            time.sleep(0.5)
+        with _pidfd(pid) as fd:  # pinned first, then checked: the check cannot go stale
+            if not self.is_own_server(pid):
+                self.pid_file.unlink(missing_ok=True)
+                if echo is not None:
+                    echo(self._stale_note(pid) + "; removed it")
+                return False
+            _send(pid, fd, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and not _exited(pid, fd):
+                time.sleep(0.2)
+            if not _exited(pid, fd):
+                _send(pid, fd, signal.SIGKILL)
+                time.sleep(0.5)
         with contextlib.suppress(ChildProcessError):  # reap it if it is our child
             os.waitpid(pid, os.WNOHANG)
         self.pid_file.unlink(missing_ok=True)
