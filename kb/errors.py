@@ -11,9 +11,17 @@ class MdesignError(Exception):
     """
 
     def __init__(self, problem: str, fix: str | None = None) -> None:
-        self.problem = problem.rstrip(".")
-        self.fix = fix
-        super().__init__(self.problem + (f" - {fix}" if fix else ""))
+        self.problem = one_line(problem).rstrip(".")
+        self.fix = None if fix is None else one_line(fix)
+        super().__init__(self.problem + (f" - {self.fix}" if self.fix else ""))
+
+
+def one_line(text: str) -> str:
+    """``text`` with every non-printable character (a newline, NUL, ...) escaped, so that
+    a message quoting an untrusted name stays on one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ServerError(MdesignError):

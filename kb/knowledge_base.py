@@ -321,9 +321,13 @@ class KnowledgeBase:
         for t in self.tasks():
             if t.name == name:
                 return t
-        known = [t.name for t in self.tasks()]
-        raise InputError(f"unknown task {name!r}",
-                         f"known tasks: {', '.join(known) or 'none (import some first)'}")
+        known = [t.name if len(t.name) <= 40 else t.name[:37] + "..." for t in self.tasks()]
+        listed = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20
+                                          else "")
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        raise InputError(f"unknown task {shown!r}",
+                         f"known tasks: {listed or 'none (import some first)'} "
+                         "(`mdesign kb stats` lists them all)")
 
     def tasks_in_space(self, space: str, exclude: str = "") -> list[TaskInfo]:
         """Tasks with results in ``space`` (the candidate sources of a refinement)."""

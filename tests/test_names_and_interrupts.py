@@ -159,12 +159,12 @@ def _runs_of(kb: KnowledgeBase, task: str) -> list[dict]:
 
 def test_refused_input_leaves_no_run(kb: KnowledgeBase, names_space: tuple[Path, Path],
                                      tmp_path: Path) -> None:
-    space, table = write_toy(tmp_path, "toy-alone", {"alone-1": "node"})
+    space, table = write_toy(tmp_path, "toy-lonely", {"alone-1": "node"})
     assert run_cli("kb", "import", "table", str(table), "--space", str(space)).returncode == 0
     one_line_error(run_cli("refine", "--task", "alone-1", "--budget", "2"),
-                   "no source task shares design space 'toy-alone'")
+                   "no source task shares design space 'toy-lonely'")
     assert _runs_of(kb, "alone-1") == []
-    for wrong in ("toy-alone", "no-such-space"):
+    for wrong in ("toy-lonely", "no-such-space"):
         one_line_error(run_cli("refine", "--task", "names-src", "--budget", "2",
                                "--space", wrong), f"not {wrong!r}")
     assert _runs_of(kb, "names-src") == []
@@ -231,3 +231,21 @@ def test_declining_a_prompt_is_not_an_interruption(kb: KnowledgeBase) -> None:
         assert out.returncode == 1, (out.returncode, out.stderr)
         assert [ln for ln in out.stderr.splitlines() if ln.strip()] == ["nothing changed"]
         assert "interrupted" not in out.stdout + out.stderr
+
+
+def test_errors_stay_on_one_line() -> None:
+    """An error quoting an untrusted name (a task name with a newline, say) is still one
+    line: non-printable characters are escaped, printable unicode is kept."""
+    err = InputError("unknown task 'a\nb\x00c'", "known tasks: x\ny, é")
+    assert "\n" not in str(err) and "\x00" not in str(err)
+    assert str(err) == "unknown task 'a\\nb\\x00c' - known tasks: x\\ny, é"
+
+
+def test_unknown_task_lists_known_names_briefly(kb: KnowledgeBase,
+                                                names_space: tuple[Path, Path]) -> None:
+    """The list of known tasks in the error is bounded, whatever names the store holds."""
+    with pytest.raises(InputError) as err:
+        kb.task("no-such-task-" + "z" * 300)
+    text = str(err.value)
+    assert "\n" not in text and len(text) < 2000
+    assert "mdesign kb stats" in text
