@@ -56,8 +56,9 @@ def _train(job: tuple) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from mdesign.kb.space import DesignSpace
-    from mdesign.training.trainer import TrainConfig, train_architecture
+    from mdesign.core.space import DesignSpace
+    from mdesign.training.config import TrainConfig
+    from mdesign.training.trainer import train_architecture
 
     space_def, key, task, cfg = job
     space = DesignSpace.model_validate(space_def)
@@ -85,15 +86,15 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
+    from mdesign.core.stats import kendall_tau, spearman
     from mdesign.kb import KnowledgeBase
     from mdesign.kb.observations import forget_observations
     from mdesign.predictors import store
     from mdesign.predictors.ghn import GHNConfig, ghn_scores, save_ghn, train_ghn
     from mdesign.refinement.refine import RefineConfig, refine
-    from mdesign.refinement.similarity import kendall_tau, spearman
     from mdesign.tasks.store import add_task, load_task
+    from mdesign.training.config import TrainConfig
     from mdesign.training.evaluator import TrainEvaluator
-    from mdesign.training.trainer import TrainConfig
 
     say = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
     truth_cfg = {"epochs": 50, "patience": 15, "seeds": 1, "threads": 1}

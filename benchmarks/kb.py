@@ -124,8 +124,8 @@ def main() -> None:
     out["query_latency"] = lat
 
     # The same per-step read in plain Python over in-memory dicts, for a ratio.
+    from mdesign.core.space import DesignSpace
     from mdesign.kb.importers.nas_bench_graph import read_results
-    from mdesign.kb.space import DesignSpace
 
     sp = DesignSpace.builtin("nas-bench-graph")
     scores: dict = {}

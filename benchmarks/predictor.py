@@ -52,7 +52,7 @@ SMALL = {"train": 200, "eval": 150, "proxy": 20, "pretrain_epochs": 2, "epochs":
 
 
 def metrics(pred: list[float], true: list[float]) -> dict[str, float | None]:
-    from mdesign.refinement.similarity import kendall_tau, spearman
+    from mdesign.core.stats import kendall_tau, spearman
 
     k = max(1, len(true) // 100)
     top_true = set(sorted(range(len(true)), key=lambda i: -true[i])[:k])

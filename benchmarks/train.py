@@ -46,14 +46,15 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
+    from mdesign.core.stats import spearman
     from mdesign.kb import KnowledgeBase
     from mdesign.kb.observations import forget_observations
     from mdesign.refinement import baselines
     from mdesign.refinement.refine import RefineConfig, refine
-    from mdesign.refinement.similarity import spearman
     from mdesign.tasks.store import add_task, load_task
+    from mdesign.training.config import TrainConfig
     from mdesign.training.evaluator import TrainEvaluator
-    from mdesign.training.trainer import TrainConfig, train_architecture
+    from mdesign.training.trainer import train_architecture
 
     out: dict = {"machine": machine(), "epochs": EPOCHS}
     cfg = TrainConfig(epochs=EPOCHS, seeds=1, threads=1)

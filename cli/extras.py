@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
 
 TRAIN = ("torch", "torch_geometric")  # what training, predictors, GHNs and generators import
 PLOT = ("matplotlib",)  # what `refine`'s plot imports

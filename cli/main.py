@@ -1,6 +1,6 @@
 """``mdesign``: the command line. It parses, calls :mod:`mdesign.kb`, and prints.
 
-Every failure the user can fix is a :class:`~mdesign.kb.errors.MdesignError`, printed as
+Every failure the user can fix is a :class:`~mdesign.core.errors.MdesignError`, printed as
 one line ``mdesign: error: <problem> - <fix>`` with exit status 2.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 from mdesign import cypher
-from mdesign.kb.errors import InputError, MdesignError
+from mdesign.core.errors import InputError, MdesignError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -255,8 +255,8 @@ def import_nbg(datasets: str | None, method: str, as_json: bool) -> None:
 def import_table_cmd(file: Path, space_spec: str, task: str | None, method: str,
                      as_json: bool) -> None:
     """A CSV or Parquet model base: one row per (task, architecture)."""
+    from mdesign.core.space import load_space
     from mdesign.kb.importers.table import import_table
-    from mdesign.kb.space import load_space
 
     space = load_space(space_spec)
     with _kb() as k, progress_bar(file.name) as cb:

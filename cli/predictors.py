@@ -82,7 +82,7 @@ def predictor_embed(name: str, space: str, archs: int) -> None:
 def predictor_like(uid: str, k: int) -> None:
     """Architectures like UID, by cosine similarity of stored embeddings."""
     from mdesign.cli.main import _kb
-    from mdesign.kb.errors import InputError
+    from mdesign.core.errors import InputError
 
     with _kb() as kb:
         rows = kb.query("architectures_like", uid=uid, k=k)
@@ -95,7 +95,7 @@ def predictor_like(uid: str, k: int) -> None:
 
 def parse_keys(kb: Any, space: str, archs: Sequence[str]) -> list[str]:
     """Canonical keys of ``archs`` (keys or ``space/key`` uids) of ``space``."""
-    from mdesign.kb.errors import InputError
+    from mdesign.core.errors import InputError
 
     sp = kb.space(space)
     keys = []

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
 from pydantic import ValidationError
 
 
@@ -21,7 +21,7 @@ def _config(**values: Any) -> Any:
 def _train_config(values: dict[str, Any] | None) -> Any:
     if values is None:
         return None
-    from mdesign.training.trainer import TrainConfig
+    from mdesign.training.config import TrainConfig
 
     try:
         return TrainConfig(**values)

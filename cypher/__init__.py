@@ -23,7 +23,7 @@ import re
 from importlib import resources
 from typing import Any
 
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 

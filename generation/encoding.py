@@ -20,7 +20,7 @@ import functools
 from collections.abc import Mapping, Sequence
 
 import torch
-from mdesign.kb.space import Architecture, Choice, DesignSpace, format_choice
+from mdesign.core.space import Architecture, Choice, DesignSpace, format_choice
 
 NBG_OPS = ["op1", "op2", "op3", "op4"]
 

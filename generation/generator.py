@@ -30,15 +30,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
+from mdesign.core.errors import InputError
+from mdesign.core.space import DesignSpace
 from mdesign.generation.encoding import ArchitectureMatrix
 from mdesign.generation.networks import NoisyPredictor, ScoreNetwork
 from mdesign.generation.sampling import guidance_gradient, sample
 from mdesign.generation.sde import VESDE
-from mdesign.kb.errors import InputError
 from mdesign.kb.importers.common import architecture_row
 from mdesign.kb.knowledge_base import KnowledgeBase, code_version
 from mdesign.kb.models import TaskInfo
-from mdesign.kb.space import DesignSpace
 from mdesign.predictors import store
 from mdesign.predictors.encoder import TASK_DIM, task_vector
 from mdesign.predictors.training import rank_targets

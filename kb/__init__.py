@@ -4,7 +4,8 @@ stored in Neo4j, with GDS for path and similarity algorithms.
 Start here: :class:`KnowledgeBase` (``KnowledgeBase.connect()``), :class:`DesignSpace`.
 """
 
-from mdesign.kb.errors import InputError, MdesignError, ServerError
+from mdesign.core.errors import InputError, MdesignError, ServerError
+from mdesign.core.space import DesignSpace, load_space
 from mdesign.kb.knowledge_base import KnowledgeBase, gain_property
 from mdesign.kb.models import (
     EvidencePath,
@@ -15,7 +16,6 @@ from mdesign.kb.models import (
     TaskInfo,
     TaskSimilarity,
 )
-from mdesign.kb.space import DesignSpace, load_space
 
 __all__ = [
     "DesignSpace",

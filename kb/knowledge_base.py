@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mdesign import cypher
+from mdesign.core.errors import InputError, MdesignError, ServerError
+from mdesign.core.space import DesignSpace
 from mdesign.kb import settings
-from mdesign.kb.errors import InputError, MdesignError, ServerError
 from mdesign.kb.models import (
     EvidencePath,
     ImportReport,
@@ -35,7 +36,6 @@ from mdesign.kb.models import (
     TaskInfo,
     TaskSimilarity,
 )
-from mdesign.kb.space import DesignSpace
 from neo4j import (
     Driver,
     GraphDatabase,
@@ -363,6 +363,19 @@ class KnowledgeBase:
             cache[name] = DesignSpace.from_dict(json.loads(rows[0]["definition"]),
                                                 origin=f"knowledge base: {name}")
         return cache[name]
+
+    def target_space(self, task: str) -> str:
+        """The design space of ``task``'s stored results (the one with most); for a task
+        without results (a new task to train on), the space with the most tasks."""
+        rows = self.query("task_spaces", task=task)
+        if rows:
+            return rows[0]["space"]
+        spaces = [r for r in self.query("spaces_by_tasks") if r["tasks"] > 0]
+        if not spaces:
+            raise InputError(f"task {task!r} has no results and the knowledge base holds no "
+                             "design space with results", "import a model base first "
+                             "(`mdesign kb import ...`)")
+        return spaces[0]["space"]
 
     def source_scores(self, uids: Sequence[str], tasks: Iterable[str]
                       ) -> dict[str, dict[str, StoredScore]]:

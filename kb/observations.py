@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from mdesign.core.space import DesignSpace
 from mdesign.kb.evidence import GAIN_PREFIX, edit_gain
 from mdesign.kb.importers.common import architecture_row
 from mdesign.kb.knowledge_base import KnowledgeBase
-from mdesign.kb.space import DesignSpace
 from pydantic import BaseModel
 
 

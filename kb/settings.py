@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
-from mdesign.kb.errors import InputError, ServerError
+from mdesign.core.errors import InputError, ServerError
 from pydantic import BaseModel
 
 NEO4J_VERSION = "5.26.30"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mdesign.kb.errors import InputError
-from mdesign.kb.space import DesignSpace, format_choice
+from mdesign.core.errors import InputError
+from mdesign.core.space import DesignSpace, format_choice
 from mdesign.models import graphgym
 from mdesign.models.heads import GraphModel, Head
 from mdesign.models.nas_bench_graph import NasBenchGraphCell

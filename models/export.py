@@ -185,10 +185,10 @@ if __name__ == "__main__":
 def design_config(kb: Any, run_id: str, in_dim: int | None = None,
                   out_dim: int | None = None) -> dict[str, Any]:
     """The design config of a stored run's best architecture (plain data)."""
-    from mdesign.kb.errors import InputError
+    from mdesign.core.errors import InputError
     from mdesign.models.builder import family
     from mdesign.refinement.runs import load_run
-    from mdesign.training.trainer import TrainConfig
+    from mdesign.training.config import TrainConfig
 
     run = load_run(kb, run_id)
     if not run.best_uid:

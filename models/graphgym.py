@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
 from mdesign.models.ops import Op
 from torch import nn
 

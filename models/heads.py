@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import torch
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
 from torch import nn
 from torch_geometric import nn as gnn
 from torch_geometric.data import Data

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
 from mdesign.models.ops import OPS, Op
 from torch import nn
 

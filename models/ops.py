@@ -21,7 +21,7 @@ aggregation dimension); GCN, GAT, Cheb and ARMA keep their defining normalisatio
 from __future__ import annotations
 
 import torch
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
 from torch import nn
 from torch_geometric import nn as gnn
 

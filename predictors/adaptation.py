@@ -62,12 +62,12 @@ class Ridge:
 def ridge_loo(x: torch.Tensor, y: torch.Tensor,
               penalties: Sequence[float] = RIDGE_LAMBDAS) -> Ridge:
     """Ridge regression of ``y`` [n] on ``x`` [n, d] (the fit is
-    :func:`mdesign.refinement.planners.ridge`), on standardised columns ``Z``, with the
+    :func:`mdesign.core.stats.ridge`), on standardised columns ``Z``, with the
     penalty :math:`\\lambda` picked by the exact leave-one-out error. The unpenalised
     intercept adds :math:`1/n` to every leverage
     :math:`h_i = [Z (Z^\\top Z + \\lambda I)^{-1} Z^\\top]_{ii}`, so the i-th left-out
     residual is :math:`r_i / (1 - h_i - 1/n)` without refitting."""
-    from mdesign.refinement.planners import ridge
+    from mdesign.core.stats import ridge
 
     x64 = x.double()
     mean, scale = x64.mean(0), x64.std(0).clamp_min(1e-8)
@@ -224,7 +224,7 @@ def cross_validate(model: PerformancePredictor, graphs: Sequence[Data],
     """Mean Spearman on the left-out fold of each adaptation in ``options`` (``tasks``:
     the new task's vector, then the trained ones). Each member is fitted once per fold;
     the ensemble is scored from its members' fold predictions."""
-    from mdesign.refinement.similarity import spearman
+    from mdesign.core.stats import spearman
 
     n = len(graphs)
     parts = torch.randperm(n, generator=torch.Generator().manual_seed(seed))

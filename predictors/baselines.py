@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from mdesign.kb.space import DesignSpace
+from mdesign.core.space import DesignSpace
 from mdesign.predictors.encoder import TASK_DIM
 from mdesign.predictors.graph import example_graph
 from mdesign.predictors.training import rank_targets

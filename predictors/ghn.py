@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
+from mdesign.core.space import DesignSpace
 from mdesign.kb.knowledge_base import KnowledgeBase, code_version
-from mdesign.kb.space import DesignSpace
 from mdesign.models.builder import build_model
 from mdesign.predictors import store
 from mdesign.predictors.graph import example_graph, trace

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
 from pydantic import BaseModel
 from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
@@ -133,7 +133,7 @@ def _shape(meta: Any) -> list[int]:
 def trace(module: nn.Module, example: Sequence[Any]) -> ComputationGraph:
     """The computation graph of ``module`` run on the arguments ``example``.
 
-    Raises :class:`~mdesign.kb.errors.InputError` (one line) when the forward pass cannot
+    Raises :class:`~mdesign.core.errors.InputError` (one line) when the forward pass cannot
     be traced, typically Python control flow that depends on tensor values."""
     name = type(module).__name__
     from torch_geometric import nn as gnn

@@ -33,7 +33,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import torch
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
 from mdesign.predictors.graph import FEATURES, ComputationGraph
 from torch import nn
 from torch_geometric.data import Batch, Data

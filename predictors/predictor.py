@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable, Sequence
 
 import torch
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
 from mdesign.kb.knowledge_base import KnowledgeBase, code_version
 from mdesign.kb.models import TaskInfo
 from mdesign.models.builder import family

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from mdesign.core.errors import InputError
+from mdesign.core.space import DesignSpace
 from mdesign.kb import settings
-from mdesign.kb.errors import InputError
 from mdesign.kb.knowledge_base import KnowledgeBase, code_version
-from mdesign.kb.space import DesignSpace
 from mdesign.predictors.encoder import PerformancePredictor
 from mdesign.predictors.graph import FEATURES, OP_VOCAB, architecture_graph
 from pydantic import BaseModel

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable
 
+from mdesign.core.evaluation import Evaluation, Evaluator
+from mdesign.core.space import DesignSpace
 from mdesign.kb.knowledge_base import KnowledgeBase
-from mdesign.kb.space import DesignSpace
-from mdesign.refinement.evaluators import Evaluation, Evaluator
 from pydantic import BaseModel
 
 
@@ -27,13 +26,6 @@ class SearchResult(BaseModel):
     method: str
     best: Evaluation
     paid: list[str]
-
-
-def space_uids(space: DesignSpace, restrict: dict[str, list[str]] | None,
-               can_evaluate: Callable[[str], bool]) -> list[str]:
-    """The uids of the task's own space (``restrict``) that can be evaluated."""
-    uids = (space.uid(a) for a in space.enumerate(restrict))
-    return [u for u in uids if can_evaluate(u)]
 
 
 def _finish(method: str, seen: dict[str, Evaluation]) -> SearchResult:
@@ -44,7 +36,7 @@ def _finish(method: str, seen: dict[str, Evaluation]) -> SearchResult:
 def random_search(space: DesignSpace, evaluator: Evaluator, seed: int,
                   restrict: dict[str, list[str]] | None = None,
                   uids: list[str] | None = None) -> SearchResult:
-    pool = uids if uids is not None else space_uids(space, restrict, evaluator.can_evaluate)
+    pool = uids if uids is not None else space.uids(restrict, evaluator.can_evaluate)
     rng = random.Random(seed)
     # a shuffled prefix: the first b picks of a run are the run at budget b
     order = list(pool)
@@ -57,7 +49,7 @@ def regularized_evolution(space: DesignSpace, evaluator: Evaluator, seed: int,
                           restrict: dict[str, list[str]] | None = None,
                           population: int = 20, sample: int = 5,
                           uids: list[str] | None = None) -> SearchResult:
-    pool = uids if uids is not None else space_uids(space, restrict, evaluator.can_evaluate)
+    pool = uids if uids is not None else space.uids(restrict, evaluator.can_evaluate)
     allowed = set(pool)
     rng = random.Random(seed)
     seen: dict[str, Evaluation] = {}
@@ -103,7 +95,7 @@ def tpe(space: DesignSpace, evaluator: Evaluator, seed: int,
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    allowed = set(uids if uids is not None else space_uids(space, restrict,
+    allowed = set(uids if uids is not None else space.uids(restrict,
                                                           evaluator.can_evaluate))
     study = optuna.create_study(direction="maximize",
                                 sampler=optuna.samplers.TPESampler(seed=seed))

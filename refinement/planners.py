@@ -32,49 +32,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from mdesign.kb.space import DesignSpace, format_choice
-
-
-class OneHot:
-    """``phi(a)``: one column per (dimension, choice) of a design space."""
-
-    def __init__(self, space: DesignSpace) -> None:
-        self.columns = [(d.name, c) for d in space.dimensions
-                        for c in (format_choice(x) for x in d.choices)]
-        self._index = {c: i for i, c in enumerate(self.columns)}
-        self._cache: dict[str, np.ndarray] = {}
-
-    def __call__(self, keys: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(keys), len(self.columns)))
-        for row, key in enumerate(keys):
-            v = self._cache.get(key)
-            if v is None:
-                v = np.zeros(len(self.columns))
-                for part in key.split(","):
-                    d, c = part.split("=", 1)
-                    v[self._index[(d, c)]] = 1.0
-                self._cache[key] = v
-            out[row] = v
-        return out
-
-
-def ridge(x: np.ndarray, y: np.ndarray, lam: float | np.ndarray,
-          prior: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """``(theta, intercept)`` of ridge regression on centred data, shrunk towards ``prior``.
-
-    ``theta = (Xc'Xc + L)^-1 (Xc'Yc + L prior)`` with ``L = diag(lam)`` (one penalty per
-    feature, or one for all); the intercept is not penalised.
-    """
-    if len(y) == 0:
-        theta = np.zeros(x.shape[1]) if prior is None else prior.copy()
-        return theta, 0.0
-    xm, ym = x.mean(axis=0), float(y.mean())
-    xc, yc = x - xm, y - ym
-    p = np.zeros(x.shape[1]) if prior is None else prior
-    penalty = np.broadcast_to(np.asarray(lam, dtype=float), (x.shape[1],))
-    a = xc.T @ xc + np.diag(penalty)
-    theta = np.linalg.solve(a, xc.T @ yc + penalty * p)
-    return theta, ym - float(xm @ theta)
+from mdesign.core.stats import ridge
 
 
 class SourcePlanner:

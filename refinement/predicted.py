@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
+from mdesign.core.space import DesignSpace
 from mdesign.kb.knowledge_base import KnowledgeBase
-from mdesign.kb.space import DesignSpace
 
 
 class PredictedGains:

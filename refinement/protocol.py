@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mdesign.core.evaluation import Evaluation
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.refinement import baselines
-from mdesign.refinement.evaluators import BenchmarkEvaluator, Evaluation, load_target_table
-from mdesign.refinement.refine import PlannerCache, RefineConfig, refine, target_space
+from mdesign.refinement.evaluators import BenchmarkEvaluator, load_target_table
+from mdesign.refinement.refine import PlannerCache, RefineConfig, refine
 
 # name -> (RefineConfig overrides, stochastic?)
 MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
@@ -137,8 +138,8 @@ def run_method(kb: KnowledgeBase, ctx: TaskContext, method: str, budget: int, se
 def task_context(kb: KnowledgeBase, task: str) -> TaskContext:
     info = kb.task(task)
     table = load_target_table(kb, task)
-    space = kb.space(target_space(kb, task))
-    uids = baselines.space_uids(space, info.restrict, table.__contains__)
+    space = kb.space(kb.target_space(task))
+    uids = space.uids(info.restrict, table.__contains__)
     params = sorted(table[u].params for u in uids if table[u].params is not None)
     return TaskContext(task=task, table=table, uids=uids,
                        tests=sorted(table[u].test if table[u].test is not None
@@ -183,13 +184,13 @@ def ensure_loo_predictors(kb: KnowledgeBase, tasks: Sequence[str],
     """For each target, a stored performance predictor trained on the other tasks of its
     space and never on the target (reused when one exists with exactly those tasks);
     ``settings`` override the :class:`PredictorConfig` defaults."""
-    from mdesign.kb.errors import InputError
+    from mdesign.core.errors import InputError
     from mdesign.predictors import store
     from mdesign.predictors.predictor import PredictorConfig, train_predictor
 
     made = {}
     for task in tasks:
-        space = target_space(kb, task)
+        space = kb.target_space(task)
         others = sorted(t.name for t in kb.tasks_in_space(space, exclude=task))
         name = loo_predictor_name(task)
         try:
@@ -219,14 +220,14 @@ def ensure_loo_generators(kb: KnowledgeBase, tasks: Sequence[str],
     tasks of its space and never from the target. One stored with exactly those tasks is
     reused (given ``settings``: only if it was trained with them). The score network sees
     architectures only, no results: it is trained once and shared."""
+    from mdesign.core.errors import InputError
     from mdesign.generation.generator import GeneratorConfig, train_generator
-    from mdesign.kb.errors import InputError
     from mdesign.predictors import store
 
     made: dict[str, str] = {}
     shared: dict[str, Any] = {}  # space -> a trained score network
     for task in tasks:
-        space = target_space(kb, task)
+        space = kb.target_space(task)
         others = sorted(t.name for t in kb.tasks_in_space(space, exclude=task))
         name = loo_generator_name(task)
         cfg = GeneratorConfig(**{**(settings or {}), "name": name, "space": space,
@@ -262,7 +263,7 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
     predictor (generator) per task."""
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        from mdesign.kb.errors import InputError
+        from mdesign.core.errors import InputError
 
         raise InputError(f"unknown method(s) {', '.join(unknown)}",
                          f"choose from {', '.join(METHODS)}")

@@ -44,14 +44,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
-from mdesign.kb.errors import InputError, MdesignError
+from mdesign.core.errors import InputError, MdesignError
+from mdesign.core.evaluation import Evaluation, Evaluator
+from mdesign.core.space import DesignSpace, OneHot
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.models import RankedArchitecture, StoredScore, TaskInfo
-from mdesign.kb.space import DesignSpace
-from mdesign.refinement.baselines import space_uids
 from mdesign.refinement.calibration import fit_source, update_weights
-from mdesign.refinement.evaluators import Evaluation, Evaluator
-from mdesign.refinement.planners import OneHot, SourcePlanner
+from mdesign.refinement.planners import SourcePlanner
 from mdesign.refinement.sources import (
     SourceInfo,
     candidate_sources,
@@ -587,13 +586,13 @@ class _Refinement:
                 for i in ranked[:q]]
 
     def evaluate_many(self, uids: list[str]) -> list[Evaluation]:
-        """Evaluate a batch, concurrently when the evaluator can (``evaluate_many``)."""
-        many = getattr(self.evaluator, "evaluate_many", None)
-        if many is None or len(uids) == 1:
+        """Evaluate a batch, together when the evaluator is ``concurrent``."""
+        if not self.evaluator.concurrent or len(uids) == 1:
             return [self.evaluate(u) for u in uids]
         t = time.perf_counter()
         try:
-            results = [e.model_copy(update={"paid": True}) for e in many(uids)]
+            results = [e.model_copy(update={"paid": True})
+                       for e in self.evaluator.evaluate_many(uids)]
         finally:
             self.eval_time += time.perf_counter() - t
         for e in results:
@@ -640,7 +639,7 @@ def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
     """
     t_start = time.perf_counter()
     target = kb.task(config.task)
-    space_name = config.space or target_space(kb, config.task)
+    space_name = config.space or kb.target_space(config.task)
     own = [r["space"] for r in kb.query("task_spaces", task=config.task)]
     if own and space_name not in own:
         raise InputError(f"task {config.task!r} has its results in space(s) "
@@ -660,7 +659,7 @@ def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
     run = _Refinement(kb, config, evaluator, space, usable, planners, recorder, on_step)
 
     def pool() -> list[str]:
-        return space_uids(space, restrict, usable)
+        return space.uids(restrict, usable)
 
     try:
         sources = run.retrieve(target, pool)
@@ -716,17 +715,3 @@ def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
                             sources=sources, best=run.best, steps=run.steps,
                             spent=evaluator.spent, overhead_ms_per_step=round(median, 3),
                             stopped=stopped)
-
-
-def target_space(kb: KnowledgeBase, task: str) -> str:
-    """The design space of the target's stored results (the one with most); for a target
-    without results (a new task to train on), the space with the most tasks."""
-    rows = kb.query("task_spaces", task=task)
-    if rows:
-        return rows[0]["space"]
-    spaces = [r for r in kb.query("spaces_by_tasks") if r["tasks"] > 0]
-    if not spaces:
-        raise InputError(f"task {task!r} has no results and the knowledge base holds no "
-                         "design space with results", "import a model base first "
-                         "(`mdesign kb import ...`)")
-    return spaces[0]["space"]

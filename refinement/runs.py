@@ -26,18 +26,17 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from mdesign.core.errors import InputError, MdesignError
+from mdesign.core.evaluation import Evaluation, Evaluator
 from mdesign.kb import settings
-from mdesign.kb.errors import InputError, MdesignError
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.observations import Observation, record_observations
-from mdesign.refinement.evaluators import Evaluation, Evaluator
 from mdesign.refinement.refine import (
     PlannerCache,
     RefineConfig,
     RefinementResult,
     RefinementStep,
     refine,
-    target_space,
 )
 from mdesign.refinement.sources import SourceInfo, candidate_sources
 from pydantic import BaseModel
@@ -159,7 +158,7 @@ def check_input(kb: KnowledgeBase, config: RefineConfig) -> None:
     unknown task, a design space the target has no results in (or an unknown one), a
     space that no other task shares (no source to retrieve)."""
     target = kb.task(config.task)
-    space = config.space or target_space(kb, config.task)
+    space = config.space or kb.target_space(config.task)
     own = [r["space"] for r in kb.query("task_spaces", task=config.task)]
     if own and space not in own:
         raise InputError(f"task {config.task!r} has its results in space(s) "
@@ -269,7 +268,7 @@ def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
         evaluator.restore(resume.paid())
     else:
         config = config.model_copy(update={"space": config.space
-                                           or target_space(kb, config.task)})
+                                           or kb.target_space(config.task)})
         check_input(kb, config)  # refused input leaves no run behind
         store = RunStore.create(kb, config, config.space or "")
     try:
@@ -299,9 +298,7 @@ def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
             raise RunFailed(store.id, exc) from exc
         raise
     finally:
-        close = getattr(evaluator, "close", None)
-        if close is not None:
-            close()  # e.g. the train evaluator's worker processes
+        evaluator.close()  # e.g. the train evaluator's worker processes
     return result
 
 

@@ -1,86 +1,12 @@
-"""Rank correlations between tasks, as pure functions (no database).
+"""Task similarity from dataset meta-features, as pure functions (no database).
 
-``spearman(x, y)`` is the Pearson correlation of the average ranks of ``x`` and ``y``
-(ties share the mean of the ranks they span), the definition the ``task_similarity``
-and ``similar_tasks`` queries compute in Cypher. ``kendall_tau(x, y)`` is Kendall's
-tau-b::
-
-    tau_b = (C - D) / sqrt((n0 - n1) * (n0 - n2))
-
-with C and D the concordant and discordant pairs, n0 = n(n-1)/2, and n1, n2 the pairs
-tied in x and in y. It is O(n^2): meant for the few anchor architectures of a task.
+The rank correlations it builds on (``spearman``, ``kendall_tau``) live in
+:mod:`mdesign.core.stats`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-
-
-def average_ranks(values: Sequence[float]) -> list[float]:
-    """1-based ranks; tied values get the mean of the ranks they occupy."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        mean_rank = (i + j) / 2 + 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = mean_rank
-        i = j + 1
-    return ranks
-
-
-def pearson(x: Sequence[float], y: Sequence[float]) -> float | None:
-    """Pearson correlation; ``None`` when either side is constant or shorter than 2."""
-    n = len(x)
-    if n != len(y):
-        raise ValueError("x and y differ in length")
-    if n < 2:
-        return None
-    mx, my = sum(x) / n, sum(y) / n
-    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y, strict=True))
-    sxx = sum((a - mx) ** 2 for a in x)
-    syy = sum((b - my) ** 2 for b in y)
-    if sxx == 0 or syy == 0:
-        return None
-    return sxy / math.sqrt(sxx * syy)
-
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
-    """Spearman's rank correlation with average ranks for ties."""
-    return pearson(average_ranks(x), average_ranks(y))
-
-
-def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float | None:
-    """Kendall's tau-b; ``None`` when either side is constant or shorter than 2."""
-    n = len(x)
-    if n != len(y):
-        raise ValueError("x and y differ in length")
-    if n < 2:
-        return None
-    concordant = discordant = ties_x = ties_y = 0
-    for i in range(n):
-        for j in range(i + 1, n):
-            dx = x[i] - x[j]
-            dy = y[i] - y[j]
-            if dx == 0:
-                ties_x += 1
-            if dy == 0:
-                ties_y += 1
-            if dx == 0 or dy == 0:
-                continue
-            if (dx > 0) == (dy > 0):
-                concordant += 1
-            else:
-                discordant += 1
-    n0 = n * (n - 1) / 2
-    denom = math.sqrt((n0 - ties_x) * (n0 - ties_y))
-    if denom == 0:
-        return None
-    return (concordant - discordant) / denom
 
 
 def feature_similarity(target: dict[str, float], sources: dict[str, dict[str, float]]

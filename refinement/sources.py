@@ -20,11 +20,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
+from mdesign.core.stats import kendall_tau
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.models import TaskInfo
 from mdesign.refinement.calibration import initial_weights
-from mdesign.refinement.similarity import feature_similarity, kendall_tau
+from mdesign.refinement.similarity import feature_similarity
 from pydantic import BaseModel
 
 

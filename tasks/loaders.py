@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
 from mdesign.training.data import TaskData, graph_task, karate_task, link_task, node_task, sbm_task
 from torch_geometric.data import Data
 

@@ -13,8 +13,8 @@ import dataclasses
 from pathlib import Path
 
 import torch
+from mdesign.core.errors import InputError
 from mdesign.kb import settings
-from mdesign.kb.errors import InputError
 from mdesign.kb.importers.common import TaskSpec, store_tasks
 from mdesign.kb.knowledge_base import FEATURE_PREFIX, KnowledgeBase
 from mdesign.tasks.features import meta_features

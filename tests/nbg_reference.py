@@ -7,8 +7,8 @@ import functools
 import io
 from collections import defaultdict, deque
 
+from mdesign.core.space import load_space, nas_bench_graph_hash
 from mdesign.kb.importers.nas_bench_graph import DATASETS
-from mdesign.kb.space import load_space, nas_bench_graph_hash
 from nas_bench_graph import light_read
 
 SPACE = load_space("nas-bench-graph")

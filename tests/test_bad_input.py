@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from conftest import MDESIGN, run_cli
+from mdesign.core.space import DesignSpace
 from mdesign.kb import KnowledgeBase
-from mdesign.kb.space import DesignSpace
 from tables import write_graphgym, write_toy
 
 

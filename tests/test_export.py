@@ -57,7 +57,7 @@ def test_export_errors(nbg: KnowledgeBase) -> None:
 
 
 def test_graphgym_module_matches(tmp_path: Path) -> None:
-    from mdesign.kb.space import load_space
+    from mdesign.core.space import load_space
     from mdesign.models.export import to_module
 
     space = load_space("graphgym")

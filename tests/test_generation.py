@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import run_cli
+from mdesign.core.space import DesignSpace
 from mdesign.generation.encoding import ArchitectureMatrix
 from mdesign.generation.generator import (
     ArchitectureGenerator,
@@ -27,7 +28,6 @@ from mdesign.generation.networks import ScoreNetwork
 from mdesign.generation.sampling import guidance_gradient, sample
 from mdesign.generation.sde import VESDE
 from mdesign.kb import KnowledgeBase
-from mdesign.kb.space import DesignSpace
 from torch import nn
 
 torch.set_num_threads(1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import run_cli
+from mdesign.core.space import DesignSpace
 from mdesign.generation.generator import (
     GenerationSettings,
     GeneratorConfig,
@@ -19,7 +20,6 @@ from mdesign.generation.generator import (
 )
 from mdesign.kb import KnowledgeBase
 from mdesign.kb.importers.table import import_table
-from mdesign.kb.space import DesignSpace
 from tables import write_graphgym, write_toy
 from test_bad_input import one_line_error
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import run_cli
+from mdesign.core.errors import InputError
+from mdesign.core.space import DesignSpace
 from mdesign.kb import KnowledgeBase
-from mdesign.kb.errors import InputError
-from mdesign.kb.space import DesignSpace
 from mdesign.models.builder import build_model
 from mdesign.predictors.ghn import GHNConfig, Realised, ghn_initialise, ghn_scores, train_ghn
 from mdesign.predictors.graph import example_graph, trace
@@ -194,7 +194,8 @@ def _ghn_round_trip(nbg: KnowledgeBase) -> None:
 
     from mdesign.predictors import store
     from mdesign.refinement.predicted import GHNFilter
-    from mdesign.training.trainer import TrainConfig, train_architecture
+    from mdesign.training.config import TrainConfig
+    from mdesign.training.trainer import train_architecture
 
     pool = sorted(NBG.key(a) for a in NBG.enumerate())[10:16]
     picked = [(SimpleNamespace(uid=f"nas-bench-graph/{k}"), 0.0, {}) for k in pool]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from mdesign.kb.errors import InputError
-from mdesign.kb.space import DesignSpace, load_space
+from mdesign.core.errors import InputError
+from mdesign.core.space import DesignSpace, load_space
 from mdesign.models.builder import build_model, family
 from mdesign.models.nas_bench_graph import NasBenchGraphCell
 from mdesign.models.ops import OPS, Op

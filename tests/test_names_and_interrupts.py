@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 from conftest import MDESIGN, run_cli
+from mdesign.core.errors import InputError
 from mdesign.kb import KnowledgeBase, settings
-from mdesign.kb.errors import InputError
 from mdesign.refinement import runs
 from tables import write_toy
 from test_bad_input import one_line_error

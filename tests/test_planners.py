@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from mdesign.core.evaluation import Evaluation
+from mdesign.core.space import DesignSpace, OneHot
+from mdesign.core.stats import ridge
 from mdesign.kb.models import TaskInfo
-from mdesign.kb.space import DesignSpace
-from mdesign.refinement.evaluators import Evaluation
-from mdesign.refinement.planners import OneHot, SourcePlanner, ridge
+from mdesign.refinement.planners import SourcePlanner
 from mdesign.refinement.protocol import Trajectory
 from mdesign.refinement.sources import pick_anchors, rank_sources
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import run_cli
+from mdesign.core.errors import InputError
+from mdesign.core.space import DesignSpace
 from mdesign.kb import KnowledgeBase
-from mdesign.kb.errors import InputError
-from mdesign.kb.space import DesignSpace
 from mdesign.predictors.augment import drop_edges, mask_ops, view
 from mdesign.predictors.graph import OP_VOCAB, architecture_graph, example_graph, trace
 from mdesign.predictors.training import info_nce, rank_targets
@@ -177,10 +177,10 @@ def test_adaptations_move_only_their_parameters_and_learn_the_shots() -> None:
     import copy
 
     from mdesign.cli.predictors import ADAPT_CHOICES
+    from mdesign.core.stats import spearman
     from mdesign.predictors.adaptation import ADAPTATIONS, ENSEMBLE, adapt
     from mdesign.predictors.encoder import TASK_DIM, PerformancePredictor
     from mdesign.predictors.training import predict
-    from mdesign.refinement.similarity import spearman
 
     assert set(ADAPT_CHOICES) == {*ADAPTATIONS, "auto"}
     space = DesignSpace.from_yaml(SPACES / "nas-bench-graph.yaml")

@@ -8,9 +8,9 @@ import random
 import pytest
 from conftest import run_cli
 from mdesign import cypher
+from mdesign.core.errors import InputError
+from mdesign.core.stats import spearman
 from mdesign.kb import KnowledgeBase
-from mdesign.kb.errors import InputError
-from mdesign.refinement.similarity import spearman
 from nbg_reference import ALL, improving_reach, table
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 from mdesign import cypher
+from mdesign.core.errors import InputError
 from mdesign.kb import KnowledgeBase
-from mdesign.kb.errors import InputError
 from mdesign.kb.server import ManagedNeo4j
 from tables import write_toy
 from test_bad_input import one_line_error

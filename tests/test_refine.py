@@ -6,11 +6,12 @@ import math
 from pathlib import Path
 
 import pytest
+from mdesign.core.errors import InputError
+from mdesign.core.evaluation import BudgetExhausted
+from mdesign.core.space import DesignSpace
 from mdesign.kb import KnowledgeBase
-from mdesign.kb.errors import InputError
 from mdesign.kb.importers.table import import_table
-from mdesign.kb.space import DesignSpace
-from mdesign.refinement.evaluators import BenchmarkEvaluator, BudgetExhausted
+from mdesign.refinement.evaluators import BenchmarkEvaluator
 from mdesign.refinement.refine import RefineConfig, refine
 from nbg_reference import table
 from tables import write_toy
@@ -85,7 +86,7 @@ def test_anchor_similarity_pays_for_its_anchors(nbg: KnowledgeBase) -> None:
     assert all(s.anchor_tau is not None for s in result.sources)
     t = table("physics")
     # the anchor tau of the first source, recomputed from the tables
-    from mdesign.refinement.similarity import kendall_tau
+    from mdesign.core.stats import kendall_tau
 
     src = result.sources[0]
     xs = [table(src.task)[a.uid]["valid"] for a in anchors]

@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 from conftest import MDESIGN, run_cli
+from mdesign.core.errors import MdesignError
+from mdesign.core.evaluation import Evaluation, PaidEvaluator
+from mdesign.core.space import DesignSpace
 from mdesign.kb import KnowledgeBase
-from mdesign.kb.errors import MdesignError
 from mdesign.kb.importers.table import import_table
 from mdesign.kb.observations import Observation, record_observations
 from mdesign.kb.server import ManagedNeo4j
-from mdesign.kb.space import DesignSpace
 from mdesign.refinement import runs
-from mdesign.refinement.evaluators import BenchmarkEvaluator, Evaluation, PaidEvaluator
+from mdesign.refinement.evaluators import BenchmarkEvaluator
 from mdesign.refinement.refine import RefineConfig, refine
 from tables import write_toy
 

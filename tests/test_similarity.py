@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from mdesign.refinement.similarity import average_ranks, kendall_tau, spearman
+from mdesign.core.stats import average_ranks, kendall_tau, spearman
 
 
 def test_average_ranks_share_ties() -> None:

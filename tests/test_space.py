@@ -6,8 +6,8 @@ import itertools
 from pathlib import Path
 
 import pytest
-from mdesign.kb.errors import InputError
-from mdesign.kb.space import DesignSpace, load_space, nas_bench_graph_hash
+from mdesign.core.errors import InputError
+from mdesign.core.space import DesignSpace, load_space, nas_bench_graph_hash
 from nas_bench_graph import Arch
 
 OPS = ["gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip"]

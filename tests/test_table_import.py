@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
+from mdesign.core.space import DesignSpace
 from mdesign.kb import KnowledgeBase, gain_property
 from mdesign.kb.importers.table import import_table
 from mdesign.kb.importers.task_features import import_task_features
-from mdesign.kb.space import DesignSpace
 from tables import SINGLE_YAML, toy_score, write_toy
 
 

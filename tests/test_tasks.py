@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import run_cli
+from mdesign.core.errors import InputError
 from mdesign.kb import KnowledgeBase
-from mdesign.kb.errors import InputError
 from mdesign.tasks.features import meta_features
 from mdesign.tasks.loaders import load_task_data
 from torch_geometric.data import Data
@@ -143,8 +143,8 @@ def test_refine_with_real_training_feeds_the_knowledge_base(nbg: KnowledgeBase,
     assert {p["code_version"] for p in prov} and all(p["hp"] for p in prov)
     assert nbg.task("sbm-train").results == 3
     # a space the builder cannot realise is refused before any training
+    from mdesign.core.space import DesignSpace
     from mdesign.kb.importers.table import import_table
-    from mdesign.kb.space import DesignSpace
     from tables import write_toy
 
     space_file, csv = write_toy(tmp_path, "toy-notrain", {"nt-a": "node"})
@@ -163,8 +163,8 @@ def test_batched_parallel_training_matches_sequential(nbg: KnowledgeBase) -> Non
     import ray
     from mdesign.refinement.refine import RefineConfig, refine
     from mdesign.tasks.store import add_task
+    from mdesign.training.config import TrainConfig
     from mdesign.training.evaluator import TrainEvaluator
-    from mdesign.training.trainer import TrainConfig
 
     add_task(nbg, "sbm-par", "builtin:sbm:2:20", "node")
     space = nbg.space("nas-bench-graph")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from mdesign.kb.space import load_space
+from mdesign.core.space import load_space
+from mdesign.training.config import TrainConfig
 from mdesign.training.data import graph_task, karate_task, link_task, sbm_task
 from mdesign.training.metrics import accuracy, roc_auc
-from mdesign.training.trainer import TrainConfig, train_architecture
+from mdesign.training.trainer import train_architecture
 from torch_geometric.data import Data
 
 torch.set_num_threads(1)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
 from torch_geometric.data import Data
 
 SPLIT_SEED = 0

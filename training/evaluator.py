@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import json
 
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
+from mdesign.core.evaluation import Evaluation, PaidEvaluator
+from mdesign.core.space import DesignSpace
 from mdesign.kb.knowledge_base import KnowledgeBase, code_version
-from mdesign.kb.space import DesignSpace
 from mdesign.models.builder import family
-from mdesign.refinement.evaluators import Evaluation, PaidEvaluator
 from mdesign.tasks.store import load_task
+from mdesign.training.config import TrainConfig
 from mdesign.training.data import TaskData
 from mdesign.training.executors import Executor, make_executor
-from mdesign.training.trainer import TrainConfig, TrainResult, train_architecture
+from mdesign.training.trainer import TrainResult, train_architecture
 
 
 def _train_job(space_definition: dict, data: TaskData, config: TrainConfig, version: str,
@@ -85,17 +86,14 @@ class TrainEvaluator(PaidEvaluator):
                                      [(u.split("/", 1)[1],) for u in uids])
         return [self._evaluation(u, r) for u, r in zip(uids, results, strict=True)]
 
-    def evaluate_many(self, uids: list[str]) -> list[Evaluation]:
-        """Train a batch on the executor (``workers`` processes of ``config.threads``
-        threads, or Ray); results come back in the order asked, so a run stays
-        deterministic."""
-        new = [u for u in dict.fromkeys(uids) if u not in self._paid]
-        if self._executor is None or len(new) <= 1:
-            return [self.evaluate(u) for u in uids]
-        self._charge(new)
-        self._paid.update((e.uid, e) for e in self._train(new))
-        return [self._paid[u] if u in new
-                else self._paid[u].model_copy(update={"paid": False}) for u in uids]
+    @property
+    def concurrent(self) -> bool:  # type: ignore[override]
+        """Batches train together on an executor (``workers`` processes of
+        ``config.threads`` threads, or Ray); one local worker trains in this process."""
+        return self._executor is not None
+
+    def _measure_many(self, uids: list[str]) -> list[Evaluation]:
+        return self._train(uids)
 
     def close(self) -> None:
         if self._executor is not None:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
-from mdesign.kb.errors import InputError, MdesignError, ServerError
+from mdesign.core.errors import InputError, MdesignError, ServerError
 
 T = TypeVar("T")
 

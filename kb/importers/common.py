@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mdesign.core.errors import InputError
+from mdesign.core.space import Architecture, DesignSpace, format_choice
 from mdesign.kb import evidence
-from mdesign.kb.errors import InputError
 from mdesign.kb.knowledge_base import KnowledgeBase, Step, fingerprint
 from mdesign.kb.models import ImportReport
-from mdesign.kb.space import Architecture, DesignSpace, format_choice
 from pydantic import BaseModel
 
 Progress = Callable[[str, int, int], None]

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from importlib import metadata, resources
 
+from mdesign.core.space import DesignSpace, nas_bench_graph_hash
 from mdesign.kb.importers import task_features
 from mdesign.kb.importers.common import Progress, ResultRow, TaskSpec, import_results
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.models import ImportReport
-from mdesign.kb.space import DesignSpace, nas_bench_graph_hash
 
 DATASETS = ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv",
             "proteins")
@@ -60,7 +60,7 @@ def import_nas_bench_graph(kb: KnowledgeBase, datasets: tuple[str, ...] = DATASE
                            progress: Progress | None = None) -> ImportReport:
     unknown = [d for d in datasets if d not in DATASETS]
     if unknown:
-        from mdesign.kb.errors import InputError
+        from mdesign.core.errors import InputError
 
         raise InputError(f"NAS-Bench-Graph has no dataset {unknown[0]!r}",
                          f"choose from {', '.join(DATASETS)}")

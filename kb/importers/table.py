@@ -21,7 +21,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
+from mdesign.core.space import DesignSpace, format_choice
 from mdesign.kb.importers.common import (
     Progress,
     ResultRow,
@@ -31,7 +32,6 @@ from mdesign.kb.importers.common import (
 )
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.models import ImportReport
-from mdesign.kb.space import DesignSpace, format_choice
 
 
 def read_frame(path: Path) -> Any:

@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
 from mdesign.kb.knowledge_base import FEATURE_PREFIX, KnowledgeBase
 
 

@@ -45,8 +45,8 @@ from importlib import resources
 from pathlib import Path
 
 from mdesign import cypher
+from mdesign.core.errors import ServerError
 from mdesign.kb import settings
-from mdesign.kb.errors import ServerError
 
 JVM_FLAGS = [
     "-XX:+UseG1GC",

@@ -27,18 +27,38 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
-from mdesign.kb.errors import InputError
+from mdesign.core.errors import InputError
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 Choice = str | int | float | bool
 Architecture = dict[str, Choice]
+
+
+def split_uid(uid: str) -> tuple[str, str]:
+    """``(space, key)`` of an architecture uid ``space/key`` (split at the first ``/``)."""
+    space, sep, key = uid.partition("/")
+    if not sep:
+        raise ValueError(f"{uid!r} is not an architecture uid (space/key)")
+    return space, key
+
+
+def key_of(uid: str) -> str:
+    """The key ``dim=choice,...`` of an architecture uid ``space/key``."""
+    return split_uid(uid)[1]
+
+
+def key_choices(key: str) -> dict[str, str]:
+    """The ``dimension -> choice text`` pairs of a key, as written (not validated: see
+    :meth:`DesignSpace.parse_key`); ``ValueError`` when a part has no ``=``."""
+    return dict(part.split("=", 1) for part in key.split(","))
 RESERVED = {"uid", "key", "space", "embedding"}
 
 
@@ -279,7 +299,7 @@ class DesignSpace(BaseModel):
 
     def parse_key(self, key: str) -> Architecture:
         try:
-            pairs = dict(part.split("=", 1) for part in key.split(","))
+            pairs = key_choices(key)
         except ValueError:
             raise InputError(f"{key!r} is not an architecture key",
                              "write it as dim=choice,dim=choice,... in the space's order") from None
@@ -364,6 +384,13 @@ class DesignSpace(BaseModel):
     def all_keys(self) -> list[str]:
         """The keys of all valid canonical architectures, sorted."""
         return sorted(self.key(a) for a in self.enumerate())
+
+    def uids(self, restrict: Mapping[str, list[str]] | None = None,
+             keep: Callable[[str], bool] | None = None) -> list[str]:
+        """The uids of the valid canonical architectures (within ``restrict``, a task's own
+        part of the space), in enumeration order; only those ``keep`` accepts."""
+        out = (self.uid(a) for a in self.enumerate(restrict))
+        return [u for u in out if keep is None or keep(u)]
 
     # -- internal: architectures as tuples of choice texts, memoised ----------------------
 
@@ -485,3 +512,26 @@ def load_space(spec: str) -> DesignSpace:
     if spec.endswith((".yaml", ".yml")) or "/" in spec:
         return DesignSpace.from_yaml(spec)
     return _builtin(spec)
+
+
+class OneHot:
+    """``phi(a)``: one column per (dimension, choice) of a design space, the one one-hot
+    encoding of architecture keys (``dim=choice,...``) in mdesign."""
+
+    def __init__(self, space: DesignSpace) -> None:
+        self.columns = [(d.name, c) for d in space.dimensions
+                        for c in (format_choice(x) for x in d.choices)]
+        self._index = {c: i for i, c in enumerate(self.columns)}
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __call__(self, keys: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(keys), len(self.columns)))
+        for row, key in enumerate(keys):
+            v = self._cache.get(key)
+            if v is None:
+                v = np.zeros(len(self.columns))
+                for d, c in key_choices(key).items():
+                    v[self._index[(d, c)]] = 1.0
+                self._cache[key] = v
+            out[row] = v
+        return out
