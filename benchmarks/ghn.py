@@ -57,12 +57,14 @@ def _train(job: tuple) -> dict:
 
     torch.set_num_threads(1)
     from mdesign.core.space import DesignSpace
+    from mdesign.predictors.ghn import ghn_initialiser
     from mdesign.training.config import TrainConfig
     from mdesign.training.trainer import train_architecture
 
     space_def, key, task, cfg = job
     space = DesignSpace.model_validate(space_def)
-    r = train_architecture(space, space.parse_key(key), task, TrainConfig(**cfg))
+    r = train_architecture(space, space.parse_key(key), task, TrainConfig(**cfg),
+                           ghn_initialiser(cfg["ghn"]) if cfg.get("ghn") else None)
     return {"key": key, "valid": r.valid, "test": r.test, "params": r.params,
             "wall_s": r.wall_s}
 

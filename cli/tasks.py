@@ -73,7 +73,7 @@ def export_cmd(run_id: str, fmt: str, out: Path | None, in_dim: int | None,
     from mdesign.cli.main import _kb
     from mdesign.kb.knowledge_base import code_version
     from mdesign.kb.settings import is_safe_name, safe_name, write_atomically
-    from mdesign.models.export import design_config, to_module, to_yaml
+    from mdesign.refinement.export import design_config, to_module, to_yaml
 
     with _kb() as kb:
         config = design_config(kb, run_id, in_dim, out_dim)

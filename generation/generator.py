@@ -332,7 +332,7 @@ def _tail(losses: Sequence[float]) -> float | None:
 
 def load_generator(kb: KnowledgeBase, name: str) -> tuple[ArchitectureGenerator,
                                                            store.PredictorMeta]:
-    model, meta = store.load(kb, name, expect="generator")
+    model, meta = store.load(kb, name, expect="generator", build=ArchitectureGenerator)
     return model, meta
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from mdesign.core.stats import ridge, spearman
 from mdesign.predictors.encoder import PerformancePredictor
 from mdesign.predictors.training import embed, predict, rank_targets
 from torch.nn import functional as F
@@ -67,8 +68,6 @@ def ridge_loo(x: torch.Tensor, y: torch.Tensor,
     intercept adds :math:`1/n` to every leverage
     :math:`h_i = [Z (Z^\\top Z + \\lambda I)^{-1} Z^\\top]_{ii}`, so the i-th left-out
     residual is :math:`r_i / (1 - h_i - 1/n)` without refitting."""
-    from mdesign.core.stats import ridge
-
     x64 = x.double()
     mean, scale = x64.mean(0), x64.std(0).clamp_min(1e-8)
     z = ((x64 - mean) / scale).numpy()
@@ -224,8 +223,6 @@ def cross_validate(model: PerformancePredictor, graphs: Sequence[Data],
     """Mean Spearman on the left-out fold of each adaptation in ``options`` (``tasks``:
     the new task's vector, then the trained ones). Each member is fitted once per fold;
     the ensemble is scored from its members' fold predictions."""
-    from mdesign.core.stats import spearman
-
     n = len(graphs)
     parts = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     parts = [p for p in parts.chunk(min(folds, n // 2 or 1)) if p.numel() > 1]

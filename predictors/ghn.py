@@ -6,7 +6,8 @@ weights with the hypernetwork (:mod:`mdesign.predictors.hypernetwork`), runs it 
 of the task's training data and minimises the mean cross-entropy; only the hypernetwork
 learns. :func:`ghn_scores`: validation accuracy of architectures under generated weights,
 with no training (a zero-cost ranking). :func:`ghn_initialise` writes generated weights
-into a module, as the starting point of training.
+into a module, as the starting point of training; :func:`ghn_initialiser` wraps it for
+training (``TrainConfig.ghn`` names the checkpoint folder, the initialiser reads it).
 
 Generated weights run with dropout off and BatchNorm on batch statistics (the module has no
 running statistics of its own yet). Link tasks are not supported.
@@ -189,6 +190,19 @@ def ghn_initialise(ghn: GraphHyperNetwork, module: nn.Module, task: TaskData) ->
     for name, value in params.items():
         own[name].copy_(value)
     return len(params)
+
+
+def _initialise_from(folder: str, module: nn.Module, task: TaskData) -> int:
+    return ghn_initialise(read_ghn(folder), module, task)
+
+
+def ghn_initialiser(folder: str) -> Callable[[nn.Module, TaskData], int]:
+    """The initialiser that training takes (``initialise`` of
+    :func:`~mdesign.training.trainer.train_architecture` and
+    :class:`~mdesign.training.evaluator.TrainEvaluator`) for the hypernetwork stored in
+    ``folder`` (``TrainConfig.ghn``): picklable, so that spawned and Ray workers can use
+    it; each process reads the checkpoint once (:func:`read_ghn`)."""
+    return functools.partial(_initialise_from, folder)
 
 
 def save_ghn(kb: KnowledgeBase, ghn: GraphHyperNetwork, cfg: GHNConfig,

@@ -29,6 +29,7 @@ from mdesign.kb import settings
 from mdesign.kb.knowledge_base import KnowledgeBase, code_version
 from mdesign.predictors.encoder import PerformancePredictor
 from mdesign.predictors.graph import FEATURES, OP_VOCAB, architecture_graph
+from mdesign.predictors.hypernetwork import GraphHyperNetwork
 from pydantic import BaseModel
 from torch_geometric.data import Data
 
@@ -97,19 +98,22 @@ def load_meta(kb: KnowledgeBase, name: str,
     return folder, meta
 
 
-def load(kb: KnowledgeBase, name: str,
-         expect: str = "performance") -> tuple[Any, PredictorMeta]:
-    """The stored model (a :class:`PerformancePredictor`; for ``expect="ghn"`` a
-    :class:`~mdesign.predictors.hypernetwork.GraphHyperNetwork`; for ``"generator"`` an
-    :class:`~mdesign.generation.generator.ArchitectureGenerator`) and its metadata."""
-    from mdesign.generation.generator import ArchitectureGenerator
-    from mdesign.predictors.hypernetwork import GraphHyperNetwork
-
+def load(kb: KnowledgeBase, name: str, expect: str = "performance",
+         build: Callable[..., torch.nn.Module] | None = None) -> tuple[Any, PredictorMeta]:
+    """The stored model and its metadata: ``build(**meta.config)`` with the stored weights
+    loaded. ``build`` defaults to :class:`PerformancePredictor` for
+    ``expect="performance"`` and to
+    :class:`~mdesign.predictors.hypernetwork.GraphHyperNetwork` for ``"ghn"``; other kinds
+    (an architecture generator) pass their own (the layers above know their classes,
+    this store does not)."""
+    if build is None:
+        kinds = {"performance": PerformancePredictor, "ghn": GraphHyperNetwork}
+        if expect not in kinds:
+            raise ValueError(f"loading a {expect!r} predictor needs its builder")
+        build = kinds[expect]
     folder, meta = load_meta(kb, name, expect)
-    kinds = {"performance": PerformancePredictor, "ghn": GraphHyperNetwork,
-             "generator": ArchitectureGenerator}
     try:
-        model = kinds[expect](**meta.config)
+        model = build(**meta.config)
         model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
     except (OSError, ValueError, RuntimeError) as err:
         raise _unreadable(name, folder, err) from err

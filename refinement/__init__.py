@@ -9,6 +9,8 @@
   benchmark oracle;
 * :mod:`~mdesign.refinement.runs`: runs persisted in Neo4j, resume;
 * :mod:`~mdesign.refinement.report`: a run's JSON report and plot;
+* :mod:`~mdesign.refinement.export`: a run's best architecture as a standalone PyG module
+  or a design config (``mdesign export``);
 * :mod:`~mdesign.refinement.baselines`: random search, regularised evolution, TPE, retrieval;
 * :mod:`~mdesign.refinement.protocol`: the benchmark protocol of benchmarks.md.
 """

@@ -63,8 +63,10 @@ def make_evaluator(kb: KnowledgeBase, name: str, task: str, budget: int,
     """The evaluator called ``name`` for ``task`` (the CLI's ``--evaluator``).
 
     ``space`` (default: the target's, :meth:`~mdesign.kb.KnowledgeBase.target_space`),
-    ``train`` (a :class:`~mdesign.training.trainer.TrainConfig`), ``workers``, ``executor``
-    and ``address`` configure ``train`` (see :mod:`mdesign.training.executors`)."""
+    ``train`` (a :class:`~mdesign.training.config.TrainConfig`; with ``ghn``, trainings
+    start from the weights of that hypernetwork, :func:`~mdesign.predictors.ghn.ghn_initialiser`),
+    ``workers``, ``executor`` and ``address`` configure ``train`` (see
+    :mod:`mdesign.training.executors`)."""
     if name == "benchmark":
         if executor != "local" or workers != 1 or address is not None:
             raise InputError("--workers, --executor and --address are for real training",
@@ -73,7 +75,12 @@ def make_evaluator(kb: KnowledgeBase, name: str, task: str, budget: int,
     if name == "train":
         from mdesign.training.evaluator import TrainEvaluator
 
+        initialise = None
+        if train is not None and train.ghn:
+            from mdesign.predictors.ghn import ghn_initialiser
+
+            initialise = ghn_initialiser(train.ghn)
         space = space or kb.target_space(task)
         return TrainEvaluator(kb, task, budget, kb.space(space), train, workers=workers,
-                              executor=executor, address=address)
+                              executor=executor, address=address, initialise=initialise)
     raise InputError(f"unknown evaluator {name!r}", f"choose from {', '.join(EVALUATORS)}")

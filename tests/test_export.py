@@ -58,7 +58,7 @@ def test_export_errors(nbg: KnowledgeBase) -> None:
 
 def test_graphgym_module_matches(tmp_path: Path) -> None:
     from mdesign.core.space import load_space
-    from mdesign.models.export import to_module
+    from mdesign.refinement.export import to_module
 
     space = load_space("graphgym")
     arch = {"pre_layers": "1", "mp_layers": "2", "post_layers": "2", "stage": "skipconcat",

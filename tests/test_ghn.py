@@ -4,6 +4,7 @@ base."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,14 @@ from mdesign.core.errors import InputError
 from mdesign.core.space import DesignSpace
 from mdesign.kb import KnowledgeBase
 from mdesign.models.builder import build_model
-from mdesign.predictors.ghn import GHNConfig, Realised, ghn_initialise, ghn_scores, train_ghn
+from mdesign.predictors.ghn import (
+    GHNConfig,
+    Realised,
+    ghn_initialise,
+    ghn_initialiser,
+    ghn_scores,
+    train_ghn,
+)
 from mdesign.predictors.graph import example_graph, trace
 from mdesign.predictors.hypernetwork import (
     GraphHyperNetwork,
@@ -204,9 +212,13 @@ def _ghn_round_trip(nbg: KnowledgeBase) -> None:
     best = [c.uid.split("/", 1)[1] for c, *_ in flt.best(picked, 2)]
     assert sorted(by_ghn, reverse=True)[:2] == [by_ghn[pool.index(k)] for k in best]
     folder = str(store.load_meta(nbg, "g1")[0])
-    res = train_architecture(NBG, NBG.parse_key(pool[0]), load_task(nbg, "ghn-sbm"),
-                             TrainConfig(epochs=2, seeds=1, dim=16, ghn=folder))
-    assert res.status == "ok"
+    cfg = TrainConfig(epochs=2, seeds=1, dim=16, ghn=folder)
+    initialise = pickle.loads(pickle.dumps(ghn_initialiser(folder)))  # travels to workers
+    res = train_architecture(NBG, NBG.parse_key(pool[0]), load_task(nbg, "ghn-sbm"), cfg,
+                             initialise)
+    assert res.status == "ok" and res.config.ghn == folder
+    with pytest.raises(ValueError, match="no initialiser"):
+        train_architecture(NBG, NBG.parse_key(pool[0]), load_task(nbg, "ghn-sbm"), cfg)
     ran = run_cli("refine", "--task", "ghn-sbm", "--budget", "3", "--evaluator", "train",
                   "--epochs", "2", "--train-seeds", "1", "--ghn", "g1", "--ghn-pool", "3",
                   "--ghn-init", "g1", "--quiet", "--space", "nas-bench-graph")

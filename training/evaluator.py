@@ -21,11 +21,11 @@ from mdesign.tasks.store import load_task
 from mdesign.training.config import TrainConfig
 from mdesign.training.data import TaskData
 from mdesign.training.executors import Executor, make_executor
-from mdesign.training.trainer import TrainResult, train_architecture
+from mdesign.training.trainer import Initialiser, TrainResult, train_architecture
 
 
 def _train_job(space_definition: dict, data: TaskData, config: TrainConfig, version: str,
-               key: str) -> TrainResult:
+               initialise: Initialiser | None, key: str) -> TrainResult:
     """One training in a worker process (spawned, or a Ray worker: nothing shared with the
     parent). A worker running other mdesign code would give numbers that the provenance
     attributes to the wrong version, so it refuses."""
@@ -33,7 +33,7 @@ def _train_job(space_definition: dict, data: TaskData, config: TrainConfig, vers
         raise InputError(f"a worker runs mdesign {code_version()}, the run uses {version}",
                          f"install mdesign {version} on every worker")
     space = DesignSpace.from_dict(space_definition, origin="worker")
-    return train_architecture(space, space.parse_key(key), data, config)
+    return train_architecture(space, space.parse_key(key), data, config, initialise)
 
 
 class TrainEvaluator(PaidEvaluator):
@@ -41,13 +41,20 @@ class TrainEvaluator(PaidEvaluator):
 
     def __init__(self, kb: KnowledgeBase, task: str, budget: int, space: DesignSpace,
                  config: TrainConfig | None = None, workers: int = 1,
-                 executor: str = "local", address: str | None = None) -> None:
+                 executor: str = "local", address: str | None = None,
+                 initialise: Initialiser | None = None) -> None:
+        """``initialise``: see :func:`~mdesign.training.trainer.train_architecture` (a
+        configuration with ``ghn`` needs one; picklable for the workers)."""
         super().__init__(task, budget)
         family(space)  # a space the builder cannot realise fails before any training
         if workers < 1:
             raise InputError(f"workers must be at least 1 (got {workers})", "pass --workers 1+")
         self.space = space
         self.config = config or TrainConfig()
+        if self.config.ghn and initialise is None:
+            raise ValueError(f"TrainConfig.ghn={self.config.ghn!r} names a hypernetwork but "
+                             "no initialiser was given (pass ghn_initialiser(config.ghn))")
+        self.initialise = initialise
         self.workers = workers
         self.data = load_task(kb, task)
         self.version = code_version()
@@ -77,12 +84,13 @@ class TrainEvaluator(PaidEvaluator):
         if self._executor is not None:
             return self._train([uid])[0]
         arch = self.space.parse_key(uid.split("/", 1)[1])
-        return self._evaluation(uid, train_architecture(self.space, arch, self.data, self.config))
+        return self._evaluation(uid, train_architecture(self.space, arch, self.data, self.config,
+                                                          self.initialise))
 
     def _train(self, uids: list[str]) -> list[Evaluation]:
         definition = self.space.model_dump(mode="json", exclude={"table"})
         results = self._executor.map(_train_job, (definition, self.data, self.config,
-                                                  self.version),
+                                                  self.version, self.initialise),
                                      [(u.split("/", 1)[1],) for u in uids])
         return [self._evaluation(u, r) for u, r in zip(uids, results, strict=True)]
 

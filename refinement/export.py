@@ -14,6 +14,11 @@ import pprint
 from typing import Any
 
 import yaml
+from mdesign.core.errors import InputError
+from mdesign.models.builder import family
+from mdesign.refinement.runs import load_run
+from mdesign.tasks.store import load_task
+from mdesign.training.config import TrainConfig
 
 _MODULE = '''"""{title}
 
@@ -185,11 +190,6 @@ if __name__ == "__main__":
 def design_config(kb: Any, run_id: str, in_dim: int | None = None,
                   out_dim: int | None = None) -> dict[str, Any]:
     """The design config of a stored run's best architecture (plain data)."""
-    from mdesign.core.errors import InputError
-    from mdesign.models.builder import family
-    from mdesign.refinement.runs import load_run
-    from mdesign.training.config import TrainConfig
-
     run = load_run(kb, run_id)
     if not run.best_uid:
         raise InputError(f"run {run_id!r} has no evaluated architecture yet",
@@ -200,8 +200,6 @@ def design_config(kb: Any, run_id: str, in_dim: int | None = None,
     if in_dim is None or out_dim is None:
         row = kb.query("task_data_source", name=run.task)
         if row and row[0]["path"]:
-            from mdesign.tasks.store import load_task
-
             data = load_task(kb, run.task)
             in_dim, out_dim = in_dim or data.num_features, out_dim or data.num_outputs
         else:
