@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+from mdesign.cli.common import open_kb, print_json, print_rows, validated
 from mdesign.core.errors import InputError
 from pydantic import ValidationError
 
 
 def _config(**values: Any) -> Any:
-    from mdesign.cli.main import validated
     from mdesign.refinement.refine import RefineConfig
 
     return validated(RefineConfig, "refine", **values)
@@ -235,15 +235,14 @@ def runs_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def runs_list(limit: int, as_json: bool) -> None:
     """Refinement runs, newest first."""
-    from mdesign.cli.main import _kb, _print_json, _print_rows
     from mdesign.refinement import runs
 
-    with _kb() as kb:
+    with open_kb() as kb:
         rows = runs.list_runs(kb, limit)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
     else:
-        _print_rows(rows, "refinement runs")
+        print_rows(rows, "refinement runs")
 
 
 @runs_group.command("show")
@@ -251,13 +250,12 @@ def runs_list(limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def runs_show(run_id: str, as_json: bool) -> None:
     """One run: configuration, sources, steps and outcome."""
-    from mdesign.cli.main import _kb, _print_json, _print_rows
     from mdesign.refinement import runs
 
-    with _kb() as kb:
+    with open_kb() as kb:
         run = runs.load_run(kb, run_id)
     if as_json:
-        _print_json(run.model_dump(mode="json"))
+        print_json(run.model_dump(mode="json"))
         return
     click.echo(f"run {run.id}: task {run.task}, space {run.space}, status {run.status}, "
                f"{run.spent}/{run.budget} evaluations spent"
@@ -270,7 +268,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
     for s in run.steps:
         table(s)
     if not run.steps:
-        _print_rows([])
+        print_rows([])
 
 
 @click.group("bench")
@@ -292,7 +290,6 @@ def bench_group() -> None:
 def bench_refine(tasks: str, budgets: str, methods: str | None, seeds: int, out: Path,
                  name: str) -> None:
     """Leave-one-task-out refinement benchmark (benchmarks.md) on any tasks."""
-    from mdesign.cli.main import _kb
     from mdesign.refinement import protocol
 
     try:
@@ -303,7 +300,7 @@ def bench_refine(tasks: str, budgets: str, methods: str | None, seeds: int, out:
     if min(budget_list) < 1 or seeds < 1:
         raise InputError("budgets and --seeds must be at least 1", "e.g. --budgets 10,20")
     method_list = methods.split(",") if methods else protocol.DEFAULT_METHODS
-    with _kb() as kb:
+    with open_kb() as kb:
         for t in tasks.split(","):
             kb.task(t)
         o = protocol.run_protocol(kb, tasks.split(","), budget_list, method_list, seeds,
