@@ -46,7 +46,7 @@ def require_for_refine(config: Any = None, **options: Any) -> None:
     if config is not None:
         options = {"evaluator": config.evaluator, "predictor": config.predictor,
                    "ghn": config.ghn, "generator": config.generator,
-                   "ghn_init": (config.train or {}).get("ghn")}
+                   "ghn_init": config.train.ghn if config.train else None}
     needs_torch = options.get("evaluator") == "train" or any(
         options.get(k) for k in ("predictor", "ghn", "ghn_init", "generator"))
     require(*PLOT, *(TRAIN if needs_torch else ()), extra="train", command="refine")

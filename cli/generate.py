@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from mdesign.cli.common import open_kb, print_json, print_rows, progress_bar, validated
 
 
 @click.group("generator")
@@ -26,14 +27,13 @@ def generator_train(name: str, space: str, exclude: str, score_steps: int, guide
                     anchors: int, seed: int) -> None:
     """Train the score network on SPACE and the guide on its tasks' results; store both."""
     import torch
-    from mdesign.cli.main import _kb, progress_bar, validated
     from mdesign.generation.generator import GeneratorConfig, train_generator
 
     torch.set_num_threads(1)
     cfg = validated(GeneratorConfig, "generator train", name=name, space=space,
                     score_steps=score_steps, guide_steps=guide_steps, anchors=anchors,
                     seed=seed, exclude=[t for t in exclude.split(",") if t])
-    with _kb() as kb, progress_bar("generator") as bar:
+    with open_kb() as kb, progress_bar("generator") as bar:
         _, meta = train_generator(kb, cfg, progress=lambda phase, s, n, loss: bar(
             f"{phase} loss {loss:.3f}", s, n))
     m = meta.metrics
@@ -56,11 +56,10 @@ def generator_train(name: str, space: str, exclude: str, score_steps: int, guide
 @generator_group.command("list")
 def generator_list() -> None:
     """Stored generators, and the generations they made."""
-    from mdesign.cli.main import _kb, _print_rows
 
-    with _kb() as kb:
+    with open_kb() as kb:
         rows = kb.query("generator_list")
-    _print_rows(rows, "generators")
+    print_rows(rows, "generators")
 
 
 @click.command("generate")
@@ -86,7 +85,6 @@ def generate_cmd(task: str | None, n: int, name: str, scale: float, decay: float
     """Generate N valid, unique architectures likely to be good for TASK, and store them
     (a :Generation node with its provenance; `mdesign query generations`)."""
     import torch
-    from mdesign.cli.main import _kb, _print_json, _print_rows, progress_bar, validated
     from mdesign.generation.generator import (
         GenerationSettings,
         generate_for_task,
@@ -97,7 +95,7 @@ def generate_cmd(task: str | None, n: int, name: str, scale: float, decay: float
     torch.set_num_threads(1)
     settings = validated(GenerationSettings, "generate", n=n, scale=scale, decay=decay,
                          steps=steps, seed=seed, guided=not unguided)
-    with _kb() as kb:
+    with open_kb() as kb:
         # generate_for_task checks the generator and the task before it samples
         exclude = (known_keys(kb, load_generator_meta(kb, name).spaces[0], task)
                    if new_only and task else [])
@@ -109,12 +107,12 @@ def generate_cmd(task: str | None, n: int, name: str, scale: float, decay: float
             [a.uid for a in result.architectures], [task]).items() if task in per}
             if task else {})
     if as_json:
-        _print_json(result.model_dump())
+        print_json(result.model_dump())
         return
     rows = [{"rank": a.rank, "uid": a.uid, "predicted": a.predicted,
              "stored score": stored.get(a.uid), "round": a.round, "scale": a.scale}
             for a in result.architectures]
-    _print_rows(rows, f"generated for {task or '(no task)'} by {name}")
+    print_rows(rows, f"generated for {task or '(no task)'} by {name}")
     where = "not stored" if no_store else f"stored as generation {result.id}"
     click.echo(f"{len(result.architectures)} of {n} returned; {result.valid}/{result.samples} "
                f"samples valid, {result.unique} unique; {result.seconds} s; {where}")

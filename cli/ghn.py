@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from mdesign.cli.common import open_kb, progress_bar
 
 
 @click.group("ghn")
@@ -29,7 +30,6 @@ def ghn_train(task: str, name: str, space: str, steps: int, archs_per_step: int,
               dim: int, block: int, model_dim: int, seed: int, device: str) -> None:
     """Train a hypernetwork on TASK over the architectures of SPACE and store it."""
     import torch
-    from mdesign.cli.main import _kb, progress_bar
     from mdesign.predictors.ghn import GHNConfig, save_ghn, train_ghn
     from mdesign.tasks.store import load_task
 
@@ -37,7 +37,7 @@ def ghn_train(task: str, name: str, space: str, steps: int, archs_per_step: int,
     cfg = GHNConfig(name=name, task=task, space=space, steps=steps,
                     archs_per_step=archs_per_step, lr=lr, dim=dim, block=block,
                     model_dim=model_dim, seed=seed, device=device)
-    with _kb() as kb:
+    with open_kb() as kb:
         data = load_task(kb, task)
         sp = kb.space(space)
         with progress_bar("ghn train") as bar:
@@ -59,13 +59,12 @@ def ghn_train(task: str, name: str, space: str, steps: int, archs_per_step: int,
 def ghn_score(name: str, archs: tuple[str, ...], task: str | None, split: str) -> None:
     """Accuracy of architectures under generated weights (no training)."""
     import torch
-    from mdesign.cli.main import _kb
     from mdesign.cli.predictors import parse_keys
     from mdesign.predictors.ghn import ghn_scores, load_ghn
     from mdesign.tasks.store import load_task
 
     torch.set_num_threads(1)
-    with _kb() as kb:
+    with open_kb() as kb:
         ghn, meta = load_ghn(kb, name)
         space = meta.spaces[0]
         keys = parse_keys(kb, space, archs)

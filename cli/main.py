@@ -6,101 +6,22 @@ one line ``mdesign: error: <problem> - <fix>`` with exit status 2.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 from mdesign import cypher
+from mdesign.cli.common import err_console, open_kb, print_json, print_rows, progress_bar
+from mdesign.cli.generate import generate_cmd, generator_group
+from mdesign.cli.ghn import ghn_group
+from mdesign.cli.predictors import predict_cmd, predictor_group
+from mdesign.cli.refine import bench_group, refine_cmd, runs_group
+from mdesign.cli.tasks import export_cmd, task_group
 from mdesign.core.errors import InputError, MdesignError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
-# Piped output gets a wide table rather than rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 240)
-err_console = Console(stderr=True)
-
-
-@contextlib.contextmanager
-def progress_bar(description: str) -> Iterator[Any]:
-    """A rich progress bar fed by ``callback(label, done, total)``.
-
-    It appears on the first callback (so a command that fails while validating its input
-    prints only its error) and only on a terminal.
-    """
-    state: dict[str, Any] = {}
-
-    def callback(label: str, done: int, total: int) -> None:
-        if not err_console.is_terminal:
-            return
-        if "bar" not in state:
-            state["bar"] = Progress(TextColumn("{task.description}"), BarColumn(),
-                                    MofNCompleteColumn(), TimeElapsedColumn(),
-                                    console=err_console)
-            state["bar"].start()
-            state["task"] = state["bar"].add_task(description, total=total)
-        state["bar"].update(state["task"], description=f"{description}: {label}",
-                            completed=done, total=total)
-
-    try:
-        yield callback
-    finally:
-        if "bar" in state:
-            state["bar"].stop()
-
-
-def _kb() -> Any:
-    from mdesign.kb import KnowledgeBase
-
-    return KnowledgeBase.connect()
-
-
-def validated(model: Any, command: str, **values: Any) -> Any:
-    """``model(**values)`` (a pydantic model of a command's options); a bad value is one
-    line naming the option (field ``max_params`` is ``--max-params``, ``n`` is ``-n``)."""
-    from pydantic import ValidationError
-
-    try:
-        return model(**values)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        option = ("-" if len(field) == 1 else "--") + field.replace("_", "-")
-        raise InputError(f"{option}: {err['msg'].lower()} (got {err.get('input')!r})",
-                         f"see `mdesign {command} --help` for {option}") from None
-
-
-def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
-
-
-def _print_rows(rows: list[dict[str, Any]], title: str | None = None) -> None:
-    if not rows:
-        console.print("(no rows)")
-        return
-    columns = [c for c in rows[0] if any(r.get(c) is not None for r in rows)]
-    if {"uid", "space", "key"} <= set(columns):  # uid is space/key: shown once (--json: all)
-        columns.remove("uid")
-    table = Table(title=title)
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(*[_cell(r.get(c)) for c in columns])
-    console.print(table)
-
-
-def _cell(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, (list, dict)):
-        return json.dumps(v, default=str)
-    return "" if v is None else str(v)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -172,12 +93,12 @@ def db_status(as_json: bool) -> None:
     else:
         info.update(managed=False, uri=external.uri)
     if info.get("running", True):
-        with _kb() as kb:
+        with open_kb() as kb:
             info["running"] = True
             info.update(kb.query("server_info")[0])
             info.update(kb.query("gds_procedures")[0])
     if as_json:
-        _print_json(info)
+        print_json(info)
     else:
         for k, v in info.items():
             click.echo(f"{k}: {v}")
@@ -206,7 +127,7 @@ def kb() -> None:
 @kb.command("init")
 def kb_init() -> None:
     """Create the constraints and indexes (idempotent)."""
-    with _kb() as k:
+    with open_kb() as k:
         n = k.init_schema()
     click.echo(f"schema ready ({n} constraints and indexes)")
 
@@ -218,7 +139,7 @@ def kb_import() -> None:
 
 def _report(report: Any, as_json: bool) -> None:
     if as_json:
-        _print_json(report.model_dump())
+        print_json(report.model_dump())
         return
     counts = ", ".join(f"{v:,} {k}" for k, v in report.counts.items())
     click.echo(f"{report.import_id}: {report.status} in {report.seconds:.1f} s"
@@ -239,7 +160,7 @@ def import_nbg(datasets: str | None, method: str, as_json: bool) -> None:
     from mdesign.kb.importers.nas_bench_graph import DATASETS, import_nas_bench_graph
 
     chosen = tuple(d.strip() for d in datasets.split(",")) if datasets else DATASETS
-    with _kb() as k, progress_bar("nas-bench-graph") as cb:
+    with open_kb() as k, progress_bar("nas-bench-graph") as cb:
         report = import_nas_bench_graph(k, chosen, evidence_method=method, progress=cb)
     _report(report, as_json)
 
@@ -259,7 +180,7 @@ def import_table_cmd(file: Path, space_spec: str, task: str | None, method: str,
     from mdesign.kb.importers.table import import_table
 
     space = load_space(space_spec)
-    with _kb() as k, progress_bar(file.name) as cb:
+    with open_kb() as k, progress_bar(file.name) as cb:
         report = import_table(k, file, space, task=task, evidence_method=method, progress=cb)
     _report(report, as_json)
 
@@ -270,7 +191,7 @@ def import_features_cmd(file: Path) -> None:
     """Dataset meta-features (CSV or JSON keyed by task) for known tasks."""
     from mdesign.kb.importers.task_features import import_task_features
 
-    with _kb() as k:
+    with open_kb() as k:
         out = import_task_features(k, file)
     click.echo(f"stored {out['features']} features on {out['tasks']} tasks")
 
@@ -283,7 +204,7 @@ def kb_evidence(space_name: str, tasks: str | None, method: str) -> None:
     """Rebuild the edit evidence (gains) of tasks on a space's edits."""
     from mdesign.kb import evidence
 
-    with _kb() as k:
+    with open_kb() as k:
         names = tasks.split(",") if tasks else [t.name for t in k.tasks()]
         with progress_bar("evidence") as cb:
             rep = evidence.build(k, space_name, names, method=method,
@@ -296,16 +217,16 @@ def kb_evidence(space_name: str, tasks: str | None, method: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def kb_stats(as_json: bool) -> None:
     """Counts of architectures, tasks, results, edits and gains."""
-    with _kb() as k:
+    with open_kb() as k:
         s = k.stats()
     if as_json:
-        _print_json(s.model_dump())
+        print_json(s.model_dump())
         return
     click.echo(f"architectures {s.architectures:,}  tasks {s.tasks}  results {s.results:,}  "
                f"edits {s.edits:,}  gains {s.gains:,}")
-    _print_rows([{"space": sp.name, "architectures": sp.architectures, "edits": sp.edits,
+    print_rows([{"space": sp.name, "architectures": sp.architectures, "edits": sp.edits,
                   "dimensions": ",".join(sp.dimensions)} for sp in s.spaces], "spaces")
-    _print_rows([{"task": t.name, "kind": t.kind, "metric": t.metric, "split": t.split,
+    print_rows([{"task": t.name, "kind": t.kind, "metric": t.metric, "split": t.split,
                   "results": t.results, "gains": t.evidence_edits,
                   "features": len(t.features)} for t in s.task_list], "tasks")
 
@@ -317,7 +238,7 @@ def kb_reset(yes: bool) -> None:
     if not yes:
         raise InputError("`kb reset` deletes the whole knowledge base",
                          "pass --yes to confirm")
-    with _kb() as k:
+    with open_kb() as k:
         k.clear()
     click.echo("knowledge base emptied")
 
@@ -380,12 +301,12 @@ def query_cmd(name: str | None, params: tuple[str, ...], as_json: bool, list_que
         raise InputError(f"query {name!r} is internal: it writes to the knowledge base "
                          "and mdesign runs it itself", "pass --allow-write to run it anyway")
     values = dict(_parse_param(p) for p in params)
-    with _kb() as k:
+    with open_kb() as k:
         rows = k.run_cypher(text, values, label=label, read_only=not allow_write)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
     else:
-        _print_rows(rows, name)
+        print_rows(rows, name)
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -413,26 +334,10 @@ def _read_query_file(path: Path) -> str:
     return text
 
 
-def _register() -> None:
-    from mdesign.cli.generate import generate_cmd, generator_group
-    from mdesign.cli.ghn import ghn_group
-    from mdesign.cli.predictors import predict_cmd, predictor_group
-    from mdesign.cli.refine import bench_group, refine_cmd, runs_group
-    from mdesign.cli.tasks import export_cmd, task_group
-
-    cli.add_command(task_group)
-    cli.add_command(export_cmd)
-    cli.add_command(refine_cmd)
-    cli.add_command(runs_group)
-    cli.add_command(bench_group)
-    cli.add_command(predictor_group)
-    cli.add_command(predict_cmd)
-    cli.add_command(ghn_group)
-    cli.add_command(generator_group)
-    cli.add_command(generate_cmd)
-
-
-_register()
+# The subcommand groups, defined in their own modules (which share mdesign.cli.common).
+for _command in (task_group, export_cmd, refine_cmd, runs_group, bench_group,
+                 predictor_group, predict_cmd, ghn_group, generator_group, generate_cmd):
+    cli.add_command(_command)
 
 
 def _fail(message: str, status: int) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+from mdesign.cli.common import open_kb
 
 # mdesign.predictors.adaptation's choices, spelled here so that the CLI starts without torch
 # (a test keeps the two equal)
@@ -34,14 +35,13 @@ def predictor_train(name: str, space: str, tasks: str | None, archs: int,
                     seed: int) -> None:
     """Pretrain, fit and store a predictor on the knowledge base's results."""
     import torch
-    from mdesign.cli.main import _kb
     from mdesign.predictors.predictor import PredictorConfig, train_predictor
 
     torch.set_num_threads(1)
     cfg = PredictorConfig(name=name, space=space, archs=archs, pretrain_archs=pretrain_archs,
                           pretrain_epochs=pretrain_epochs, epochs=epochs, seed=seed,
                           tasks=[t for t in tasks.split(",") if t] if tasks else None)
-    with _kb() as kb:
+    with open_kb() as kb:
         meta = train_predictor(kb, cfg, echo=lambda m: click.echo(m, err=True))
     click.echo(f"predictor {meta.name}: {meta.metrics['archs']} architectures of "
                f"{', '.join(meta.spaces)} on {len(meta.tasks)} tasks; fit MSE "
@@ -51,9 +51,8 @@ def predictor_train(name: str, space: str, tasks: str | None, archs: int,
 @predictor_group.command("list")
 def predictor_list() -> None:
     """Stored predictors, with their spaces and tasks."""
-    from mdesign.cli.main import _kb
 
-    with _kb() as kb:
+    with open_kb() as kb:
         rows = kb.query("predictor_list")
     for r in rows:
         click.echo(f"{r['name']}\t{r['type']}\t{r['created']}\t{','.join(r['spaces'])}\t"
@@ -67,10 +66,9 @@ def predictor_list() -> None:
               help="architectures to embed (a seeded sample; 0 = the whole space)")
 def predictor_embed(name: str, space: str, archs: int) -> None:
     """Store architecture embeddings in Neo4j (read by `predictor like`)."""
-    from mdesign.cli.main import _kb
     from mdesign.predictors.predictor import embed_space, sample_keys
 
-    with _kb() as kb:
+    with open_kb() as kb:
         keys = sample_keys(kb, space, archs or 10**9, 0)
         n = embed_space(kb, name, space, keys)
     click.echo(f"{n} embeddings of {space} stored")
@@ -81,10 +79,9 @@ def predictor_embed(name: str, space: str, archs: int) -> None:
 @click.option("-k", type=int, default=10, show_default=True)
 def predictor_like(uid: str, k: int) -> None:
     """Architectures like UID, by cosine similarity of stored embeddings."""
-    from mdesign.cli.main import _kb
     from mdesign.core.errors import InputError
 
-    with _kb() as kb:
+    with open_kb() as kb:
         rows = kb.query("architectures_like", uid=uid, k=k)
     if not rows:
         raise InputError(f"{uid} has no stored embedding",
@@ -128,11 +125,10 @@ def parse_keys(kb: Any, space: str, archs: Sequence[str]) -> list[str]:
 def predict_cmd(task: str, archs: tuple[str, ...], name: str, space: str | None,
                 finetune_on: int, adapt: str) -> None:
     """Predicted score of architectures on TASK (1 = the task's best, 0 = its worst)."""
-    from mdesign.cli.main import _kb
     from mdesign.predictors import store
     from mdesign.predictors.predictor import predict_scores
 
-    with _kb() as kb:
+    with open_kb() as kb:
         _, meta = store.load_meta(kb, name)
         space = space or meta.spaces[0]
         keys = parse_keys(kb, space, archs)

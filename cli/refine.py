@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import click
+from mdesign.cli.common import open_kb, print_json, print_rows, validated
 from mdesign.core.errors import InputError
 from pydantic import ValidationError
 
 
 def _config(**values: Any) -> Any:
-    from mdesign.cli.main import validated
     from mdesign.refinement.refine import RefineConfig
 
     return validated(RefineConfig, "refine", **values)
 
 
-def _train_config(values: dict[str, Any] | None) -> Any:
-    if values is None:
-        return None
+def _train(**values: Any) -> Any:
+    """The train evaluator's :class:`~mdesign.training.config.TrainConfig` from --epochs,
+    --train-seeds, --threads and --ghn-init."""
     from mdesign.training.config import TrainConfig
 
     try:
@@ -73,58 +75,82 @@ class StepTable:
                    f"{s.score * 100:7.2f}  {s.best_score * 100:7.2f}  {weights}")
 
 
+# -- the options of `mdesign refine` --------------------------------------------------------
+# One option per RefineConfig field, made from the field: --field-name, its default, its
+# description as the help, a choice for a Literal, a flag for a bool (--name when it is off
+# by default, --name/--no-name when on). The exceptions are spelled out here.
+
+# Fields whose option is not the usual one: --no-calibrate has always been the option.
+_SPECIAL_OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "calibrate": lambda field: click.option(
+        "--no-calibrate", "calibrate", flag_value=False, default=True,
+        help="keep the prior source weights"),
+}
+# Choices listed in another order than the field's Literal (as --help always has).
+_CHOICE_ORDER = {"expand": ("best", "current"),
+                 "planner": ("residual", "fallback", "always", "off")}
+# Fields that no one option sets: train comes from --epochs, --train-seeds, --threads and
+# --ghn-init (below).
+_NOT_OPTIONS = {"train"}
+
+# Where the options stand in --help (as they always have); an option not named here comes
+# after these.
+_HELP_ORDER = (
+    "task", "budget", "evaluator", "sources", "seed", "similarity", "anchors", "start",
+    "lookahead", "lookahead_engine", "expand", "planner", "planner_threshold",
+    "planner_penalty", "predictor", "ghn", "ghn_pool", "ghn_init", "generator", "generated",
+    "generator_patience", "calibrate", "window", "uncertainty", "backtrack", "max_params",
+    "max_latency", "space", "resume_id", "out", "quiet", "epochs", "train_seeds", "threads",
+    "batch", "workers", "executor", "address",
+)
+
+
+def config_option(name: str, field: Any) -> Any:
+    """The click option of RefineConfig field ``name`` (a pydantic ``FieldInfo``)."""
+    if name in _SPECIAL_OPTIONS:
+        return _SPECIAL_OPTIONS[name](field)
+    kind = field.annotation
+    if get_origin(kind) in (Union, UnionType):  # X | None
+        kind = next(a for a in get_args(kind) if a is not type(None))
+    default = None if field.is_required() else field.default  # required: or --resume
+    flag = "--" + name.replace("_", "-")
+    extra: dict[str, Any] = {}
+    if kind is bool:
+        decls = [f"{flag}/--no-{flag[2:]}"] if default else [flag]
+        extra["is_flag"] = True
+    else:
+        decls = [flag]
+        if get_origin(kind) is Literal:
+            choices = _CHOICE_ORDER.get(name, get_args(kind))
+            if sorted(choices) != sorted(get_args(kind)):
+                raise AssertionError(f"_CHOICE_ORDER[{name!r}] is not {get_args(kind)}")
+            extra["type"] = click.Choice(choices)
+        else:
+            extra["type"] = kind
+        extra["show_default"] = default is not None
+    return click.option(*decls, name, default=default, help=field.description, **extra)
+
+
+def _config_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add an option per RefineConfig field to ``command`` and put all its options (those
+    added by the decorators under this one, too) in the order of the help."""
+    from mdesign.refinement.refine import RefineConfig
+
+    for name, field in RefineConfig.model_fields.items():
+        if name not in _NOT_OPTIONS:
+            command = config_option(name, field)(command)
+    params = command.__click_params__  # type: ignore[attr-defined]
+    rank = {n: i for i, n in enumerate(_HELP_ORDER)}
+    # click lists the options in the reverse of __click_params__
+    params.sort(key=lambda p: -rank.get(p.name, len(rank)))
+    return command
+
+
 @click.command("refine")
-@click.option("--task", default=None, help="target task (already in the knowledge base)")
-@click.option("--budget", type=int, default=None, help="evaluations to spend (>= 1)")
-@click.option("--evaluator", default="benchmark", show_default=True,
-              help="benchmark: the task's stored results as a paid oracle, hidden from "
-                   "retrieval (leave one task out); train: train each architecture on the "
-                   "task's data (`mdesign task add`)")
-@click.option("--sources", type=int, default=3, show_default=True,
-              help="number of source tasks")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--similarity", type=click.Choice(["features", "anchors", "both"]),
-              default="features", show_default=True,
-              help="initial task similarity: meta-features, paid anchors, or both")
-@click.option("--anchors", type=int, default=5, show_default=True,
-              help="anchor architectures (paid from the budget)")
-@click.option("--start", type=click.Choice(["best", "vote", "weighted_vote"]),
-              default="best", show_default=True)
-@click.option("--lookahead", type=int, default=1, show_default=True,
-              help="plan up to this many edits per step (1-4)")
-@click.option("--lookahead-engine", type=click.Choice(["space", "gds"]), default="space",
-              show_default=True, help="find multi-edit moves from the space's edit rule, "
-                                      "or by GDS shortest paths over the stored edits")
-@click.option("--expand", type=click.Choice(["best", "current"]), default="best",
-              show_default=True, help="expand the best architecture seen, or walk on from "
-                                      "the current one (the reference method)")
-@click.option("--planner", type=click.Choice(["residual", "fallback", "always", "off"]),
-              default="residual", show_default=True,
-              help="predictive planners: residual (evidence scaled and corrected on the "
-                   "target), fallback (only for missing or low-weight evidence: the "
-                   "reference), always, or off")
-@click.option("--predictor", default=None,
-              help="a stored predictor (`mdesign predictor train`) that fills in the gains "
-                   "a source never measured")
-@click.option("--ghn", default=None,
-              help="a stored graph hypernetwork (`mdesign ghn train`): each step pays only "
-                   "for the candidates it ranks best among --ghn-pool x --batch proposals")
-@click.option("--ghn-pool", type=int, default=4, show_default=True)
+@_config_options
 @click.option("--ghn-init", default=None,
               help="train evaluator: start every training from the weights this stored "
                    "graph hypernetwork generates")
-@click.option("--generator", default=None,
-              help="a stored architecture generator (`mdesign generator train`): evaluate "
-                   "--generated of its proposals for the task before the start")
-@click.option("--generated", type=int, default=3, show_default=True)
-@click.option("--generator-patience", type=int, default=0, show_default=True,
-              help="after this many paid evaluations in a row without a new best, pay "
-                   "for the generator's next proposal (0: only at the start)")
-@click.option("--no-calibrate", is_flag=True, help="keep the prior source weights")
-@click.option("--uncertainty", is_flag=True, help="use stored std as an optimism bonus")
-@click.option("--max-params", type=float, default=None, help="parameter count limit")
-@click.option("--max-latency", type=float, default=None, help="latency limit (stored units)")
-@click.option("--space", default=None, help="design space (default: the target's)")
 @click.option("--resume", "resume_id", default=None, help="continue a stored run")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="directory of the JSON report and PNG plot [default: MDESIGN_HOME/runs]")
@@ -135,8 +161,6 @@ class StepTable:
               help="train evaluator: seeds per architecture (mean and std)")
 @click.option("--threads", type=int, default=1, show_default=True,
               help="train evaluator: torch threads")
-@click.option("--batch", type=int, default=1, show_default=True,
-              help="candidates proposed and evaluated together per step")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="train evaluator: parallel trainings (local processes, or CPUs of a "
                    "private Ray instance)")
@@ -144,23 +168,15 @@ class StepTable:
               show_default=True, help="train evaluator: where trainings run")
 @click.option("--address", default=None,
               help="Ray head node HOST:PORT to join (default: a private Ray instance)")
-def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: int, seed: int,
-               similarity: str, anchors: int, start: str, lookahead: int,
-               lookahead_engine: str, expand: str,
-               planner: str, predictor: str | None, ghn: str | None, ghn_pool: int,
-               ghn_init: str | None, generator: str | None, generated: int,
-               generator_patience: int,
-               no_calibrate: bool, uncertainty: bool,
-               max_params: float | None, max_latency: float | None, space: str | None,
-               resume_id: str | None,
-               out: Path | None, quiet: bool, epochs: int, train_seeds: int,
-               threads: int, batch: int, workers: int, executor: str,
-               address: str | None) -> None:
+def refine_cmd(ghn_init: str | None, resume_id: str | None, out: Path | None, quiet: bool,
+               epochs: int, train_seeds: int, threads: int, workers: int, executor: str,
+               address: str | None, **fields: Any) -> None:
     """Refine an architecture for TASK from the evidence of similar tasks."""
     from mdesign.cli.extras import require_for_refine
 
-    require_for_refine(evaluator=evaluator, predictor=predictor, ghn=ghn, ghn_init=ghn_init,
-                       generator=generator)
+    task, budget, evaluator = fields["task"], fields["budget"], fields["evaluator"]
+    require_for_refine(evaluator=evaluator, predictor=fields["predictor"], ghn=fields["ghn"],
+                       ghn_init=ghn_init, generator=fields["generator"])
     from mdesign.kb import KnowledgeBase
     from mdesign.refinement import report, runs
     from mdesign.refinement.evaluators import make_evaluator
@@ -181,26 +197,16 @@ def refine_cmd(task: str | None, budget: int | None, evaluator: str, sources: in
             config = stored.config
             require_for_refine(config)  # what the stored run, not the options, needs
         else:
-            config = _config(task=task, budget=budget, evaluator=evaluator, sources=sources,
-                             seed=seed, similarity=similarity, anchors=anchors, start=start,
-                             lookahead=lookahead, lookahead_engine=lookahead_engine,
-                             expand=expand, planner=planner, predictor=predictor,
-                             ghn=ghn, ghn_pool=ghn_pool, generator=generator,
-                             generated=generated, generator_patience=generator_patience,
-                             calibrate=not no_calibrate, uncertainty=uncertainty,
-                             max_params=max_params, max_latency=max_latency, space=space,
-                             batch=batch,
-                             train={"epochs": epochs, "seeds": train_seeds,
-                                    "threads": threads, "ghn": _ghn_folder(kb, ghn_init)}
-                             if evaluator == "train" else None)
+            train = _train(epochs=epochs, seeds=train_seeds, threads=threads,
+                           ghn=_ghn_folder(kb, ghn_init)) if evaluator == "train" else None
+            config = _config(**fields, train=train)
             kb.task(config.task)
             if config.generator:  # an unknown or wrong-kind name fails before any evaluation
                 from mdesign.generation.generator import load_generator_meta
 
                 load_generator_meta(kb, config.generator)
         ev = make_evaluator(kb, config.evaluator, config.task, config.budget,
-                            space=config.space,
-                            train=_train_config(config.train), workers=workers,
+                            space=config.space, train=config.train, workers=workers,
                             executor=executor, address=address)
         table = None if quiet else StepTable()
         result = runs.execute(kb, config, ev, resume=stored, on_step=table)
@@ -235,15 +241,14 @@ def runs_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def runs_list(limit: int, as_json: bool) -> None:
     """Refinement runs, newest first."""
-    from mdesign.cli.main import _kb, _print_json, _print_rows
     from mdesign.refinement import runs
 
-    with _kb() as kb:
+    with open_kb() as kb:
         rows = runs.list_runs(kb, limit)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
     else:
-        _print_rows(rows, "refinement runs")
+        print_rows(rows, "refinement runs")
 
 
 @runs_group.command("show")
@@ -251,13 +256,12 @@ def runs_list(limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def runs_show(run_id: str, as_json: bool) -> None:
     """One run: configuration, sources, steps and outcome."""
-    from mdesign.cli.main import _kb, _print_json, _print_rows
     from mdesign.refinement import runs
 
-    with _kb() as kb:
+    with open_kb() as kb:
         run = runs.load_run(kb, run_id)
     if as_json:
-        _print_json(run.model_dump(mode="json"))
+        print_json(run.model_dump(mode="json"))
         return
     click.echo(f"run {run.id}: task {run.task}, space {run.space}, status {run.status}, "
                f"{run.spent}/{run.budget} evaluations spent"
@@ -270,7 +274,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
     for s in run.steps:
         table(s)
     if not run.steps:
-        _print_rows([])
+        print_rows([])
 
 
 @click.group("bench")
@@ -292,7 +296,6 @@ def bench_group() -> None:
 def bench_refine(tasks: str, budgets: str, methods: str | None, seeds: int, out: Path,
                  name: str) -> None:
     """Leave-one-task-out refinement benchmark (benchmarks.md) on any tasks."""
-    from mdesign.cli.main import _kb
     from mdesign.refinement import protocol
 
     try:
@@ -303,7 +306,7 @@ def bench_refine(tasks: str, budgets: str, methods: str | None, seeds: int, out:
     if min(budget_list) < 1 or seeds < 1:
         raise InputError("budgets and --seeds must be at least 1", "e.g. --budgets 10,20")
     method_list = methods.split(",") if methods else protocol.DEFAULT_METHODS
-    with _kb() as kb:
+    with open_kb() as kb:
         for t in tasks.split(","):
             kb.task(t)
         o = protocol.run_protocol(kb, tasks.split(","), budget_list, method_list, seeds,

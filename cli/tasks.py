@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from mdesign.cli.common import open_kb
 
 
 @click.group("task")
@@ -24,10 +25,9 @@ def task_add(name: str, source: str, kind: str) -> None:
     from mdesign.cli.extras import TRAIN, require
 
     require(*TRAIN, extra="train", command="task add")
-    from mdesign.cli.main import _kb
     from mdesign.tasks.store import add_task
 
-    with _kb() as kb:
+    with open_kb() as kb:
         added = add_task(kb, name, source, kind)
     feats = ", ".join(f"{k} {v:g}" for k, v in sorted(added.features.items()))
     click.echo(f"task {added.name}: {added.kind}, metric {added.metric}; data {added.path}")
@@ -40,7 +40,6 @@ def task_add(name: str, source: str, kind: str) -> None:
 def task_forget(name: str, yes: bool) -> None:
     """Delete the results that mdesign's trainings recorded on task NAME (imported results
     stay), and recompute its gains from what stays."""
-    from mdesign.cli.main import _kb
     from mdesign.kb.observations import forget_observations
 
     if not yes:
@@ -53,7 +52,7 @@ def task_forget(name: str, yes: bool) -> None:
         if not confirmed:  # a "no" is an answer, not an interruption
             click.echo("nothing changed", err=True)
             sys.exit(1)
-    with _kb() as kb:
+    with open_kb() as kb:
         report = forget_observations(kb, name)
     click.echo(f"task {name}: {report.results} recorded results deleted; gains on "
                f"{report.edits} edits recomputed ({report.gains} kept)")
@@ -70,12 +69,11 @@ def task_forget(name: str, yes: bool) -> None:
 def export_cmd(run_id: str, fmt: str, out: Path | None, in_dim: int | None,
                out_dim: int | None) -> None:
     """Write the best architecture of run RUN_ID as a standalone PyG module or a config."""
-    from mdesign.cli.main import _kb
     from mdesign.kb.knowledge_base import code_version
     from mdesign.kb.settings import is_safe_name, safe_name, write_atomically
     from mdesign.refinement.export import design_config, to_module, to_yaml
 
-    with _kb() as kb:
+    with open_kb() as kb:
         config = design_config(kb, run_id, in_dim, out_dim)
     stem = run_id if is_safe_name(run_id) else safe_name(run_id)  # never a path of its own
     path = out or Path(f"{stem}.{'py' if fmt == 'pytorch' else 'yaml'}")

@@ -210,7 +210,7 @@ def design_config(kb: Any, run_id: str, in_dim: int | None = None,
     if in_dim is None or out_dim is None:
         raise InputError(f"the input and output sizes of task {run.task!r} are unknown",
                          "pass --in-dim and --out-dim")
-    hp = TrainConfig(**(run.config.train or {}))
+    hp = run.config.train or TrainConfig()
     best = next(s for s in run.steps if s.uid == run.best_uid)
     key = run.best_uid.split("/", 1)[1]
     return {"run_id": run.id, "task": run.task, "kind": task.kind, "metric": task.metric,

@@ -57,55 +57,84 @@ from mdesign.refinement.sources import (
     choose_sources,
     pick_anchors,
 )
-from pydantic import BaseModel, Field
+from mdesign.training.config import TrainConfig
+from pydantic import BaseModel, Field, field_serializer
 
 if TYPE_CHECKING:
     from mdesign.refinement.predicted import GHNFilter, PredictedGains
 
 
 class RefineConfig(BaseModel):
-    task: str
-    budget: int = Field(ge=1)
-    sources: int = Field(default=3, ge=1)
-    similarity: Literal["features", "anchors", "both"] = "features"
-    anchors: int = Field(default=5, ge=3, description="anchor architectures (paid)")
+    # The descriptions are the help of `mdesign refine`'s options (generated from these
+    # fields by mdesign.cli.refine).
+    task: str = Field(description="target task (already in the knowledge base)")
+    budget: int = Field(ge=1, description="evaluations to spend (>= 1)")
+    sources: int = Field(default=3, ge=1, description="number of source tasks")
+    similarity: Literal["features", "anchors", "both"] = Field(
+        default="features",
+        description="initial task similarity: meta-features, paid anchors, or both")
+    anchors: int = Field(default=5, ge=3,
+                         description="anchor architectures (paid from the budget)")
     start: Literal["best", "vote", "weighted_vote"] = "best"
-    calibrate: bool = True
-    window: int | None = Field(default=None, ge=3)
-    planner: Literal["off", "fallback", "always", "residual"] = "residual"
-    planner_threshold: float = Field(default=0.2, ge=0.0, le=1.0)
+    calibrate: bool = Field(default=True, description="refit the source weights on the "
+                            "target's observed gains after every step")
+    window: int | None = Field(default=None, ge=3, description="calibrate on each source's "
+                               "last this many paired gains (default: all)")
+    planner: Literal["off", "fallback", "always", "residual"] = Field(
+        default="residual",
+        description="predictive planners: residual (evidence scaled and corrected on the "
+        "target), fallback (only for missing or low-weight evidence: the reference), "
+        "always, or off")
+    planner_threshold: float = Field(default=0.2, ge=0.0, le=1.0, description="fallback "
+                                     "planner: a source weighted under this uses its "
+                                     "planner's gain instead of its evidence")
     planner_penalty: float = Field(default=1.0, gt=0,
                                    description="ridge penalty of the planners' fine-tuning")
-    lookahead: int = Field(default=1, ge=1, le=4)
+    lookahead: int = Field(default=1, ge=1, le=4,
+                           description="plan up to this many edits per step (1-4)")
     lookahead_engine: Literal["space", "gds"] = Field(
-        default="space", description="find the architectures within `lookahead` edits from "
-        "the design space's own edit rule, or with GDS shortest paths on the stored edits")
-    expand: Literal["current", "best"] = "best"
-    uncertainty: bool = False
-    max_params: float | None = Field(default=None, gt=0)
-    max_latency: float | None = Field(default=None, gt=0)
-    backtrack: bool = True
+        default="space", description="find multi-edit moves from the space's edit rule, "
+        "or by GDS shortest paths over the stored edits")
+    expand: Literal["current", "best"] = Field(
+        default="best", description="expand the best architecture seen, or walk on from "
+        "the current one (the reference method)")
+    uncertainty: bool = Field(default=False,
+                              description="use stored std as an optimism bonus")
+    max_params: float | None = Field(default=None, gt=0, description="parameter count limit")
+    max_latency: float | None = Field(default=None, gt=0,
+                                      description="latency limit (stored units)")
+    backtrack: bool = Field(default=True, description="when no untried candidate is left, "
+                            "go back to the best architecture seen that still has some")
     batch: int = Field(default=1, ge=1, le=32, description="candidates proposed and "
-                       "evaluated together per step (in parallel when the evaluator can)")
+                       "evaluated together per step")
     seed: int = 0
-    evaluator: str = "benchmark"
-    space: str | None = None
-    train: dict[str, Any] | None = Field(default=None, description="the train evaluator's "
-                                         "TrainConfig (kept so that a resume trains alike)")
-    predictor: str | None = Field(default=None, description="a stored performance "
-                                  "predictor that fills in gains a source never measured")
-    ghn: str | None = Field(default=None, description="a stored graph hypernetwork: each "
-                            "step proposes ghn_pool x batch candidates and pays for the "
-                            "batch it ranks best (no budget spent on the ranking)")
+    evaluator: str = Field(default="benchmark", description="benchmark: the task's stored "
+                           "results as a paid oracle, hidden from retrieval (leave one task "
+                           "out); train: train each architecture on the task's data "
+                           "(`mdesign task add`)")
+    space: str | None = Field(default=None, description="design space (default: the "
+                              "target's)")
+    train: TrainConfig | None = Field(default=None, description="the train evaluator's "
+                                      "TrainConfig (kept so that a resume trains alike)")
+    predictor: str | None = Field(default=None, description="a stored predictor (`mdesign "
+                                  "predictor train`) that fills in the gains a source never "
+                                  "measured")
+    ghn: str | None = Field(default=None, description="a stored graph hypernetwork (`mdesign "
+                            "ghn train`): each step pays only for the candidates it ranks "
+                            "best among --ghn-pool x --batch proposals")
     ghn_pool: int = Field(default=4, ge=1, le=32)
-    generator: str | None = Field(default=None, description="a stored architecture "
-                                  "generator: before the start, evaluate the `generated` "
-                                  "architectures it proposes for the task given the anchors' "
-                                  "results; the walk expands from the best")
+    generator: str | None = Field(default=None, description="a stored architecture generator "
+                                  "(`mdesign generator train`): evaluate --generated of its "
+                                  "proposals for the task before the start")
     generated: int = Field(default=3, ge=1, le=32)
-    generator_patience: int = Field(default=0, ge=0, description="with a generator: after "
-                                    "this many paid evaluations in a row without a new "
-                                    "best, pay for its next proposal (0: only at the start)")
+    generator_patience: int = Field(default=0, ge=0, description="after this many paid "
+                                    "evaluations in a row without a new best, pay for the "
+                                    "generator's next proposal (0: only at the start)")
+
+    @field_serializer("train")
+    def _train_as_set(self, train: TrainConfig | None) -> dict[str, Any] | None:
+        # the settings given, as stored and reported before the field was typed
+        return None if train is None else train.model_dump(exclude_unset=True)
 
 
 class RefinementStep(BaseModel):
