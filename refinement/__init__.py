@@ -8,7 +8,8 @@
 * :mod:`~mdesign.refinement.evaluators`: the ``Evaluator`` protocol and the leave-one-task-out
   benchmark oracle;
 * :mod:`~mdesign.refinement.runs`: runs persisted in Neo4j, resume;
-* :mod:`~mdesign.refinement.report`: a run's JSON report and plot;
-* :mod:`~mdesign.refinement.baselines`: random search, regularised evolution, TPE, retrieval;
-* :mod:`~mdesign.refinement.protocol`: the benchmark protocol of benchmarks.md.
+* :mod:`~mdesign.refinement.report`: a run's JSON report and plot.
+
+The benchmark protocol and the search baselines live in :mod:`mdesign.benchmarks`, which
+the product never imports.
 """
