@@ -1,4 +1,4 @@
-"""Refinement on NAS-Bench-Graph, leave one dataset out (the protocol of benchmarks.md).
+"""Refinement on NAS-Bench-Graph, leave one dataset out (docs/refinement.md, "Benchmark").
 
 For each of the 9 datasets the knowledge base's other 8 are the sources and the target's
 stored results are the paid oracle (every distinct architecture read costs one unit,
