@@ -40,10 +40,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kb import machine
+from mdesign.benchmarks.loo import ensure_loo_generators, loo_generator_name
+from mdesign.benchmarks.protocol import task_context, top_share
+from mdesign.benchmarks.report import RESULTS, machine
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = ["cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv"]
 FULL = {"score_steps": 3000, "guide_steps": 2000, "n": 20, "seeds": 3, "reach": 400,
         "random_seeds": 20, "tasks": TARGETS}
@@ -54,9 +54,7 @@ CONDITIONS = ["guided+anchors", "guided", "unguided", "random"]
 
 def describe(ctx: Any, uids: list[str]) -> dict[str, float]:
     """Test accuracy (mean, max) of a set, and its mean share of the space at least as good
-    on test (``ctx``: the target's :class:`~mdesign.refinement.protocol.TaskContext`)."""
-    from mdesign.refinement.protocol import top_share
-
+    on test (``ctx``: the target's :class:`~mdesign.benchmarks.protocol.TaskContext`)."""
     tests = [ctx.table[u].test for u in uids]
     return {"test_mean": statistics.mean(tests) * 100, "test_max": max(tests) * 100,
             "top_pct": statistics.mean(top_share(ctx.tests, t) for t in tests),
@@ -87,11 +85,6 @@ def main() -> None:
     )
     from mdesign.generation.sampling import sample
     from mdesign.kb import KnowledgeBase
-    from mdesign.refinement.protocol import (
-        ensure_loo_generators,
-        loo_generator_name,
-        task_context,
-    )
 
     cfg = dict(SMALL if args.small else FULL)
     tasks = args.tasks.split(",") if args.tasks else cfg["tasks"]

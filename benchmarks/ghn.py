@@ -39,12 +39,9 @@ import sys
 import time
 import warnings
 from multiprocessing import get_context
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kb import machine
+from mdesign.benchmarks.report import RESULTS, machine
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = {"bench-mutag": ("builtin:mutag", "graph"),
          "bench-sbm-400": ("builtin:sbm:4:100", "node")}
 FULL = {"steps": 300, "archs": 4, "eval": 200, "finetune": 8, "seeds": 3, "budget": 8}

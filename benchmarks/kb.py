@@ -14,7 +14,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -22,21 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def machine() -> dict:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem, 1),
-            "python": platform.python_version()}
+from mdesign.benchmarks.report import RESULTS, machine
 
 
 def timed(fn, repeats: int) -> dict:

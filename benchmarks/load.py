@@ -31,8 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kb import RESULTS, machine  # benchmarks/kb.py: the same machine record
+from mdesign.benchmarks.report import RESULTS, machine
 
 SPACE = "nas-bench-graph"
 TARGET = "cora"

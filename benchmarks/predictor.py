@@ -39,12 +39,9 @@ import statistics
 import sys
 import time
 import warnings
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kb import machine
+from mdesign.benchmarks.report import RESULTS, machine
 
-RESULTS = Path(__file__).resolve().parent / "results"
 FULL = {"train": 2000, "eval": 1000, "proxy": 150, "pretrain_epochs": 10, "epochs": 100,
         "few": 50, "datasets": None}
 SMALL = {"train": 200, "eval": 150, "proxy": 20, "pretrain_epochs": 2, "epochs": 5,
@@ -73,11 +70,16 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
+    from mdesign.benchmarks.predictor_baselines import (
+        finetune_onehot,
+        fit_onehot,
+        one_hot,
+        stand_in_graph,
+    )
     from mdesign.kb import KnowledgeBase
     from mdesign.models.builder import build_model
     from mdesign.predictors import proxies, store
     from mdesign.predictors.adaptation import ADAPTATIONS, DEFAULT, adapt
-    from mdesign.predictors.baselines import finetune_onehot, fit_onehot, one_hot, stand_in_graph
     from mdesign.predictors.encoder import PerformancePredictor
     from mdesign.predictors.predictor import labelled, task_vectors
     from mdesign.predictors.training import fit, predict, pretrain, rank_targets

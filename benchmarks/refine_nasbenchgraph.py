@@ -1,9 +1,9 @@
-"""Refinement on NAS-Bench-Graph, leave one dataset out (the protocol of benchmarks.md).
+"""Refinement on NAS-Bench-Graph, leave one dataset out (docs/refinement.md, "Benchmark").
 
 For each of the 9 datasets the knowledge base's other 8 are the sources and the target's
 stored results are the paid oracle (every distinct architecture read costs one unit,
 re-reads are free). Methods, ablations and the report are those of
-:mod:`mdesign.refinement.protocol`; this script fixes the NAS-Bench-Graph protocol:
+:mod:`mdesign.benchmarks.protocol`; this script fixes the NAS-Bench-Graph protocol:
 
     python benchmarks/refine_nasbenchgraph.py           # full: 9 tasks, 10/20/50/100, 20 seeds
     python benchmarks/refine_nasbenchgraph.py --small   # CI: 2 tasks, 10/20, 3 seeds
@@ -22,7 +22,9 @@ import os
 import sys
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from mdesign.benchmarks import protocol, report
+from mdesign.benchmarks.report import RESULTS
+
 DATASETS = ["cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv",
             "proteins"]
 FULL_METHODS = ["mdesign", "mdesign-reference", "mdesign-reference-nocal", "mdesign-nocal",
@@ -118,8 +120,6 @@ def main() -> None:
     logging.getLogger("neo4j").setLevel(logging.CRITICAL)
     name = args.out or ("refine_nasbenchgraph_small" if args.small else "refine_nasbenchgraph")
     title = "Refinement on NAS-Bench-Graph, leave one dataset out"
-    from mdesign.refinement import protocol
-
     if args.rewrite:
         out = json.loads((args.out_dir / f"{name}.json").read_text())
         from mdesign.kb import KnowledgeBase
@@ -128,9 +128,9 @@ def main() -> None:
             out["space_best"] = {t: protocol.task_context(kb, t).best_score * 100
                                  for t in out["tasks"]}
             out["transfer_signal"] = transfer_signal(kb, out["tasks"])
-        out["targets"] = protocol.targets(out["rows"], out["tasks"], REFERENCE_REGEVO100_VALID)
+        out["targets"] = report.targets(out["rows"], out["tasks"], REFERENCE_REGEVO100_VALID)
         out["notes"] = NOTES + signal_notes(out["transfer_signal"])
-        print(protocol.write(out, args.out_dir, name, title)[1].read_text())
+        print(report.write(out, args.out_dir, name, title)[1].read_text())
         return
     import torch
 
@@ -143,9 +143,9 @@ def main() -> None:
                                     args.methods.split(","), args.seeds,
                                     progress=lambda m: print(m, file=sys.stderr, flush=True))
         out["transfer_signal"] = transfer_signal(kb, out["tasks"])
-    out["targets"] = protocol.targets(out["rows"], out["tasks"], REFERENCE_REGEVO100_VALID)
+    out["targets"] = report.targets(out["rows"], out["tasks"], REFERENCE_REGEVO100_VALID)
     out["notes"] = NOTES + signal_notes(out["transfer_signal"])
-    paths = protocol.write(out, args.out_dir, name, title)
+    paths = report.write(out, args.out_dir, name, title)
     print(paths[1].read_text())
 
 

@@ -31,12 +31,9 @@ import statistics
 import sys
 import time
 import warnings
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kb import machine
+from mdesign.benchmarks.report import RESULTS, machine
 
-RESULTS = Path(__file__).resolve().parent / "results"
 EPOCHS = 50
 
 
@@ -46,10 +43,10 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
+    from mdesign.benchmarks import baselines
     from mdesign.core.stats import spearman
     from mdesign.kb import KnowledgeBase
     from mdesign.kb.observations import forget_observations
-    from mdesign.refinement import baselines
     from mdesign.refinement.refine import RefineConfig, refine
     from mdesign.tasks.store import add_task, load_task
     from mdesign.training.config import TrainConfig

@@ -296,7 +296,8 @@ def bench_group() -> None:
 def bench_refine(tasks: str, budgets: str, methods: str | None, seeds: int, out: Path,
                  name: str) -> None:
     """Leave-one-task-out refinement benchmark (benchmarks.md) on any tasks."""
-    from mdesign.refinement import protocol
+    from mdesign.benchmarks import protocol, report
+    from mdesign.benchmarks.methods import DEFAULT_METHODS
 
     try:
         budget_list = [int(b) for b in budgets.split(",")]
@@ -305,12 +306,12 @@ def bench_refine(tasks: str, budgets: str, methods: str | None, seeds: int, out:
                          "e.g. --budgets 10,20,50") from None
     if min(budget_list) < 1 or seeds < 1:
         raise InputError("budgets and --seeds must be at least 1", "e.g. --budgets 10,20")
-    method_list = methods.split(",") if methods else protocol.DEFAULT_METHODS
+    method_list = methods.split(",") if methods else DEFAULT_METHODS
     with open_kb() as kb:
         for t in tasks.split(","):
             kb.task(t)
         o = protocol.run_protocol(kb, tasks.split(","), budget_list, method_list, seeds,
                                   progress=lambda m: click.echo(m, err=True))
-    paths = protocol.write(o, out, name, "Refinement benchmark, leave one task out")
+    paths = report.write(o, out, name, "Refinement benchmark, leave one task out")
     sys.stdout.write(paths[1].read_text())
     click.echo(f"wrote {', '.join(str(p) for p in paths)}")

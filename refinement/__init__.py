@@ -10,7 +10,8 @@
 * :mod:`~mdesign.refinement.runs`: runs persisted in Neo4j, resume;
 * :mod:`~mdesign.refinement.report`: a run's JSON report and plot;
 * :mod:`~mdesign.refinement.export`: a run's best architecture as a standalone PyG module
-  or a design config (``mdesign export``);
-* :mod:`~mdesign.refinement.baselines`: random search, regularised evolution, TPE, retrieval;
-* :mod:`~mdesign.refinement.protocol`: the benchmark protocol of benchmarks.md.
+  or a design config (``mdesign export``).
+
+The benchmark protocol and the search baselines live in :mod:`mdesign.benchmarks`, which
+the product never imports.
 """

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from mdesign.benchmarks.protocol import Trajectory
 from mdesign.core.evaluation import Evaluation
 from mdesign.core.space import DesignSpace, OneHot
 from mdesign.core.stats import ridge
 from mdesign.kb.models import TaskInfo
 from mdesign.refinement.planners import SourcePlanner
-from mdesign.refinement.protocol import Trajectory
 from mdesign.refinement.sources import pick_anchors, rank_sources
 
 SPACE = DesignSpace.from_dict({"name": "p", "dimensions": [

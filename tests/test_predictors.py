@@ -347,15 +347,15 @@ def test_refinement_predictor_ablation(nbg: KnowledgeBase) -> None:
     """The benchmark's `mdesign-predictor` variant: a predictor per target that never saw
     the target, reused when it exists, and gains of proteins (a source of photo that
     measured 2,021 architectures) filled in only with it."""
+    from mdesign.benchmarks import loo, protocol
     from mdesign.predictors import store
-    from mdesign.refinement import protocol
 
     small = {"archs": 60, "pretrain_archs": 30, "pretrain_epochs": 1, "epochs": 2}
-    made = protocol.ensure_loo_predictors(nbg, ["photo"], settings=small)
+    made = loo.ensure_loo_predictors(nbg, ["photo"], settings=small)
     assert made["photo"].startswith("trained")
     _, meta = store.load_meta(nbg, "loo-photo")
     assert "photo" not in meta.tasks and "proteins" in meta.tasks
-    assert protocol.ensure_loo_predictors(nbg, ["photo"], settings=small) == \
+    assert loo.ensure_loo_predictors(nbg, ["photo"], settings=small) == \
         {"photo": "reused"}
     out = protocol.run_protocol(nbg, ["photo"], [6], ["mdesign", "mdesign-predictor"], 1,
                                 predictor_settings=small)

@@ -1,0 +1,36 @@
+"""The benchmark's methods: the ``mdesign`` variants (overrides of :class:`RefineConfig`)
+and the search baselines of :mod:`mdesign.benchmarks.baselines`, each marked stochastic
+(run once per seed) or deterministic (run once)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# name -> (RefineConfig overrides, stochastic?)
+MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
+    "mdesign": ({}, False),
+    "mdesign-reference": ({"expand": "current", "planner": "fallback"}, False),
+    "mdesign-reference-nocal": ({"expand": "current", "planner": "fallback",
+                                 "calibrate": False}, False),
+    "mdesign-nocal": ({"calibrate": False}, False),
+    "mdesign-noplanner": ({"planner": "off"}, False),
+    "mdesign-planner-fallback": ({"planner": "fallback"}, False),
+    "mdesign-expand-current": ({"expand": "current"}, False),
+    "mdesign-lookahead2": ({"lookahead": 2}, False),
+    "mdesign-lookahead2-gds": ({"lookahead": 2, "lookahead_engine": "gds"}, False),
+    "mdesign-anchors": ({"similarity": "both"}, False),
+    "mdesign-uncertainty": ({"uncertainty": True}, False),
+    "mdesign-maxparams": ({"max_params": "median"}, False),
+    # gains a source never measured come from a predictor trained without the target
+    "mdesign-predictor": ({"predictor": "leave-one-out"}, False),
+    # the start is seeded by a diffusion generator whose guide never saw the target
+    "mdesign-generator": ({"generator": "leave-one-out"}, False),
+    # ... and whenever 5 paid evaluations in a row found no new best, its next proposal
+    "mdesign-generator-patience5": ({"generator": "leave-one-out",
+                                     "generator_patience": 5}, False),
+}
+BASELINES = {"retrieval": False, "random": True, "regevo": True, "tpe": True}
+METHODS = [*MDESIGN_VARIANTS, *BASELINES]
+PLOT_METHODS = ["mdesign", "mdesign-reference", "mdesign-reference-nocal", "retrieval",
+                "random", "regevo", "tpe"]
+DEFAULT_METHODS = ["mdesign", "mdesign-reference-nocal", "retrieval", "random", "regevo", "tpe"]

@@ -1,0 +1,217 @@
+"""The refinement benchmark's runner (docs/refinement.md, "Benchmark"), over any tasks of
+the knowledge base.
+
+For each target task, every other task of its design space is a candidate source and the
+target's stored results are the paid oracle (:class:`BenchmarkEvaluator`: leave one task
+out). A method returns the best architecture **by selection score** (validation, or the
+single metric of a one-metric table) among those it paid for; the report gives its test
+score beside it, its top-x% rank by test in the target's space, whether it is the
+search-space best by selection score, and the method's own wall time per step outside
+evaluation.
+
+Methods whose decisions do not depend on the budget (every ``mdesign`` variant, random
+search as a shuffled prefix, TPE) run once at the largest budget and are read at each
+smaller budget from the prefix of their paid evaluations: the best of the first ``b``
+paid is, evaluation for evaluation, what the same run with budget ``b`` returns (tested).
+Regularised evolution's population depends on the budget, so it runs per budget.
+
+The methods are named in :mod:`~mdesign.benchmarks.methods`, the leave-one-out models
+are trained by :mod:`~mdesign.benchmarks.loo`, the targets and files written by
+:mod:`~mdesign.benchmarks.report`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mdesign.benchmarks import baselines
+from mdesign.benchmarks.loo import (
+    ensure_loo_generators,
+    ensure_loo_predictors,
+    loo_generator_name,
+    loo_predictor_name,
+)
+from mdesign.benchmarks.methods import BASELINES, MDESIGN_VARIANTS, METHODS
+from mdesign.benchmarks.report import machine, targets
+from mdesign.core.evaluation import Evaluation
+from mdesign.kb.knowledge_base import KnowledgeBase
+from mdesign.refinement.evaluators import BenchmarkEvaluator, load_target_table
+from mdesign.refinement.refine import PlannerCache, RefineConfig, refine
+
+
+@dataclass
+class Trajectory:
+    """What one run paid for, in order, and its overhead per step."""
+
+    paid: list[Evaluation]
+    overhead_ms: float | None = None
+    limit: float | None = None  # max params the run had to respect
+
+    def best_at(self, budget: int) -> Evaluation:
+        ok = [e for e in self.paid[:budget]
+              if self.limit is None or e.params is None or e.params <= self.limit]
+        return max(ok or self.paid[:budget], key=lambda e: (e.score, e.uid))
+
+
+@dataclass
+class TaskContext:
+    task: str
+    table: dict[str, Evaluation]
+    uids: list[str]
+    tests: list[float] = field(default_factory=list)
+    best_score: float = 0.0
+    median_params: float | None = None
+    split: str = "valid_test"
+    restrict: dict[str, list[str]] | None = None
+
+
+def _distinct(evals: Sequence[Evaluation]) -> list[Evaluation]:
+    seen: dict[str, Evaluation] = {}
+    for e in evals:
+        seen.setdefault(e.uid, e)
+    return list(seen.values())
+
+
+def run_method(kb: KnowledgeBase, ctx: TaskContext, method: str, budget: int, seed: int,
+               planners: PlannerCache) -> Trajectory:
+    space_name = ctx.uids[0].split("/", 1)[0]
+    space = kb.space(space_name)
+    ev = BenchmarkEvaluator(None, ctx.task, budget, table=ctx.table)
+    if method in MDESIGN_VARIANTS:
+        overrides = dict(MDESIGN_VARIANTS[method][0])
+        if overrides.get("max_params") == "median":
+            overrides["max_params"] = ctx.median_params
+        if overrides.get("predictor") == "leave-one-out":
+            overrides["predictor"] = loo_predictor_name(ctx.task)
+        if overrides.get("generator") == "leave-one-out":
+            overrides["generator"] = loo_generator_name(ctx.task)
+        cfg = RefineConfig(task=ctx.task, budget=budget, seed=seed, space=space_name,
+                           **overrides)
+        res = refine(kb, cfg, ev, planners=planners)
+        paid = _distinct([Evaluation(uid=s.uid, score=s.score, valid=s.valid, test=s.test,
+                                     params=s.params, latency=s.latency) for s in res.steps])
+        return Trajectory(paid, res.overhead_ms_per_step, cfg.max_params)
+    if method == "retrieval":
+        src = kb.task(ctx.task)
+        from mdesign.refinement.sources import choose_sources
+
+        first = choose_sources(kb, src, space_name, 1)[0].task
+        r = baselines.retrieval_only(kb, ev, first, space)
+        return Trajectory([r.best])
+    t = time.perf_counter()
+    if method == "random":
+        baselines.random_search(space, ev, seed, uids=ctx.uids)
+    elif method == "regevo":
+        baselines.regularized_evolution(space, ev, seed, uids=ctx.uids)
+    elif method == "tpe":
+        baselines.tpe(space, ev, seed, restrict=ctx.restrict, uids=ctx.uids)
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    overhead = (time.perf_counter() - t) * 1000 / max(1, ev.spent)
+    return Trajectory(ev.evaluations(), overhead)  # what the baseline paid for, in order
+
+
+def task_context(kb: KnowledgeBase, task: str) -> TaskContext:
+    info = kb.task(task)
+    table = load_target_table(kb, task)
+    space = kb.space(kb.target_space(task))
+    uids = space.uids(info.restrict, table.__contains__)
+    params = sorted(table[u].params for u in uids if table[u].params is not None)
+    return TaskContext(task=task, table=table, uids=uids,
+                       tests=sorted(table[u].test if table[u].test is not None
+                                    else table[u].score for u in uids),
+                       best_score=max(table[u].score for u in uids),
+                       median_params=params[len(params) // 2] if params else None,
+                       split=info.split, restrict=info.restrict)
+
+
+def top_share(tests: Sequence[float], test: float) -> float:
+    """The share (%) of a space scoring at least ``test`` on test (``tests``: the space's
+    test scores, sorted)."""
+    return 100.0 * (len(tests) - bisect.bisect_left(tests, test)) / len(tests)
+
+
+def describe(ctx: TaskContext, method: str, budget: int, runs: list[Evaluation],
+             overheads: list[float], limit: float | None) -> dict[str, Any]:
+    valid = [r.score for r in runs]
+    test = [r.test if r.test is not None else r.score for r in runs]
+    top = [top_share(ctx.tests, t) for t in test]
+    params = [r.params for r in runs if r.params is not None]
+    return {"task": ctx.task, "budget": budget, "method": method, "runs": len(runs),
+            "split": ctx.split,
+            "valid_mean": statistics.mean(valid) * 100,
+            "valid_sd": statistics.stdev(valid) * 100 if len(runs) > 1 else 0.0,
+            "test_mean": statistics.mean(test) * 100,
+            "test_sd": statistics.stdev(test) * 100 if len(runs) > 1 else 0.0,
+            "top_pct": statistics.mean(top),
+            "hits": sum(v >= ctx.best_score for v in valid),
+            "params_mean": statistics.mean(params) if params else None,
+            "max_params": limit,
+            "overhead_ms_per_step": statistics.median(overheads) if overheads else None}
+
+
+def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int],
+                 methods: Sequence[str], seeds: int,
+                 progress: Callable[[str], None] | None = None,
+                 predictor_settings: dict[str, Any] | None = None,
+                 generator_settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run every method on every task; rows of :func:`describe`, plus the curves.
+    ``mdesign-predictor`` (``mdesign-generator``) first trains or reuses a leave-one-out
+    predictor (generator) per task."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        from mdesign.core.errors import InputError
+
+        raise InputError(f"unknown method(s) {', '.join(unknown)}",
+                         f"choose from {', '.join(METHODS)}")
+    budgets = sorted(budgets)
+    top = budgets[-1]
+    planners: PlannerCache = {}
+    rows, curves, space_best = [], {}, {}
+    t_all = time.perf_counter()
+    predictors = (ensure_loo_predictors(kb, tasks, progress, predictor_settings)
+                  if "mdesign-predictor" in methods else {})
+    generators = (ensure_loo_generators(kb, tasks, progress, generator_settings)
+                  if any(MDESIGN_VARIANTS.get(m, ({}, False))[0].get("generator")
+                         for m in methods) else {})
+    determinism: dict[str, bool] = {}
+    for task in tasks:
+        ctx = task_context(kb, task)
+        space_best[task] = ctx.best_score * 100
+        for method in methods:
+            stochastic = MDESIGN_VARIANTS[method][1] if method in MDESIGN_VARIANTS \
+                else BASELINES[method]
+            n = seeds if stochastic else 1
+            if method == "regevo":
+                per_budget = {b: [run_method(kb, ctx, method, b, s, planners)
+                                  for s in range(n)] for b in budgets}
+            else:
+                runs = [run_method(kb, ctx, method, top, s, planners) for s in range(n)]
+                per_budget = {b: runs for b in budgets}
+                if not stochastic and method.startswith("mdesign") and task == tasks[0]:
+                    again = run_method(kb, ctx, method, top, 0, planners)
+                    determinism[method] = [e.uid for e in again.paid] == \
+                        [e.uid for e in runs[0].paid]
+            for b in budgets:
+                trajs = per_budget[b]
+                rows.append(describe(ctx, method, b, [t.best_at(b) for t in trajs],
+                                     [t.overhead_ms for t in trajs
+                                      if t.overhead_ms is not None], trajs[0].limit))
+            trajs = per_budget[top]
+            curves[f"{task}|{method}"] = [
+                statistics.mean(t.best_at(b).score for t in trajs) * 100
+                for b in range(1, top + 1)]
+        if progress:
+            progress(f"{task} done ({time.perf_counter() - t_all:.0f} s)")
+    return {"machine": machine(), "seeds": seeds, "budgets": list(budgets),
+            "tasks": list(tasks), "methods": list(methods),
+            "wall_s": round(time.perf_counter() - t_all, 1), "deterministic": determinism,
+            "rows": rows, "curves": curves, "space_best": space_best,
+            **({"predictors": predictors} if predictors else {}),
+            **({"generators": generators} if generators else {}),
+            "targets": targets(rows, list(tasks))}

@@ -1,0 +1,142 @@
+"""Reports of the benchmarks: the machine record every result file carries, and the
+refinement protocol's targets, markdown table, summary plot and files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+from pathlib import Path
+from typing import Any
+
+from mdesign.benchmarks.methods import PLOT_METHODS
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    """The machine a result was measured on: CPU model, cores, memory, Python."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem, 1),
+            "python": platform.python_version()}
+
+
+def targets(rows: list[dict[str, Any]], tasks: list[str],
+            reference: dict[str, float] | None = None) -> dict[str, str]:
+    """The issue's targets, against regularised evolution run here and, when given,
+    against a reference table (task -> regevo@100 validation %)."""
+    get = {(r["task"], r["budget"], r["method"]): r for r in rows}
+    out = {}
+    if reference and all((t, 20, "mdesign") in get and t in reference for t in tasks):
+        beat = [t for t in tasks if get[(t, 20, "mdesign")]["valid_mean"] >= reference[t]]
+        out["mdesign@20 valid >= regevo@100 valid (reference table)"] = \
+            f"{len(beat)}/{len(tasks)} ({', '.join(beat) or 'none'})"
+    if all((t, 20, "mdesign") in get and (t, 100, "regevo") in get for t in tasks):
+        beat = [t for t in tasks
+                if get[(t, 20, "mdesign")]["valid_mean"] >= get[(t, 100, "regevo")]["valid_mean"]]
+        out["mdesign@20 valid >= regevo@100 valid (measured here)"] = \
+            f"{len(beat)}/{len(tasks)} ({', '.join(beat) or 'none'})"
+    if all((t, 50, "mdesign") in get for t in tasks):
+        hit = [t for t in tasks if get[(t, 50, "mdesign")]["hits"] > 0]
+        out["mdesign@50 finds the search-space best"] = \
+            f"{len(hit)}/{len(tasks)} ({', '.join(hit) or 'none'})"
+    over = [r["overhead_ms_per_step"] for r in rows
+            if r["method"] == "mdesign" and r["overhead_ms_per_step"] is not None]
+    if over:
+        out["mdesign overhead per step (median of run medians)"] = \
+            f"{statistics.median(over):.1f} ms"
+    return out
+
+
+def markdown(o: dict[str, Any], title: str) -> str:
+    m = o["machine"]
+    single = sorted({r["task"] for r in o["rows"] if r["split"] == "single"})
+    lines = [f"# {title}", "",
+             f"Machine: {m['cpu']}, {m['cores']} cores. Stochastic methods: {o['seeds']} "
+             "seeds (mean ± sd); deterministic methods: one run (determinism checked by a "
+             f"second run: {o['deterministic'] or 'not checked'}). Wall time {o['wall_s']} s. "
+             "Scores in %: validation (what a method selects on) / test; top% = share of "
+             "the space at least as good on test; hits = runs that returned the search-space "
+             "best by validation; overhead = the method's own wall time per step outside "
+             "evaluation (median)."]
+    if single:
+        lines += ["", f"Single-metric tasks ({', '.join(single)}): the one metric is used for "
+                      "both selection and report, so valid and test columns are the same."]
+    if o.get("notes"):
+        lines += ["", *[f"- {n}" for n in o["notes"]]]
+    lines += ["", "## Targets", ""]
+    lines += [f"- {k}: **{v}**" for k, v in o["targets"].items()]
+    lines += ["", "| task | budget | method | valid | test | top% | hits | params | "
+              "overhead ms/step |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in o["rows"]:
+        sd_v = f" ± {r['valid_sd']:.2f}" if r["runs"] > 1 else ""
+        sd_t = f" ± {r['test_sd']:.2f}" if r["runs"] > 1 else ""
+        over = "" if r["overhead_ms_per_step"] is None else f"{r['overhead_ms_per_step']:.1f}"
+        params = "" if r["params_mean"] is None else f"{r['params_mean']:.3g}"
+        if r["max_params"] is not None:
+            params += f" (≤ {r['max_params']:.3g})"
+        lines.append(f"| {r['task']} | {r['budget']} | {r['method']} | "
+                     f"{r['valid_mean']:.2f}{sd_v} | {r['test_mean']:.2f}{sd_t} "
+                     f"| {r['top_pct']:.1f} | {r['hits']}/{r['runs']} | {params} | {over} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(o: dict[str, Any], path: Path) -> None:
+    """One summary figure: mean best-so-far (selection score) against budget, per task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = o["tasks"]
+    # the main methods only (the ablations are in the table): a readable figure
+    main = [m for m in o["methods"] if m in PLOT_METHODS] or o["methods"]
+    colours = dict(zip(PLOT_METHODS, ["tab:blue", "tab:cyan", "tab:purple", "tab:gray",
+                                      "tab:orange", "tab:green", "tab:red"], strict=True))
+    cols = min(3, len(tasks))
+    rows_n = (len(tasks) + cols - 1) // cols
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.2 * rows_n), squeeze=False)
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        for method in main:
+            curve = o["curves"].get(f"{task}|{method}")
+            if curve:
+                ax.plot(range(1, len(curve) + 1), curve, label=method,
+                        color=colours.get(method), lw=2.2 if method == "mdesign" else 1.2)
+        best = o.get("space_best", {}).get(task)
+        if best is not None:
+            ax.axhline(best, color="black", ls=":", lw=1, label="space best")
+        ax.set_title(task)
+        ax.set_xscale("log")
+        ax.set_xlabel("budget (evaluations)")
+        ax.set_ylabel("best selection score %")
+        lo = [c[min(4, len(c) - 1)] for k, c in o["curves"].items()
+              if k.startswith(task + "|") and k.split("|", 1)[1] in main]
+        if lo:
+            ax.set_ylim(bottom=min(lo) - 0.5)
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(8, len(labels)), fontsize=8)
+    fig.suptitle("mean best selection score so far against budget (ablations: see the table)",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(o: dict[str, Any], out_dir: Path, name: str, title: str) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{name}.json", out_dir / f"{name}.md", out_dir / f"{name}.png"]
+    paths[0].write_text(json.dumps(o, indent=1) + "\n")
+    paths[1].write_text(markdown(o, title))
+    plot(o, paths[2])
+    return paths
