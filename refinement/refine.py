@@ -37,18 +37,16 @@ from __future__ import annotations
 
 import contextlib
 import math
-import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from mdesign.core.errors import InputError, MdesignError
+from mdesign.core.errors import InputError
 from mdesign.core.evaluation import Evaluation, Evaluator
 from mdesign.core.space import DesignSpace, OneHot
-from mdesign.kb.knowledge_base import KnowledgeBase
-from mdesign.kb.models import RankedArchitecture, StoredScore, TaskInfo
+from mdesign.kb.models import StoredScore, TaskInfo
 from mdesign.refinement.calibration import fit_source, update_weights
 from mdesign.refinement.config import (
     RefineConfig,
@@ -56,6 +54,7 @@ from mdesign.refinement.config import (
     RefinementStep,
     RunRecorder,
 )
+from mdesign.refinement.evidence import EvidenceReader, LookaheadGraph, knowledge_base_of
 from mdesign.refinement.planners import SourcePlanner
 from mdesign.refinement.sources import (
     SourceInfo,
@@ -115,7 +114,7 @@ def _ball(space: DesignSpace, key: str, k: int) -> dict[str, tuple[int, tuple[st
 class _Refinement:
     """The state of one run; :func:`refine` drives it."""
 
-    def __init__(self, kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator,
+    def __init__(self, kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator,
                  space: DesignSpace, usable: Callable[[str], bool],
                  planners: PlannerCache | None, recorder: RunRecorder | None,
                  on_step: Callable[[RefinementStep], None] | None) -> None:
@@ -134,19 +133,24 @@ class _Refinement:
         self.pairs: dict[str, list[tuple[float, float]]] = {}
         self.candidates: dict[str, list[_Candidate]] = {}
         self.cost_ratios: dict[tuple[str, str], list[float]] = {}
-        self.gds_graph: str | None = None
+        self.held = contextlib.ExitStack()
+        self.gds_graph: LookaheadGraph | None = None
         self.proposals: list[tuple[str, float | None]] = []  # the generator's, unpaid
         self.stall = 0  # paid evaluations since the last new best
         self.predicted: PredictedGains | None = None
         if config.predictor:  # imported here: torch only when a predictor is asked for
             from mdesign.refinement.predicted import PredictedGains
 
-            self.predicted = PredictedGains(kb, config.predictor, space)
+            self.predicted = PredictedGains(knowledge_base_of(kb, "--predictor"),
+                                            config.predictor, space)
+        if config.generator:  # refused before any evaluation is paid for
+            knowledge_base_of(kb, "--generator")
         self.ghn: GHNFilter | None = None
         if config.ghn:
             from mdesign.refinement.predicted import GHNFilter
 
-            self.ghn = GHNFilter(kb, config.ghn, space, config.task)
+            self.ghn = GHNFilter(knowledge_base_of(kb, "--ghn"), config.ghn, space,
+                                 config.task)
 
     # -- evaluation and bookkeeping ---------------------------------------------------
 
@@ -256,7 +260,8 @@ class _Refinement:
         # ones do not depend on its length
         n = 4 * cfg.generated + (32 if cfg.generator_patience else 0)
         result = generate_for_task(
-            self.kb, cfg.generator, cfg.task, GenerationSettings(n=n, seed=cfg.seed),
+            knowledge_base_of(self.kb, "--generator"), cfg.generator, cfg.task,
+            GenerationSettings(n=n, seed=cfg.seed),
             known=known, exclude=[u.split("/", 1)[1] for u in self.seen], save=False,
             stored=False)
         if result.space != self.space.name:
@@ -294,9 +299,8 @@ class _Refinement:
         limited = cfg.max_params is not None or cfg.max_latency is not None
         for task in self.order:
             if limited:
-                rows = [RankedArchitecture(**r) for r in self.kb.query(
-                    "best_architectures_within", task=task, space=space.name,
-                    max_params=cfg.max_params, max_latency=cfg.max_latency, limit=500)]
+                rows = self.kb.best_architectures_within(
+                    task, space.name, cfg.max_params, cfg.max_latency, limit=500)
             else:
                 rows = self.kb.best_architectures(task, limit=200)
             if limited and not any(self.usable(r.uid) for r in rows):
@@ -401,21 +405,18 @@ class _Refinement:
         if self.cfg.lookahead_engine == "space":
             return _ball(self.space, key, self.cfg.lookahead)
         if self.gds_graph is None:
-            self.gds_graph = f"mdesign-lookahead-{secrets.token_hex(4)}"
-            self.kb.query("lookahead_project", graph=self.gds_graph)
+            self.gds_graph = self.held.enter_context(self.kb.lookahead_graph())
         out = {}
-        for r in self.kb.query("lookahead_ball_gds", graph=self.gds_graph, uid=uid,
-                               k=self.cfg.lookahead):
-            f = first.get(r["first"])
+        for r in self.gds_graph.ball(uid, self.cfg.lookahead):
+            f = first.get(r.first)
             if f is not None and f.dimension is not None:
-                out[r["key"]] = (r["hops"], (f.dimension, f.from_choice, f.to_choice))
+                out[r.key] = (r.hops, (f.dimension, f.from_choice, f.to_choice))
         return out
 
     def close(self) -> None:
-        if self.gds_graph is not None:
-            with contextlib.suppress(MdesignError):
-                self.kb.query("gds_drop_graph", graph=self.gds_graph)
-            self.gds_graph = None
+        """Release what the run holds (the GDS projection of a GDS lookahead)."""
+        self.held.close()
+        self.gds_graph = None
 
     def _open(self, uid: str) -> list[_Candidate]:
         """The untried candidates around ``uid`` whose estimated costs are within limits."""
@@ -540,7 +541,7 @@ class _Refinement:
         return observed
 
 
-def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
+def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
            on_step: Callable[[RefinementStep], None] | None = None,
            recorder: RunRecorder | None = None, planners: PlannerCache | None = None,
            run_id: str | None = None) -> RefinementResult:
@@ -554,7 +555,7 @@ def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
     t_start = time.perf_counter()
     target = kb.task(config.task)
     space_name = config.space or kb.target_space(config.task)
-    own = [r["space"] for r in kb.query("task_spaces", task=config.task)]
+    own = kb.task_spaces(config.task)
     if own and space_name not in own:
         raise InputError(f"task {config.task!r} has its results in space(s) "
                          f"{', '.join(own)}, not {space_name!r}",
