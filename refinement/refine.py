@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -48,12 +47,15 @@ from mdesign.core.evaluation import Evaluation, Evaluator
 from mdesign.core.space import DesignSpace, OneHot
 from mdesign.kb.models import StoredScore, TaskInfo
 from mdesign.refinement.calibration import fit_source, update_weights
+from mdesign.refinement.candidates import Candidate
+from mdesign.refinement.candidates import ball as _ball
 from mdesign.refinement.config import (
     RefineConfig,
     RefinementResult,
     RefinementStep,
     RunRecorder,
 )
+from mdesign.refinement.costs import CostModel
 from mdesign.refinement.evidence import EvidenceReader, LookaheadGraph, knowledge_base_of
 from mdesign.refinement.planners import SourcePlanner
 from mdesign.refinement.sources import (
@@ -68,47 +70,6 @@ if TYPE_CHECKING:
 
 
 PlannerCache = dict[tuple[str, str], SourcePlanner]
-
-
-class _Candidate:
-    __slots__ = (
-        "costs",
-        "dimension",
-        "evidence",
-        "from_choice",
-        "hops",
-        "key",
-        "std",
-        "to_choice",
-        "uid",
-    )
-
-    def __init__(self, uid: str, key: str, hops: int, edit: tuple[str, str, str] | None
-                 ) -> None:
-        self.uid, self.key, self.hops = uid, key, hops
-        self.dimension, self.from_choice, self.to_choice = edit or (None, None, None)
-        self.evidence: dict[str, float | None] = {}
-        self.std: dict[str, float] = {}
-        self.costs: dict[str, dict[str, float | None]] = {}
-
-
-def _ball(space: DesignSpace, key: str, k: int) -> dict[str, tuple[int, tuple[str, str, str]]]:
-    """key -> (hops, first edit of a shortest path) for architectures within k edits."""
-    out: dict[str, tuple[int, tuple[str, str, str]]] = {}
-    queue: deque[tuple[str, int, tuple[str, str, str] | None]] = deque([(key, 0, None)])
-    seen = {key}
-    while queue:
-        x, h, first = queue.popleft()
-        if h == k:
-            continue
-        for dim, frm, to, nkey in space.neighbour_keys(x):
-            if nkey in seen:
-                continue
-            seen.add(nkey)
-            edit = first or (dim, frm, to)
-            out[nkey] = (h + 1, edit)
-            queue.append((nkey, h + 1, edit))
-    return out
 
 
 class _Refinement:
@@ -131,8 +92,8 @@ class _Refinement:
         self.order: list[str] = []
         self.planners: dict[str, SourcePlanner] = {}
         self.pairs: dict[str, list[tuple[float, float]]] = {}
-        self.candidates: dict[str, list[_Candidate]] = {}
-        self.cost_ratios: dict[tuple[str, str], list[float]] = {}
+        self.candidates: dict[str, list[Candidate]] = {}
+        self.costs = CostModel(config.max_params, config.max_latency)
         self.held = contextlib.ExitStack()
         self.gds_graph: LookaheadGraph | None = None
         self.proposals: list[tuple[str, float | None]] = []  # the generator's, unpaid
@@ -154,12 +115,6 @@ class _Refinement:
 
     # -- evaluation and bookkeeping ---------------------------------------------------
 
-    def within_limits(self, e: Evaluation) -> bool:
-        c = self.cfg
-        return not ((c.max_params is not None and e.params is not None and e.params > c.max_params)
-                    or (c.max_latency is not None and e.latency is not None
-                        and e.latency > c.max_latency))
-
     def evaluate(self, uid: str) -> Evaluation:
         t = time.perf_counter()
         try:
@@ -173,7 +128,7 @@ class _Refinement:
     def _keep(self, e: Evaluation) -> None:
         """Note a paid evaluation, and whether it is the best within the limits."""
         self.seen[e.uid] = e
-        if self.within_limits(e) and (self.best is None or (e.score, e.uid) >
+        if self.costs.within_limits(e) and (self.best is None or (e.score, e.uid) >
                                       (self.best.score, self.best.uid)):
             self.best = e
             self.stall = 0
@@ -330,50 +285,23 @@ class _Refinement:
                     uid = cand
         e = self.evaluate(uid)
         if limited:  # the start's measured costs calibrate the sources' cost scales
-            probe = _Candidate(uid, uid.split("/", 1)[1], 0, None)
+            probe = Candidate(uid, uid.split("/", 1)[1], 0, None)
             probe.costs = {t: {"params": r.params, "latency": r.latency} for t, r in
                            self.kb.source_scores([uid], self.order).get(uid, {}).items()}
-            self._learn_costs(probe, e)
+            self.costs.learn(probe.costs, e)
         return e
 
     # -- one step ---------------------------------------------------------------------
 
-    def _cost_ok(self, costs: dict[str, dict[str, float | None]]) -> bool:
-        """Whether a candidate's estimated cost on the target is within the limits.
-
-        A cost depends on the task (input sizes), so each source's stored cost is scaled
-        by the median ratio target/source over the architectures measured on both so far
-        (1 before any); the estimate is the largest scaled cost."""
-        cfg = self.cfg
-        for name, limit in (("params", cfg.max_params), ("latency", cfg.max_latency)):
-            if limit is None:
-                continue
-            known = [c[name] * self._ratio(t, name) for t, c in costs.items()
-                     if c.get(name) is not None]
-            if known and max(known) > limit:  # type: ignore[operator]
-                return False
-        return True
-
-    def _ratio(self, task: str, name: str) -> float:
-        r = sorted(self.cost_ratios.get((task, name), []))
-        return r[len(r) // 2] if r else 1.0
-
-    def _learn_costs(self, c: _Candidate, e: Evaluation) -> None:
-        for t, cost in c.costs.items():
-            for name, measured in (("params", e.params), ("latency", e.latency)):
-                stored = cost.get(name)
-                if measured is not None and stored:
-                    self.cost_ratios.setdefault((t, name), []).append(measured / stored)
-
-    def _candidates(self, uid: str) -> list[_Candidate]:
+    def _candidates(self, uid: str) -> list[Candidate]:
         """Untried candidates around ``uid``, with their evidence (cached per centre)."""
         if uid in self.candidates:
             return [c for c in self.candidates[uid] if c.uid not in self.seen]
         cfg, key = self.cfg, uid.split("/", 1)[1]
-        cands: dict[str, _Candidate] = {}
+        cands: dict[str, Candidate] = {}
         for n in self.kb.neighbours(uid, self.order):
             if self.usable(n.uid):
-                c = _Candidate(n.uid, n.key, 1, (n.dimension, n.from_choice, n.to_choice))
+                c = Candidate(n.uid, n.key, 1, (n.dimension, n.from_choice, n.to_choice))
                 c.evidence = dict(n.gains)
                 cands[n.uid] = c
         need_scores = cfg.lookahead > 1 or cfg.uncertainty or cfg.max_params is not None \
@@ -382,7 +310,7 @@ class _Refinement:
             for nkey, (hops, edit) in self._ball(uid, key, cands).items():
                 nuid = f"{self.space.name}/{nkey}"
                 if nuid not in cands and self.usable(nuid):
-                    cands[nuid] = _Candidate(nuid, nkey, hops, edit)
+                    cands[nuid] = Candidate(nuid, nkey, hops, edit)
         if need_scores:
             stored = self.kb.source_scores([uid, *cands], self.order)
             here: dict[str, StoredScore] = stored.get(uid, {})
@@ -399,7 +327,7 @@ class _Refinement:
         self.candidates[uid] = list(cands.values())
         return [c for c in self.candidates[uid] if c.uid not in self.seen]
 
-    def _ball(self, uid: str, key: str, first: dict[str, _Candidate]
+    def _ball(self, uid: str, key: str, first: dict[str, Candidate]
               ) -> dict[str, tuple[int, tuple[str, str, str]]]:
         """key -> (edits, first edit) of the architectures within ``lookahead`` edits."""
         if self.cfg.lookahead_engine == "space":
@@ -418,29 +346,18 @@ class _Refinement:
         self.held.close()
         self.gds_graph = None
 
-    def _open(self, uid: str) -> list[_Candidate]:
+    def _open(self, uid: str) -> list[Candidate]:
         """The untried candidates around ``uid`` whose estimated costs are within limits."""
         cands = self._candidates(uid)
         if self.cfg.max_params is None and self.cfg.max_latency is None:
             return cands
         here = self.seen.get(uid)
-        if here is not None and not self.within_limits(here):
+        if here is not None and not self.costs.within_limits(here):
             # over a limit: only moves that are estimated to cost less lead back
-            return [c for c in cands if self._cheaper(c.costs, here)]
-        return [c for c in cands if self._cost_ok(c.costs)]
+            return [c for c in cands if self.costs.cheaper(c.costs, here)]
+        return [c for c in cands if self.costs.ok(c.costs)]
 
-    def _cheaper(self, costs: dict[str, dict[str, float | None]], here: Evaluation) -> bool:
-        for name, limit, now in (("params", self.cfg.max_params, here.params),
-                                 ("latency", self.cfg.max_latency, here.latency)):
-            if limit is None or now is None or now <= limit:
-                continue
-            known = [c[name] * self._ratio(t, name) for t, c in costs.items()
-                     if c.get(name) is not None]
-            if not known or max(known) >= now:  # type: ignore[operator]
-                return False
-        return True
-
-    def _evidence(self, task: str, centre: str, cands: Sequence[_Candidate]) -> np.ndarray:
+    def _evidence(self, task: str, centre: str, cands: Sequence[Candidate]) -> np.ndarray:
         """The source's stored gain per candidate (NaN: never measured), with the
         predictor's where it is missing (``predictor``)."""
         ev = np.array([c.evidence.get(task) if c.evidence.get(task) is not None else np.nan
@@ -451,7 +368,7 @@ class _Refinement:
             ev[missing] = self.predicted.gains(task, centre.split("/", 1)[1], keys)
         return ev
 
-    def _gains(self, centre: str, cands: Sequence[_Candidate]) -> dict[str, np.ndarray]:
+    def _gains(self, centre: str, cands: Sequence[Candidate]) -> dict[str, np.ndarray]:
         """task -> the gain used for each candidate (evidence or planner; NaN: none)."""
         cfg = self.cfg
         out: dict[str, np.ndarray] = {}
@@ -480,7 +397,7 @@ class _Refinement:
         return out
 
     def choose(self, centre: str, q: int = 1
-               ) -> list[tuple[_Candidate, float, dict[str, float | None]]]:
+               ) -> list[tuple[Candidate, float, dict[str, float | None]]]:
         """The ``q`` best-scoring untried candidates around ``centre`` (best first)."""
         cands = self._open(centre)
         if not cands:
@@ -527,8 +444,8 @@ class _Refinement:
                 return u
         return None
 
-    def observe(self, centre: str, chosen: _Candidate, e: Evaluation) -> float:
-        self._learn_costs(chosen, e)
+    def observe(self, centre: str, chosen: Candidate, e: Evaluation) -> float:
+        self.costs.learn(chosen.costs, e)
         observed = e.score - self.seen[centre].score
         evidence = {t: chosen.evidence.get(t) for t in self.order}
         for t, g in evidence.items():
