@@ -14,10 +14,12 @@ Every query it runs is a named file of :mod:`mdesign.cypher`, always with parame
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,7 @@ from mdesign.core.errors import InputError, MdesignError, ServerError
 from mdesign.core.space import DesignSpace
 from mdesign.kb import settings
 from mdesign.kb.models import (
+    BallEntry,
     EvidencePath,
     ImportReport,
     KBStats,
@@ -346,6 +349,27 @@ class KnowledgeBase:
         return [RankedArchitecture(**r)
                 for r in self.query("best_architectures", task=task, limit=limit)]
 
+    def best_architectures_within(self, task: str, space: str, max_params: float | None,
+                                  max_latency: float | None, limit: int = 500
+                                  ) -> list[RankedArchitecture]:
+        """``task``'s best results in ``space`` whose stored costs are within the limits
+        (a None limit, or a result without that cost, passes), highest score first."""
+        return [RankedArchitecture(**r) for r in self.query(
+            "best_architectures_within", task=task, space=space, max_params=max_params,
+            max_latency=max_latency, limit=limit)]
+
+    @contextlib.contextmanager
+    def lookahead_graph(self) -> Iterator[_LookaheadProjection]:
+        """The edit topology projected into the GDS catalog (multi-hop lookahead), dropped
+        on exit."""
+        graph = f"mdesign-lookahead-{secrets.token_hex(4)}"
+        self.query("lookahead_project", graph=graph)
+        try:
+            yield _LookaheadProjection(self, graph)
+        finally:
+            with contextlib.suppress(MdesignError):
+                self.query("gds_drop_graph", graph=graph)
+
     def neighbours(self, uid: str, tasks: Iterable[str]) -> list[Neighbour]:
         rows = self.query("neighbours_with_gains", uid=uid, tasks=list(tasks))
         return [Neighbour(uid=r["uid"], key=r["key"], dimension=r["dimension"],
@@ -364,12 +388,16 @@ class KnowledgeBase:
                                                 origin=f"knowledge base: {name}")
         return cache[name]
 
+    def task_spaces(self, task: str) -> list[str]:
+        """The design spaces in which ``task`` has results, most results first."""
+        return [r["space"] for r in self.query("task_spaces", task=task)]
+
     def target_space(self, task: str) -> str:
         """The design space of ``task``'s stored results (the one with most); for a task
         without results (a new task to train on), the space with the most tasks."""
-        rows = self.query("task_spaces", task=task)
-        if rows:
-            return rows[0]["space"]
+        own = self.task_spaces(task)
+        if own:
+            return own[0]
         spaces = [r for r in self.query("spaces_by_tasks") if r["tasks"] > 0]
         if not spaces:
             raise InputError(f"task {task!r} has no results and the knowledge base holds no "
@@ -425,6 +453,18 @@ class KnowledgeBase:
             edits=r["edits"], gains=r["gains"],
             spaces=[SpaceInfo(**s) for s in r["spaces"]],
             task_list=[_task_info(t) for t in r["task_list"]])
+
+
+class _LookaheadProjection:
+    """A projection made by :meth:`KnowledgeBase.lookahead_graph`."""
+
+    def __init__(self, kb: KnowledgeBase, graph: str) -> None:
+        self.kb, self.graph = kb, graph
+
+    def ball(self, uid: str, k: int) -> list[BallEntry]:
+        """The architectures within ``k`` edits of ``uid`` (GDS shortest paths)."""
+        return [BallEntry(uid=r["uid"], key=r["key"], hops=r["hops"], first=r["first"]) for r in
+                self.kb.query("lookahead_ball_gds", graph=self.graph, uid=uid, k=k)]
 
 
 def _one_line(text: str | None) -> str:

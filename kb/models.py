@@ -57,6 +57,15 @@ class StoredScore(BaseModel):
     latency: float | None = None
 
 
+class BallEntry(BaseModel):
+    """An architecture within ``k`` edits of a centre (multi-hop lookahead)."""
+
+    uid: str
+    key: str
+    hops: int = Field(description="edits of a shortest path from the centre")
+    first: str = Field(description="the first architecture after the centre on that path")
+
+
 class EvidencePath(BaseModel):
     """A shortest improving path of edits on one task (each edit has a positive gain)."""
 

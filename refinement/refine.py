@@ -37,19 +37,26 @@ from __future__ import annotations
 
 import contextlib
 import math
-import secrets
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
-from mdesign.core.errors import InputError, MdesignError
+from mdesign.core.errors import InputError
 from mdesign.core.evaluation import Evaluation, Evaluator
 from mdesign.core.space import DesignSpace, OneHot
-from mdesign.kb.knowledge_base import KnowledgeBase
-from mdesign.kb.models import RankedArchitecture, StoredScore, TaskInfo
+from mdesign.kb.models import StoredScore, TaskInfo
 from mdesign.refinement.calibration import fit_source, update_weights
+from mdesign.refinement.candidates import Candidate
+from mdesign.refinement.candidates import ball as _ball
+from mdesign.refinement.config import (
+    RefineConfig,
+    RefinementResult,
+    RefinementStep,
+    RunRecorder,
+)
+from mdesign.refinement.costs import CostModel
+from mdesign.refinement.evidence import EvidenceReader, LookaheadGraph, knowledge_base_of
 from mdesign.refinement.planners import SourcePlanner
 from mdesign.refinement.sources import (
     SourceInfo,
@@ -57,180 +64,18 @@ from mdesign.refinement.sources import (
     choose_sources,
     pick_anchors,
 )
-from mdesign.training.config import TrainConfig
-from pydantic import BaseModel, Field, field_serializer
 
 if TYPE_CHECKING:
     from mdesign.refinement.predicted import GHNFilter, PredictedGains
 
 
-class RefineConfig(BaseModel):
-    # The descriptions are the help of `mdesign refine`'s options (generated from these
-    # fields by mdesign.cli.refine).
-    task: str = Field(description="target task (already in the knowledge base)")
-    budget: int = Field(ge=1, description="evaluations to spend (>= 1)")
-    sources: int = Field(default=3, ge=1, description="number of source tasks")
-    similarity: Literal["features", "anchors", "both"] = Field(
-        default="features",
-        description="initial task similarity: meta-features, paid anchors, or both")
-    anchors: int = Field(default=5, ge=3,
-                         description="anchor architectures (paid from the budget)")
-    start: Literal["best", "vote", "weighted_vote"] = "best"
-    calibrate: bool = Field(default=True, description="refit the source weights on the "
-                            "target's observed gains after every step")
-    window: int | None = Field(default=None, ge=3, description="calibrate on each source's "
-                               "last this many paired gains (default: all)")
-    planner: Literal["off", "fallback", "always", "residual"] = Field(
-        default="residual",
-        description="predictive planners: residual (evidence scaled and corrected on the "
-        "target), fallback (only for missing or low-weight evidence: the reference), "
-        "always, or off")
-    planner_threshold: float = Field(default=0.2, ge=0.0, le=1.0, description="fallback "
-                                     "planner: a source weighted under this uses its "
-                                     "planner's gain instead of its evidence")
-    planner_penalty: float = Field(default=1.0, gt=0,
-                                   description="ridge penalty of the planners' fine-tuning")
-    lookahead: int = Field(default=1, ge=1, le=4,
-                           description="plan up to this many edits per step (1-4)")
-    lookahead_engine: Literal["space", "gds"] = Field(
-        default="space", description="find multi-edit moves from the space's edit rule, "
-        "or by GDS shortest paths over the stored edits")
-    expand: Literal["current", "best"] = Field(
-        default="best", description="expand the best architecture seen, or walk on from "
-        "the current one (the reference method)")
-    uncertainty: bool = Field(default=False,
-                              description="use stored std as an optimism bonus")
-    max_params: float | None = Field(default=None, gt=0, description="parameter count limit")
-    max_latency: float | None = Field(default=None, gt=0,
-                                      description="latency limit (stored units)")
-    backtrack: bool = Field(default=True, description="when no untried candidate is left, "
-                            "go back to the best architecture seen that still has some")
-    batch: int = Field(default=1, ge=1, le=32, description="candidates proposed and "
-                       "evaluated together per step")
-    seed: int = 0
-    evaluator: str = Field(default="benchmark", description="benchmark: the task's stored "
-                           "results as a paid oracle, hidden from retrieval (leave one task "
-                           "out); train: train each architecture on the task's data "
-                           "(`mdesign task add`)")
-    space: str | None = Field(default=None, description="design space (default: the "
-                              "target's)")
-    train: TrainConfig | None = Field(default=None, description="the train evaluator's "
-                                      "TrainConfig (kept so that a resume trains alike)")
-    predictor: str | None = Field(default=None, description="a stored predictor (`mdesign "
-                                  "predictor train`) that fills in the gains a source never "
-                                  "measured")
-    ghn: str | None = Field(default=None, description="a stored graph hypernetwork (`mdesign "
-                            "ghn train`): each step pays only for the candidates it ranks "
-                            "best among --ghn-pool x --batch proposals")
-    ghn_pool: int = Field(default=4, ge=1, le=32)
-    generator: str | None = Field(default=None, description="a stored architecture generator "
-                                  "(`mdesign generator train`): evaluate --generated of its "
-                                  "proposals for the task before the start")
-    generated: int = Field(default=3, ge=1, le=32)
-    generator_patience: int = Field(default=0, ge=0, description="after this many paid "
-                                    "evaluations in a row without a new best, pay for the "
-                                    "generator's next proposal (0: only at the start)")
-
-    @field_serializer("train")
-    def _train_as_set(self, train: TrainConfig | None) -> dict[str, Any] | None:
-        # the settings given, as stored and reported before the field was typed
-        return None if train is None else train.model_dump(exclude_unset=True)
-
-
-class RefinementStep(BaseModel):
-    step: int
-    kind: Literal["anchor", "generated", "start", "edit"]
-    uid: str
-    parent: str | None = None
-    dimension: str | None = None
-    from_choice: str | None = None
-    to_choice: str | None = None
-    hops: int = 0
-    predicted: float | None = None
-    observed_gain: float | None = None
-    score: float
-    valid: float | None = None
-    test: float | None = None
-    params: float | None = None
-    latency: float | None = None
-    best_uid: str
-    best_score: float
-    weights: dict[str, float] = {}
-    source_gains: dict[str, float | None] = {}
-    overhead_ms: float | None = None
-
-
-class RefinementResult(BaseModel):
-    run_id: str | None = None
-    config: RefineConfig
-    space: str
-    split: str = Field(description="`valid_test`: selected on validation, test reported; "
-                                   "`single`: one metric for both")
-    sources: list[SourceInfo]
-    best: Evaluation
-    steps: list[RefinementStep]
-    spent: int
-    overhead_ms_per_step: float = Field(description="median wall time per step outside "
-                                                    "evaluation")
-    stopped: str
-
-
-class RunRecorder(Protocol):
-    """Where a run's progress goes as it happens (:class:`~mdesign.refinement.runs.RunStore`)."""
-
-    def sources(self, sources: list[SourceInfo]) -> None: ...
-
-    def step(self, step: RefinementStep) -> None: ...
-
-
 PlannerCache = dict[tuple[str, str], SourcePlanner]
-
-
-class _Candidate:
-    __slots__ = (
-        "costs",
-        "dimension",
-        "evidence",
-        "from_choice",
-        "hops",
-        "key",
-        "std",
-        "to_choice",
-        "uid",
-    )
-
-    def __init__(self, uid: str, key: str, hops: int, edit: tuple[str, str, str] | None
-                 ) -> None:
-        self.uid, self.key, self.hops = uid, key, hops
-        self.dimension, self.from_choice, self.to_choice = edit or (None, None, None)
-        self.evidence: dict[str, float | None] = {}
-        self.std: dict[str, float] = {}
-        self.costs: dict[str, dict[str, float | None]] = {}
-
-
-def _ball(space: DesignSpace, key: str, k: int) -> dict[str, tuple[int, tuple[str, str, str]]]:
-    """key -> (hops, first edit of a shortest path) for architectures within k edits."""
-    out: dict[str, tuple[int, tuple[str, str, str]]] = {}
-    queue: deque[tuple[str, int, tuple[str, str, str] | None]] = deque([(key, 0, None)])
-    seen = {key}
-    while queue:
-        x, h, first = queue.popleft()
-        if h == k:
-            continue
-        for dim, frm, to, nkey in space.neighbour_keys(x):
-            if nkey in seen:
-                continue
-            seen.add(nkey)
-            edit = first or (dim, frm, to)
-            out[nkey] = (h + 1, edit)
-            queue.append((nkey, h + 1, edit))
-    return out
 
 
 class _Refinement:
     """The state of one run; :func:`refine` drives it."""
 
-    def __init__(self, kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator,
+    def __init__(self, kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator,
                  space: DesignSpace, usable: Callable[[str], bool],
                  planners: PlannerCache | None, recorder: RunRecorder | None,
                  on_step: Callable[[RefinementStep], None] | None) -> None:
@@ -247,29 +92,28 @@ class _Refinement:
         self.order: list[str] = []
         self.planners: dict[str, SourcePlanner] = {}
         self.pairs: dict[str, list[tuple[float, float]]] = {}
-        self.candidates: dict[str, list[_Candidate]] = {}
-        self.cost_ratios: dict[tuple[str, str], list[float]] = {}
-        self.gds_graph: str | None = None
+        self.candidates: dict[str, list[Candidate]] = {}
+        self.costs = CostModel(config.max_params, config.max_latency)
+        self.held = contextlib.ExitStack()
+        self.gds_graph: LookaheadGraph | None = None
         self.proposals: list[tuple[str, float | None]] = []  # the generator's, unpaid
         self.stall = 0  # paid evaluations since the last new best
         self.predicted: PredictedGains | None = None
         if config.predictor:  # imported here: torch only when a predictor is asked for
             from mdesign.refinement.predicted import PredictedGains
 
-            self.predicted = PredictedGains(kb, config.predictor, space)
+            self.predicted = PredictedGains(knowledge_base_of(kb, "--predictor"),
+                                            config.predictor, space)
+        if config.generator:  # refused before any evaluation is paid for
+            knowledge_base_of(kb, "--generator")
         self.ghn: GHNFilter | None = None
         if config.ghn:
             from mdesign.refinement.predicted import GHNFilter
 
-            self.ghn = GHNFilter(kb, config.ghn, space, config.task)
+            self.ghn = GHNFilter(knowledge_base_of(kb, "--ghn"), config.ghn, space,
+                                 config.task)
 
     # -- evaluation and bookkeeping ---------------------------------------------------
-
-    def within_limits(self, e: Evaluation) -> bool:
-        c = self.cfg
-        return not ((c.max_params is not None and e.params is not None and e.params > c.max_params)
-                    or (c.max_latency is not None and e.latency is not None
-                        and e.latency > c.max_latency))
 
     def evaluate(self, uid: str) -> Evaluation:
         t = time.perf_counter()
@@ -284,7 +128,7 @@ class _Refinement:
     def _keep(self, e: Evaluation) -> None:
         """Note a paid evaluation, and whether it is the best within the limits."""
         self.seen[e.uid] = e
-        if self.within_limits(e) and (self.best is None or (e.score, e.uid) >
+        if self.costs.within_limits(e) and (self.best is None or (e.score, e.uid) >
                                       (self.best.score, self.best.uid)):
             self.best = e
             self.stall = 0
@@ -371,7 +215,8 @@ class _Refinement:
         # ones do not depend on its length
         n = 4 * cfg.generated + (32 if cfg.generator_patience else 0)
         result = generate_for_task(
-            self.kb, cfg.generator, cfg.task, GenerationSettings(n=n, seed=cfg.seed),
+            knowledge_base_of(self.kb, "--generator"), cfg.generator, cfg.task,
+            GenerationSettings(n=n, seed=cfg.seed),
             known=known, exclude=[u.split("/", 1)[1] for u in self.seen], save=False,
             stored=False)
         if result.space != self.space.name:
@@ -409,9 +254,8 @@ class _Refinement:
         limited = cfg.max_params is not None or cfg.max_latency is not None
         for task in self.order:
             if limited:
-                rows = [RankedArchitecture(**r) for r in self.kb.query(
-                    "best_architectures_within", task=task, space=space.name,
-                    max_params=cfg.max_params, max_latency=cfg.max_latency, limit=500)]
+                rows = self.kb.best_architectures_within(
+                    task, space.name, cfg.max_params, cfg.max_latency, limit=500)
             else:
                 rows = self.kb.best_architectures(task, limit=200)
             if limited and not any(self.usable(r.uid) for r in rows):
@@ -441,50 +285,23 @@ class _Refinement:
                     uid = cand
         e = self.evaluate(uid)
         if limited:  # the start's measured costs calibrate the sources' cost scales
-            probe = _Candidate(uid, uid.split("/", 1)[1], 0, None)
+            probe = Candidate(uid, uid.split("/", 1)[1], 0, None)
             probe.costs = {t: {"params": r.params, "latency": r.latency} for t, r in
                            self.kb.source_scores([uid], self.order).get(uid, {}).items()}
-            self._learn_costs(probe, e)
+            self.costs.learn(probe.costs, e)
         return e
 
     # -- one step ---------------------------------------------------------------------
 
-    def _cost_ok(self, costs: dict[str, dict[str, float | None]]) -> bool:
-        """Whether a candidate's estimated cost on the target is within the limits.
-
-        A cost depends on the task (input sizes), so each source's stored cost is scaled
-        by the median ratio target/source over the architectures measured on both so far
-        (1 before any); the estimate is the largest scaled cost."""
-        cfg = self.cfg
-        for name, limit in (("params", cfg.max_params), ("latency", cfg.max_latency)):
-            if limit is None:
-                continue
-            known = [c[name] * self._ratio(t, name) for t, c in costs.items()
-                     if c.get(name) is not None]
-            if known and max(known) > limit:  # type: ignore[operator]
-                return False
-        return True
-
-    def _ratio(self, task: str, name: str) -> float:
-        r = sorted(self.cost_ratios.get((task, name), []))
-        return r[len(r) // 2] if r else 1.0
-
-    def _learn_costs(self, c: _Candidate, e: Evaluation) -> None:
-        for t, cost in c.costs.items():
-            for name, measured in (("params", e.params), ("latency", e.latency)):
-                stored = cost.get(name)
-                if measured is not None and stored:
-                    self.cost_ratios.setdefault((t, name), []).append(measured / stored)
-
-    def _candidates(self, uid: str) -> list[_Candidate]:
+    def _candidates(self, uid: str) -> list[Candidate]:
         """Untried candidates around ``uid``, with their evidence (cached per centre)."""
         if uid in self.candidates:
             return [c for c in self.candidates[uid] if c.uid not in self.seen]
         cfg, key = self.cfg, uid.split("/", 1)[1]
-        cands: dict[str, _Candidate] = {}
+        cands: dict[str, Candidate] = {}
         for n in self.kb.neighbours(uid, self.order):
             if self.usable(n.uid):
-                c = _Candidate(n.uid, n.key, 1, (n.dimension, n.from_choice, n.to_choice))
+                c = Candidate(n.uid, n.key, 1, (n.dimension, n.from_choice, n.to_choice))
                 c.evidence = dict(n.gains)
                 cands[n.uid] = c
         need_scores = cfg.lookahead > 1 or cfg.uncertainty or cfg.max_params is not None \
@@ -493,7 +310,7 @@ class _Refinement:
             for nkey, (hops, edit) in self._ball(uid, key, cands).items():
                 nuid = f"{self.space.name}/{nkey}"
                 if nuid not in cands and self.usable(nuid):
-                    cands[nuid] = _Candidate(nuid, nkey, hops, edit)
+                    cands[nuid] = Candidate(nuid, nkey, hops, edit)
         if need_scores:
             stored = self.kb.source_scores([uid, *cands], self.order)
             here: dict[str, StoredScore] = stored.get(uid, {})
@@ -510,51 +327,37 @@ class _Refinement:
         self.candidates[uid] = list(cands.values())
         return [c for c in self.candidates[uid] if c.uid not in self.seen]
 
-    def _ball(self, uid: str, key: str, first: dict[str, _Candidate]
+    def _ball(self, uid: str, key: str, first: dict[str, Candidate]
               ) -> dict[str, tuple[int, tuple[str, str, str]]]:
         """key -> (edits, first edit) of the architectures within ``lookahead`` edits."""
         if self.cfg.lookahead_engine == "space":
             return _ball(self.space, key, self.cfg.lookahead)
         if self.gds_graph is None:
-            self.gds_graph = f"mdesign-lookahead-{secrets.token_hex(4)}"
-            self.kb.query("lookahead_project", graph=self.gds_graph)
+            self.gds_graph = self.held.enter_context(self.kb.lookahead_graph())
         out = {}
-        for r in self.kb.query("lookahead_ball_gds", graph=self.gds_graph, uid=uid,
-                               k=self.cfg.lookahead):
-            f = first.get(r["first"])
+        for r in self.gds_graph.ball(uid, self.cfg.lookahead):
+            f = first.get(r.first)
             if f is not None and f.dimension is not None:
-                out[r["key"]] = (r["hops"], (f.dimension, f.from_choice, f.to_choice))
+                out[r.key] = (r.hops, (f.dimension, f.from_choice, f.to_choice))
         return out
 
     def close(self) -> None:
-        if self.gds_graph is not None:
-            with contextlib.suppress(MdesignError):
-                self.kb.query("gds_drop_graph", graph=self.gds_graph)
-            self.gds_graph = None
+        """Release what the run holds (the GDS projection of a GDS lookahead)."""
+        self.held.close()
+        self.gds_graph = None
 
-    def _open(self, uid: str) -> list[_Candidate]:
+    def _open(self, uid: str) -> list[Candidate]:
         """The untried candidates around ``uid`` whose estimated costs are within limits."""
         cands = self._candidates(uid)
         if self.cfg.max_params is None and self.cfg.max_latency is None:
             return cands
         here = self.seen.get(uid)
-        if here is not None and not self.within_limits(here):
+        if here is not None and not self.costs.within_limits(here):
             # over a limit: only moves that are estimated to cost less lead back
-            return [c for c in cands if self._cheaper(c.costs, here)]
-        return [c for c in cands if self._cost_ok(c.costs)]
+            return [c for c in cands if self.costs.cheaper(c.costs, here)]
+        return [c for c in cands if self.costs.ok(c.costs)]
 
-    def _cheaper(self, costs: dict[str, dict[str, float | None]], here: Evaluation) -> bool:
-        for name, limit, now in (("params", self.cfg.max_params, here.params),
-                                 ("latency", self.cfg.max_latency, here.latency)):
-            if limit is None or now is None or now <= limit:
-                continue
-            known = [c[name] * self._ratio(t, name) for t, c in costs.items()
-                     if c.get(name) is not None]
-            if not known or max(known) >= now:  # type: ignore[operator]
-                return False
-        return True
-
-    def _evidence(self, task: str, centre: str, cands: Sequence[_Candidate]) -> np.ndarray:
+    def _evidence(self, task: str, centre: str, cands: Sequence[Candidate]) -> np.ndarray:
         """The source's stored gain per candidate (NaN: never measured), with the
         predictor's where it is missing (``predictor``)."""
         ev = np.array([c.evidence.get(task) if c.evidence.get(task) is not None else np.nan
@@ -565,7 +368,7 @@ class _Refinement:
             ev[missing] = self.predicted.gains(task, centre.split("/", 1)[1], keys)
         return ev
 
-    def _gains(self, centre: str, cands: Sequence[_Candidate]) -> dict[str, np.ndarray]:
+    def _gains(self, centre: str, cands: Sequence[Candidate]) -> dict[str, np.ndarray]:
         """task -> the gain used for each candidate (evidence or planner; NaN: none)."""
         cfg = self.cfg
         out: dict[str, np.ndarray] = {}
@@ -594,7 +397,7 @@ class _Refinement:
         return out
 
     def choose(self, centre: str, q: int = 1
-               ) -> list[tuple[_Candidate, float, dict[str, float | None]]]:
+               ) -> list[tuple[Candidate, float, dict[str, float | None]]]:
         """The ``q`` best-scoring untried candidates around ``centre`` (best first)."""
         cands = self._open(centre)
         if not cands:
@@ -641,8 +444,8 @@ class _Refinement:
                 return u
         return None
 
-    def observe(self, centre: str, chosen: _Candidate, e: Evaluation) -> float:
-        self._learn_costs(chosen, e)
+    def observe(self, centre: str, chosen: Candidate, e: Evaluation) -> float:
+        self.costs.learn(chosen.costs, e)
         observed = e.score - self.seen[centre].score
         evidence = {t: chosen.evidence.get(t) for t in self.order}
         for t, g in evidence.items():
@@ -655,7 +458,7 @@ class _Refinement:
         return observed
 
 
-def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
+def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
            on_step: Callable[[RefinementStep], None] | None = None,
            recorder: RunRecorder | None = None, planners: PlannerCache | None = None,
            run_id: str | None = None) -> RefinementResult:
@@ -669,7 +472,7 @@ def refine(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
     t_start = time.perf_counter()
     target = kb.task(config.task)
     space_name = config.space or kb.target_space(config.task)
-    own = [r["space"] for r in kb.query("task_spaces", task=config.task)]
+    own = kb.task_spaces(config.task)
     if own and space_name not in own:
         raise InputError(f"task {config.task!r} has its results in space(s) "
                          f"{', '.join(own)}, not {space_name!r}",

@@ -159,7 +159,7 @@ def check_input(kb: KnowledgeBase, config: RefineConfig) -> None:
     space that no other task shares (no source to retrieve)."""
     target = kb.task(config.task)
     space = config.space or kb.target_space(config.task)
-    own = [r["space"] for r in kb.query("task_spaces", task=config.task)]
+    own = kb.task_spaces(config.task)
     if own and space not in own:
         raise InputError(f"task {config.task!r} has its results in space(s) "
                          f"{', '.join(own)}, not {space!r}",

@@ -22,9 +22,9 @@ from collections.abc import Callable, Sequence
 
 from mdesign.core.errors import InputError
 from mdesign.core.stats import kendall_tau
-from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.models import TaskInfo
 from mdesign.refinement.calibration import initial_weights
+from mdesign.refinement.evidence import EvidenceReader
 from mdesign.refinement.similarity import feature_similarity
 from pydantic import BaseModel
 
@@ -37,7 +37,7 @@ class SourceInfo(BaseModel):
     anchor_tau: float | None = None
 
 
-def candidate_sources(kb: KnowledgeBase, target: TaskInfo, space: str) -> list[TaskInfo]:
+def candidate_sources(kb: EvidenceReader, target: TaskInfo, space: str) -> list[TaskInfo]:
     """Every other task with results in ``space`` (refuses an empty candidate set)."""
     candidates = kb.tasks_in_space(space, exclude=target.name)
     if not candidates:
@@ -56,7 +56,7 @@ def pick_anchors(firsts: Sequence[str], pool: Sequence[str], n: int, seed: int) 
     return out
 
 
-def anchor_similarity(kb: KnowledgeBase, candidates: Sequence[str],
+def anchor_similarity(kb: EvidenceReader, candidates: Sequence[str],
                       anchors: dict[str, float]) -> dict[str, float | None]:
     """Kendall tau-b between the target's anchor scores and each candidate's stored ones.
 
@@ -94,7 +94,7 @@ def rank_sources(target: TaskInfo, candidates: Sequence[TaskInfo], k: int, how: 
                        anchor_tau=(anchor_tau or {}).get(n)) for n in top]
 
 
-def choose_sources(kb: KnowledgeBase, target: TaskInfo, space: str, k: int,
+def choose_sources(kb: EvidenceReader, target: TaskInfo, space: str, k: int,
                    how: str = "features",
                    evaluate_anchors: Callable[[], dict[str, float]] | None = None
                    ) -> list[SourceInfo]:

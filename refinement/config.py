@@ -1,0 +1,132 @@
+"""The refinement's configuration and records: what a run is asked to do
+(:class:`RefineConfig`), what each step paid for and learnt (:class:`RefinementStep`), the
+run's outcome (:class:`RefinementResult`) and where progress goes as it happens
+(:class:`RunRecorder`). Pure data: no database, no torch."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from mdesign.core.evaluation import Evaluation
+from mdesign.refinement.sources import SourceInfo
+from mdesign.training.config import TrainConfig
+from pydantic import BaseModel, Field, field_serializer
+
+
+class RefineConfig(BaseModel):
+    # The descriptions are the help of `mdesign refine`'s options (generated from these
+    # fields by mdesign.cli.refine).
+    task: str = Field(description="target task (already in the knowledge base)")
+    budget: int = Field(ge=1, description="evaluations to spend (>= 1)")
+    sources: int = Field(default=3, ge=1, description="number of source tasks")
+    similarity: Literal["features", "anchors", "both"] = Field(
+        default="features",
+        description="initial task similarity: meta-features, paid anchors, or both")
+    anchors: int = Field(default=5, ge=3,
+                         description="anchor architectures (paid from the budget)")
+    start: Literal["best", "vote", "weighted_vote"] = "best"
+    calibrate: bool = Field(default=True, description="refit the source weights on the "
+                            "target's observed gains after every step")
+    window: int | None = Field(default=None, ge=3, description="calibrate on each source's "
+                               "last this many paired gains (default: all)")
+    planner: Literal["off", "fallback", "always", "residual"] = Field(
+        default="residual",
+        description="predictive planners: residual (evidence scaled and corrected on the "
+        "target), fallback (only for missing or low-weight evidence: the reference), "
+        "always, or off")
+    planner_threshold: float = Field(default=0.2, ge=0.0, le=1.0, description="fallback "
+                                     "planner: a source weighted under this uses its "
+                                     "planner's gain instead of its evidence")
+    planner_penalty: float = Field(default=1.0, gt=0,
+                                   description="ridge penalty of the planners' fine-tuning")
+    lookahead: int = Field(default=1, ge=1, le=4,
+                           description="plan up to this many edits per step (1-4)")
+    lookahead_engine: Literal["space", "gds"] = Field(
+        default="space", description="find multi-edit moves from the space's edit rule, "
+        "or by GDS shortest paths over the stored edits")
+    expand: Literal["current", "best"] = Field(
+        default="best", description="expand the best architecture seen, or walk on from "
+        "the current one (the reference method)")
+    uncertainty: bool = Field(default=False,
+                              description="use stored std as an optimism bonus")
+    max_params: float | None = Field(default=None, gt=0, description="parameter count limit")
+    max_latency: float | None = Field(default=None, gt=0,
+                                      description="latency limit (stored units)")
+    backtrack: bool = Field(default=True, description="when no untried candidate is left, "
+                            "go back to the best architecture seen that still has some")
+    batch: int = Field(default=1, ge=1, le=32, description="candidates proposed and "
+                       "evaluated together per step")
+    seed: int = 0
+    evaluator: str = Field(default="benchmark", description="benchmark: the task's stored "
+                           "results as a paid oracle, hidden from retrieval (leave one task "
+                           "out); train: train each architecture on the task's data "
+                           "(`mdesign task add`)")
+    space: str | None = Field(default=None, description="design space (default: the "
+                              "target's)")
+    train: TrainConfig | None = Field(default=None, description="the train evaluator's "
+                                      "TrainConfig (kept so that a resume trains alike)")
+    predictor: str | None = Field(default=None, description="a stored predictor (`mdesign "
+                                  "predictor train`) that fills in the gains a source never "
+                                  "measured")
+    ghn: str | None = Field(default=None, description="a stored graph hypernetwork (`mdesign "
+                            "ghn train`): each step pays only for the candidates it ranks "
+                            "best among --ghn-pool x --batch proposals")
+    ghn_pool: int = Field(default=4, ge=1, le=32)
+    generator: str | None = Field(default=None, description="a stored architecture generator "
+                                  "(`mdesign generator train`): evaluate --generated of its "
+                                  "proposals for the task before the start")
+    generated: int = Field(default=3, ge=1, le=32)
+    generator_patience: int = Field(default=0, ge=0, description="after this many paid "
+                                    "evaluations in a row without a new best, pay for the "
+                                    "generator's next proposal (0: only at the start)")
+
+    @field_serializer("train")
+    def _train_as_set(self, train: TrainConfig | None) -> dict[str, Any] | None:
+        # the settings given, as stored and reported before the field was typed
+        return None if train is None else train.model_dump(exclude_unset=True)
+
+
+class RefinementStep(BaseModel):
+    step: int
+    kind: Literal["anchor", "generated", "start", "edit"]
+    uid: str
+    parent: str | None = None
+    dimension: str | None = None
+    from_choice: str | None = None
+    to_choice: str | None = None
+    hops: int = 0
+    predicted: float | None = None
+    observed_gain: float | None = None
+    score: float
+    valid: float | None = None
+    test: float | None = None
+    params: float | None = None
+    latency: float | None = None
+    best_uid: str
+    best_score: float
+    weights: dict[str, float] = {}
+    source_gains: dict[str, float | None] = {}
+    overhead_ms: float | None = None
+
+
+class RefinementResult(BaseModel):
+    run_id: str | None = None
+    config: RefineConfig
+    space: str
+    split: str = Field(description="`valid_test`: selected on validation, test reported; "
+                                   "`single`: one metric for both")
+    sources: list[SourceInfo]
+    best: Evaluation
+    steps: list[RefinementStep]
+    spent: int
+    overhead_ms_per_step: float = Field(description="median wall time per step outside "
+                                                    "evaluation")
+    stopped: str
+
+
+class RunRecorder(Protocol):
+    """Where a run's progress goes as it happens (:class:`~mdesign.refinement.runs.RunStore`)."""
+
+    def sources(self, sources: list[SourceInfo]) -> None: ...
+
+    def step(self, step: RefinementStep) -> None: ...
