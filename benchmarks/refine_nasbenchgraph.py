@@ -33,8 +33,9 @@ FULL_METHODS = ["mdesign", "mdesign-reference", "mdesign-reference-nocal", "mdes
                 "mdesign-uncertainty", "mdesign-maxparams", "retrieval", "random", "regevo",
                 "tpe"]
 
-# benchmarks.md, "the same baselines by validation": regularised evolution at budget 100,
-# mean validation % over 20 seeds (an external reference, printed beside our own run)
+# the reference table "the same baselines by validation" (docs/refinement.md):
+# regularised evolution at budget 100, mean validation % over 20 seeds (an external
+# reference, printed beside our own run)
 REFERENCE_REGEVO100_VALID = {"cora": 80.93, "citeseer": 71.47, "pubmed": 80.09, "cs": 91.57,
                              "physics": 92.58, "photo": 93.44, "computers": 91.08,
                              "arxiv": 73.36, "proteins": 85.07}

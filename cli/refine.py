@@ -295,7 +295,7 @@ def bench_group() -> None:
 @click.option("--name", default="refine_bench", show_default=True)
 def bench_refine(tasks: str, budgets: str, methods: str | None, seeds: int, out: Path,
                  name: str) -> None:
-    """Leave-one-task-out refinement benchmark (benchmarks.md) on any tasks."""
+    """Leave-one-task-out refinement benchmark (docs/refinement.md) on any tasks."""
     from mdesign.benchmarks import protocol, report
     from mdesign.benchmarks.methods import DEFAULT_METHODS
 

@@ -1,4 +1,4 @@
-"""Architectures of a design space as PyTorch Geometric modules (issue 4, in progress).
+"""Architectures of a design space as PyTorch Geometric modules.
 
 * :mod:`~mdesign.models.ops`: the message-passing operations by name;
 * :mod:`~mdesign.models.nas_bench_graph`: the NAS-Bench-Graph cell (4-node DAG);

@@ -1,1 +1,1 @@
-"""Learned performance predictors (GENNAPE-style encoder, zero-cost proxies): issue 5."""
+"""Learned performance predictors (GENNAPE-style encoder, zero-cost proxies)."""

@@ -2,7 +2,8 @@
 
 Each source task ``i`` predicts the gain of an edit on the target ``u`` through its own
 stored gain ``x = gain_i(c -> m)``. After the target's gain ``y = g_u`` is observed, the
-source's linear fit and the weights are updated (methods.md, section 1, step 5):
+source's linear fit and the weights are updated (step 5 of the refinement method,
+docs/refinement.md):
 
 * fit, once a source has at least ``min_pairs`` (default 3) pairs ``(x, y)``::
 

@@ -1,4 +1,5 @@
-"""Predictive task planners: a learned gain predictor per source (methods.md 1, step 6).
+"""Predictive task planners: a learned gain predictor per source (step 6 of
+the refinement method, docs/refinement.md).
 
 A source's stored evidence covers only the edits it measured, and a source whose weight
 has collapsed no longer predicts the target well. The planner of source ``i`` fills both

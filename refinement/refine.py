@@ -1,4 +1,4 @@
-"""Retrieval-augmented refinement (methods.md, section 1) with the project's additions.
+"""Retrieval-augmented refinement (M-DESIGN, docs/refinement.md) with the project's additions.
 
 For a target task ``u`` and a budget of B evaluations:
 

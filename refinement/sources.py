@@ -1,4 +1,5 @@
-"""Source retrieval (methods.md 1, step 1): which stored tasks to learn from, and how much.
+"""Source retrieval (step 1 of the method, docs/refinement.md): which stored tasks to
+learn from, and how much.
 
 The candidates are the tasks with results in the target's design space. Their
 similarity to the target comes from what is known before any search:

@@ -1,4 +1,4 @@
-"""Tasks from the user's data (issue 4, in progress): loading, validation, meta-features.
+"""Tasks from the user's data: loading, validation, meta-features.
 
 * :mod:`~mdesign.tasks.loaders`: a saved PyG dataset, a TU-format folder, CSV files or a
   built-in task -> :class:`~mdesign.training.data.TaskData`, refusing bad input;

@@ -1,4 +1,4 @@
-"""Real training of architectures on graph tasks (issue 4, in progress).
+"""Real training of architectures on graph tasks.
 
 * :mod:`~mdesign.training.metrics`: accuracy and ROC-AUC (pure torch);
 * :mod:`~mdesign.training.data`: a task's graph data with its splits (:class:`TaskData`);
