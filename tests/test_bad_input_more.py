@@ -1,4 +1,4 @@
-"""More bad input (issue 18, items 6 and 7): one line, exit status 2, nothing stored."""
+"""More bad input (tables, task names, spaces, missing extras): one line, exit status 2, nothing stored."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from mdesign.refinement.memory import InMemoryEvidence, StoredResult, TaskTable
 from mdesign.refinement.refine import RefineConfig, refine
 from tables import SPACE_YAML
 
-NAME = "toy-eq"
+NAME = "toy-evidence"
 TASKS = {"toy-eq-a": 1.0, "toy-eq-b": 0.7, "toy-eq-c": -0.3, "toy-eq-d": 0.9}
 FEATURES = {"toy-eq-a": (100.0, 2.0), "toy-eq-b": (150.0, 3.0), "toy-eq-c": (90.0, 9.0),
             "toy-eq-d": (120.0, 2.5)}

@@ -1,4 +1,4 @@
-"""Generator training with user tasks (issue 18, item 12): a space whose tasks hold very
+"""Generator training with user tasks: a space whose tasks hold very
 different numbers of results (full tables, a task with two results, a task added with
 `mdesign task add` plus one trained refinement) trains a generator whose guide has its
 full set of anchors, and generating for the small tasks works; a space where no task has

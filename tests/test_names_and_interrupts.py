@@ -159,12 +159,12 @@ def _runs_of(kb: KnowledgeBase, task: str) -> list[dict]:
 
 def test_refused_input_leaves_no_run(kb: KnowledgeBase, names_space: tuple[Path, Path],
                                      tmp_path: Path) -> None:
-    space, table = write_toy(tmp_path, "toy-lonely", {"alone-1": "node"})
+    space, table = write_toy(tmp_path, "toy-refused-alone", {"alone-1": "node"})
     assert run_cli("kb", "import", "table", str(table), "--space", str(space)).returncode == 0
     one_line_error(run_cli("refine", "--task", "alone-1", "--budget", "2"),
-                   "no source task shares design space 'toy-lonely'")
+                   "no source task shares design space 'toy-refused-alone'")
     assert _runs_of(kb, "alone-1") == []
-    for wrong in ("toy-lonely", "no-such-space"):
+    for wrong in ("toy-refused-alone", "no-such-space"):
         one_line_error(run_cli("refine", "--task", "names-src", "--budget", "2",
                                "--space", wrong), f"not {wrong!r}")
     assert _runs_of(kb, "names-src") == []
