@@ -109,3 +109,10 @@ class ImportReport(BaseModel):
     seconds: float
     counts: dict[str, int] = {}
     notes: list[str] = []
+
+
+class TaskDataSource(BaseModel):
+    """Where a task's training data came from and where mdesign keeps its copy (both None
+    for a task imported as a table of results)."""
+    source: str | None = None
+    path: str | None = None

@@ -198,8 +198,8 @@ def design_config(kb: Any, run_id: str, in_dim: int | None = None,
     fam = family(space)
     task = kb.task(run.task)
     if in_dim is None or out_dim is None:
-        row = kb.query("task_data_source", name=run.task)
-        if row and row[0]["path"]:
+        stored = kb.task_data(run.task)
+        if stored is not None and stored.path:
             data = load_task(kb, run.task)
             in_dim, out_dim = in_dim or data.num_features, out_dim or data.num_outputs
         else:

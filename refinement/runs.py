@@ -31,6 +31,7 @@ from mdesign.core.evaluation import Evaluation, Evaluator
 from mdesign.kb import settings
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.observations import Observation, record_observations
+from mdesign.kb.repositories import RunSummary
 from mdesign.refinement.refine import (
     PlannerCache,
     RefineConfig,
@@ -85,9 +86,8 @@ class RunStore:
     @classmethod
     def create(cls, kb: KnowledgeBase, config: RefineConfig, space: str) -> RunStore:
         run_id = new_run_id(config.task)
-        if not kb.query("run_create", id=run_id, task=config.task, space=space,
-                        budget=config.budget, evaluator=config.evaluator,
-                        config=config.model_dump_json()):
+        if not kb.runs.create(run_id, task=config.task, space=space, budget=config.budget,
+                              evaluator=config.evaluator, config=config.model_dump_json()):
             raise InputError(f"unknown task {config.task!r}", "see `mdesign kb stats`")
         return cls(kb, run_id)
 
@@ -98,30 +98,29 @@ class RunStore:
         return store
 
     def sources(self, sources: list[SourceInfo]) -> None:
-        self.kb.query("run_sources", id=self.id, sources=[s.model_dump() for s in sources])
+        self.kb.runs.set_sources(self.id, [s.model_dump() for s in sources])
 
     def step(self, step: RefinementStep) -> None:
         self.spent.add(step.uid)
         props = step.model_dump()
         for f in _JSON_FIELDS:
             props[f] = json.dumps(props[f])
-        self.kb.query("run_step", id=self.id, step=step.step, props=props,
-                      spent=len(self.spent), best_uid=step.best_uid,
-                      best_score=step.best_score)
+        self.kb.runs.add_step(self.id, step.step, props, spent=len(self.spent),
+                              best_uid=step.best_uid, best_score=step.best_score)
 
     def finish(self, result: RefinementResult) -> None:
-        self.kb.query("run_finish", id=self.id, status="finished", stopped=result.stopped,
-                      report=result.model_dump_json())
+        self.kb.runs.finish(self.id, "finished", stopped=result.stopped,
+                            report=result.model_dump_json())
 
     def failed(self, reason: str) -> None:
-        self.kb.query("run_finish", id=self.id, status="failed", stopped=reason, report=None)
+        self.kb.runs.finish(self.id, "failed", stopped=reason, report=None)
 
 
 def load_run(kb: KnowledgeBase, run_id: str) -> StoredRun:
-    rows = kb.query("run_get", id=run_id)
-    if not rows:
+    row = kb.runs.get(run_id)
+    if row is None:
         raise InputError(f"unknown run {run_id!r}", "list runs with `mdesign runs list`")
-    run, steps = rows[0]["run"], rows[0]["steps"]
+    run, steps = row["run"], row["steps"]
     parsed = []
     for s in steps:
         for f in _JSON_FIELDS:
@@ -137,8 +136,8 @@ def load_run(kb: KnowledgeBase, run_id: str) -> StoredRun:
                      report=json.loads(run["report"]) if run.get("report") else None)
 
 
-def list_runs(kb: KnowledgeBase, limit: int = 50) -> list[dict[str, Any]]:
-    return kb.query("run_list", limit=limit)
+def list_runs(kb: KnowledgeBase, limit: int = 50) -> list[RunSummary]:
+    return kb.runs.list(limit)
 
 
 def resumable(kb: KnowledgeBase, run_id: str) -> StoredRun:
