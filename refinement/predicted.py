@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 from mdesign.core.errors import InputError
-from mdesign.core.space import DesignSpace
+from mdesign.core.space import DesignSpace, key_of
 from mdesign.kb.knowledge_base import KnowledgeBase
 
 
@@ -86,7 +86,7 @@ class GHNFilter:
         score best under generated weights; ties keep the evidence order."""
         from mdesign.predictors.ghn import ghn_scores
 
-        keys = [c.uid.split("/", 1)[1] for c, *_ in picked]
+        keys = [key_of(c.uid) for c, *_ in picked]
         todo = [k for k in keys if k not in self.scores]
         if todo:
             got = ghn_scores(self.ghn, self.space, self.data, todo, model_dim=self.model_dim)
