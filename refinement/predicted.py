@@ -39,8 +39,8 @@ class PredictedGains:
 
     def scale(self, task: str) -> float:
         if task not in self._scale:
-            rows = self.kb.query("task_results", task=task)[0]["results"]
-            scores = np.array([r[1] for r in rows if r[1] is not None], dtype=float)
+            scores = np.array([r.score for r in self.kb.task_results(task)
+                               if r.score is not None], dtype=float)
             self._scale[task] = float(scores.std()) * math.sqrt(12) if scores.size > 1 else 0.0
         return self._scale[task]
 
