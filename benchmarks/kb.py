@@ -109,14 +109,14 @@ def main() -> None:
     out["query_latency"] = lat
 
     # The same per-step read in plain Python over in-memory dicts, for a ratio.
-    from mdesign.core.space import DesignSpace
+    from mdesign.core.space import DesignSpace, key_of
     from mdesign.kb.importers.nas_bench_graph import read_results
 
     sp = DesignSpace.builtin("nas-bench-graph")
     scores: dict = {}
     for r in read_results(sp, DATASETS):
         scores.setdefault(r.task, {})[r.key] = r.score
-    keys = [u.split("/", 1)[1] for u in sample]
+    keys = [key_of(u) for u in sample]
     it2 = iter(keys * 100)
 
     def in_memory() -> None:

@@ -93,11 +93,12 @@ def predictor_like(uid: str, k: int) -> None:
 def parse_keys(kb: Any, space: str, archs: Sequence[str]) -> list[str]:
     """Canonical keys of ``archs`` (keys or ``space/key`` uids) of ``space``."""
     from mdesign.core.errors import InputError
+    from mdesign.core.space import key_of
 
     sp = kb.space(space)
     keys = []
     for a in archs:
-        key = a.split("/", 1)[1] if a.startswith(space + "/") else a
+        key = key_of(a) if a.startswith(space + "/") else a
         try:
             arch = sp.parse_key(key)
         except InputError as err:

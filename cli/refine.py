@@ -67,7 +67,9 @@ class StepTable:
             if s.hops > 1:
                 edit += f" (+{s.hops - 1} more)"
         else:
-            edit = s.uid.split("/", 1)[1]
+            from mdesign.core.space import key_of
+
+            edit = key_of(s.uid)
         gain = "" if s.observed_gain is None else f"{s.observed_gain * 100:+.2f}"
         top = sorted(s.weights.items(), key=lambda kv: -kv[1])[:3]
         weights = " ".join(f"{t} {w:.2f}" for t, w in top)

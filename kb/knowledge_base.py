@@ -25,7 +25,7 @@ from typing import Any
 
 from mdesign import cypher
 from mdesign.core.errors import InputError, MdesignError, ServerError
-from mdesign.core.space import DesignSpace
+from mdesign.core.space import DesignSpace, key_of
 from mdesign.kb import settings
 from mdesign.kb.models import (
     BallEntry,
@@ -38,6 +38,7 @@ from mdesign.kb.models import (
     StoredScore,
     TaskDataSource,
     TaskInfo,
+    TaskResult,
     TaskSimilarity,
 )
 from mdesign.kb.repositories import GenerationRepository, PredictorRepository, RunRepository
@@ -375,9 +376,13 @@ class KnowledgeBase:
         """``key -> stored selection score`` of ``task``'s results in ``space`` (one per
         architecture, as ``task_results`` picks it; failed results left out)."""
         prefix = space + "/"
-        rows = self.query("task_results", task=task)[0]["results"]
-        return {r[0][len(prefix):]: r[1] for r in rows
-                if r[1] is not None and r[0].startswith(prefix)}
+        return {key_of(r.uid): r.score for r in self.task_results(task)
+                if r.score is not None and r.uid.startswith(prefix)}
+
+    def task_results(self, task: str) -> list[TaskResult]:
+        """Every stored result of ``task``, one per architecture (the one with the most
+        seeds), failed ones (no score) included: the one decoder of ``task_results``."""
+        return [TaskResult(*r) for r in self.query("task_results", task=task)[0]["results"]]
 
     def best_architectures(self, task: str, limit: int = 10) -> list[RankedArchitecture]:
         return [RankedArchitecture(**r)

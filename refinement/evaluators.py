@@ -16,12 +16,11 @@ from mdesign.kb.knowledge_base import KnowledgeBase
 
 def load_target_table(kb: KnowledgeBase, task: str) -> dict[str, Evaluation]:
     """Every stored result of ``task`` (the oracle; load once, share between runs)."""
-    rows = kb.query("task_results", task=task)[0]["results"]
+    rows = kb.task_results(task)
     if not rows:
         raise InputError(f"task {task!r} has no stored results to benchmark against",
                          "import its results first, or use another evaluator")
-    return {u: Evaluation(uid=u, score=s, valid=v, test=t, params=p, latency=lat)
-            for u, s, v, t, p, lat in rows if s is not None}  # failed results: no score
+    return {r.uid: r.evaluation() for r in rows if r.score is not None}  # failed: no score
 
 
 class BenchmarkEvaluator(PaidEvaluator):
