@@ -64,6 +64,7 @@ from mdesign.refinement.sources import (
     choose_sources,
     pick_anchors,
 )
+from mdesign.refinement.target import Target, resolve
 
 if TYPE_CHECKING:
     from mdesign.refinement.predicted import GHNFilter, PredictedGains
@@ -461,24 +462,19 @@ class _Refinement:
 def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
            on_step: Callable[[RefinementStep], None] | None = None,
            recorder: RunRecorder | None = None, planners: PlannerCache | None = None,
-           run_id: str | None = None) -> RefinementResult:
+           run_id: str | None = None, target: Target | None = None) -> RefinementResult:
     """Refine an architecture for ``config.task`` with ``evaluator`` within its budget.
 
     ``recorder`` receives the sources and every step as it happens (persistence);
     ``planners`` caches the sources' trained planners between runs. To resume, give an
     evaluator restored with the run's paid evaluations: the deterministic replay reads
-    them for free and the walk carries on.
+    them for free and the walk carries on. ``target``: the run's task and space, already
+    resolved (:func:`~mdesign.refinement.target.resolve`; resolved here if not given).
     """
     t_start = time.perf_counter()
-    target = kb.task(config.task)
-    space_name = config.space or kb.target_space(config.task)
-    own = kb.task_spaces(config.task)
-    if own and space_name not in own:
-        raise InputError(f"task {config.task!r} has its results in space(s) "
-                         f"{', '.join(own)}, not {space_name!r}",
-                         "refine it in its own space (leave out --space)")
-    space = kb.space(space_name)
-    restrict = target.restrict
+    resolved = target if target is not None else resolve(kb, config)
+    space_name, space = resolved.space_name, resolved.space
+    restrict = resolved.task.restrict
 
     def usable(uid: str) -> bool:
         if not uid.startswith(space_name + "/") or not evaluator.can_evaluate(uid):
@@ -494,7 +490,7 @@ def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
         return space.uids(restrict, usable)
 
     try:
-        sources = run.retrieve(target, pool)
+        sources = run.retrieve(resolved.task, pool)
         if recorder is not None:
             recorder.sources(sources)
         stopped = "budget spent"
@@ -543,7 +539,7 @@ def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
     step_times.sort()
     median = step_times[len(step_times) // 2] * 1000 if step_times else \
         (time.perf_counter() - t_start - run.eval_time) * 1000
-    return RefinementResult(run_id=run_id, config=config, space=space_name, split=target.split,
-                            sources=sources, best=run.best, steps=run.steps,
-                            spent=evaluator.spent, overhead_ms_per_step=round(median, 3),
-                            stopped=stopped)
+    return RefinementResult(run_id=run_id, config=config, space=space_name,
+                            split=resolved.task.split, sources=sources, best=run.best,
+                            steps=run.steps, spent=evaluator.spent,
+                            overhead_ms_per_step=round(median, 3), stopped=stopped)
