@@ -17,7 +17,7 @@ import random
 from collections import deque
 
 from mdesign.core.evaluation import Evaluation, Evaluator
-from mdesign.core.space import DesignSpace
+from mdesign.core.space import DesignSpace, key_of
 from mdesign.kb.knowledge_base import KnowledgeBase
 from pydantic import BaseModel
 
@@ -63,7 +63,7 @@ def regularized_evolution(space: DesignSpace, evaluator: Evaluator, seed: int,
             break
         contenders = rng.sample(list(pop), min(sample, len(pop)))
         parent = max(contenders, key=lambda u: (seen[u].score, u))
-        key = parent.split("/", 1)[1]
+        key = key_of(parent)
         children = [f"{space.name}/{n}" for *_, n in space.neighbour_keys(key)]
         children = [c for c in children if c in allowed]
         if not children:

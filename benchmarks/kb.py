@@ -88,35 +88,35 @@ def main() -> None:
                                                                 / rep.seconds)}
 
     rng = random.Random(0)
-    uids = [r["uid"] for r in kb.query("best_architectures", task="cora", limit=30000)]
+    uids = [r.uid for r in kb.best_architectures("cora", limit=30000)]
     sample = rng.sample(uids, 1000)
     it = iter(sample * 100)
     lat: dict = {}
     print("query latency ...", file=sys.stderr)
     lat["best_architectures"] = timed(
-        lambda: kb.query("best_architectures", task="citeseer", limit=10), args.repeats)
+        lambda: kb.best_architectures("citeseer", limit=10), args.repeats)
     lat["neighbours_with_gains"] = timed(
-        lambda: kb.query("neighbours_with_gains", uid=next(it), tasks=tasks[1:]), args.repeats)
+        lambda: kb.neighbours(next(it), tasks[1:]), args.repeats)
     lat["improving_paths (k=2)"] = timed(
-        lambda: kb.query("improving_paths", uid=next(it), task="citeseer", k=2, limit=10),
+        lambda: kb.improving_paths(next(it), "citeseer", k=2, limit=10),
         max(10, args.repeats // 4))
     lat["improving_paths_gds (k=2, incl. projection)"] = timed(
         lambda: kb.improving_paths(next(it), "citeseer", k=2, limit=10, engine="gds"), 10)
     lat["task_similarity"] = timed(
-        lambda: kb.query("task_similarity", task_a="cora", task_b="citeseer"), 20)
-    lat["similar_tasks"] = timed(lambda: kb.query("similar_tasks", task="cora", limit=5), 10)
-    lat["kb_stats"] = timed(lambda: kb.query("kb_stats"), 20)
+        lambda: kb.task_similarity("cora", "citeseer"), 20)
+    lat["similar_tasks"] = timed(lambda: kb.similar_tasks("cora", limit=5), 10)
+    lat["kb_stats"] = timed(lambda: kb.stats(), 20)
     out["query_latency"] = lat
 
     # The same per-step read in plain Python over in-memory dicts, for a ratio.
-    from mdesign.core.space import DesignSpace
+    from mdesign.core.space import DesignSpace, key_of
     from mdesign.kb.importers.nas_bench_graph import read_results
 
     sp = DesignSpace.builtin("nas-bench-graph")
     scores: dict = {}
     for r in read_results(sp, DATASETS):
         scores.setdefault(r.task, {})[r.key] = r.score
-    keys = [u.split("/", 1)[1] for u in sample]
+    keys = [key_of(u) for u in sample]
     it2 = iter(keys * 100)
 
     def in_memory() -> None:

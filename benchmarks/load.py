@@ -163,7 +163,7 @@ def main() -> None:
     before = jvm_memory(main_kb, pid)
     load_before = os.getloadavg()
 
-    graph = f"mdesign-load-{random.Random().getrandbits(32):08x}"
+    graph = ""  # the lookahead projection's name, set once it exists (heavy calls)
 
     def candidates(kb: Any, rng: random.Random) -> None:
         uid = rng.choice(pool)  # one refinement step: the neighbours, then their scores
@@ -189,8 +189,7 @@ def main() -> None:
         "task_scores (task_results: a whole task)":
             lambda kb, rng: kb.task_scores(rng.choice(SOURCES), SPACE),
         "lookahead_ball_gds (k=2)":
-            lambda kb, rng: kb.query("lookahead_ball_gds", graph=graph,
-                                     uid=rng.choice(pool), k=2),
+            lambda kb, rng: kb.lookahead_ball(graph, rng.choice(pool), k=2),
     }
 
     t0 = time.perf_counter()
@@ -200,13 +199,11 @@ def main() -> None:
     for name, call in set_up.items():
         results[name] = {"kind": "per run", **run_phase(kbs, name, args.calls, call)}
     if args.heavy_calls:
-        main_kb.query("lookahead_project", graph=graph)
-        try:
+        with main_kb.lookahead_graph() as projection:
+            graph = projection.graph
             for name, call in per_run.items():
                 results[name] = {"kind": "per run, heavy",
                                  **run_phase(kbs, name, args.heavy_calls, call)}
-        finally:
-            main_kb.query("gds_drop_graph", graph=graph)
     wall = time.perf_counter() - t0
     after = jvm_memory(main_kb, pid)
     load_after = os.getloadavg()

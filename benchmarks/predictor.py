@@ -143,8 +143,8 @@ def main() -> None:
         out["pretrain"] = {"s": round(time.perf_counter() - t0, 1),
                            "infonce_first": round(pre[0], 3), "infonce_last": round(pre[-1], 3)}
         print("pretrained", out["pretrain"], file=sys.stderr, flush=True)
-        x_train = one_hot(space, [space.parse_key(k) for k in train_keys])
-        x_eval = {t: one_hot(space, [space.parse_key(k) for k in evals[t]]) for t in names}
+        x_train = one_hot(space, train_keys)
+        x_eval = {t: one_hot(space, evals[t]) for t in names}
 
         folds: dict[str, dict] = {}
         dev: dict[str, dict] = {}
@@ -182,7 +182,7 @@ def main() -> None:
                 res[f"predictor {p['few']}-shot, adapt {how}"] = {
                     **metrics(other.predict(eg).tolist(), true),
                     **({"chosen": other.how} if how == "auto" else {})}
-            x_few = one_hot(space, [space.parse_key(k) for k in few])
+            x_few = one_hot(space, few)
             mlp_tuned = finetune_onehot(copy.deepcopy(mlp), x_few, few_scores, vecs[j])
             with torch.no_grad():
                 res[f"one-hot MLP {p['few']}-shot"] = metrics(

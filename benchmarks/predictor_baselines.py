@@ -5,10 +5,9 @@ stand-in graph of the task's sizes."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
-from mdesign.core.space import DesignSpace
+from mdesign.core.space import DesignSpace, OneHot
 from mdesign.predictors.encoder import TASK_DIM
 from mdesign.predictors.graph import example_graph
 from mdesign.predictors.training import rank_targets
@@ -17,15 +16,10 @@ from torch.nn import functional as F
 from torch_geometric.data import Data
 
 
-def one_hot(space: DesignSpace, archs: Sequence[dict[str, Any]]) -> torch.Tensor:
-    """One block per dimension, one column per choice."""
-    cols = [(d.name, c) for d in space.dimensions for c in d.choices]
-    index = {c: i for i, c in enumerate(cols)}
-    x = torch.zeros(len(archs), len(cols))
-    for r, a in enumerate(archs):
-        for d in space.dimensions:
-            x[r, index[(d.name, a[d.name])]] = 1.0
-    return x
+def one_hot(space: DesignSpace, keys: Sequence[str]) -> torch.Tensor:
+    """:class:`~mdesign.core.space.OneHot` of the architecture keys, as a float32 tensor
+    (one block per dimension, one column per choice)."""
+    return torch.as_tensor(OneHot(space)(keys), dtype=torch.float32)
 
 
 class OneHotMLP(nn.Module):

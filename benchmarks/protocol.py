@@ -39,6 +39,7 @@ from mdesign.benchmarks.loo import (
 from mdesign.benchmarks.methods import BASELINES, MDESIGN_VARIANTS, METHODS
 from mdesign.benchmarks.report import machine, targets
 from mdesign.core.evaluation import Evaluation
+from mdesign.core.space import split_uid
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.refinement.evaluators import BenchmarkEvaluator, load_target_table
 from mdesign.refinement.refine import PlannerCache, RefineConfig, refine
@@ -79,7 +80,7 @@ def _distinct(evals: Sequence[Evaluation]) -> list[Evaluation]:
 
 def run_method(kb: KnowledgeBase, ctx: TaskContext, method: str, budget: int, seed: int,
                planners: PlannerCache) -> Trajectory:
-    space_name = ctx.uids[0].split("/", 1)[0]
+    space_name = split_uid(ctx.uids[0])[0]
     space = kb.space(space_name)
     ev = BenchmarkEvaluator(None, ctx.task, budget, table=ctx.table)
     if method in MDESIGN_VARIANTS:

@@ -58,7 +58,7 @@ def generator_list() -> None:
     """Stored generators, and the generations they made."""
 
     with open_kb() as kb:
-        rows = kb.query("generator_list")
+        rows = kb.predictors.generators()
     print_rows(rows, "generators")
 
 

@@ -95,8 +95,7 @@ def db_status(as_json: bool) -> None:
     if info.get("running", True):
         with open_kb() as kb:
             info["running"] = True
-            info.update(kb.query("server_info")[0])
-            info.update(kb.query("gds_procedures")[0])
+            info.update(kb.server_info())
     if as_json:
         print_json(info)
     else:

@@ -53,7 +53,7 @@ def predictor_list() -> None:
     """Stored predictors, with their spaces and tasks."""
 
     with open_kb() as kb:
-        rows = kb.query("predictor_list")
+        rows = kb.predictors.list()
     for r in rows:
         click.echo(f"{r['name']}\t{r['type']}\t{r['created']}\t{','.join(r['spaces'])}\t"
                    f"{len(r['tasks'])} tasks\t{r['path']}")
@@ -82,7 +82,7 @@ def predictor_like(uid: str, k: int) -> None:
     from mdesign.core.errors import InputError
 
     with open_kb() as kb:
-        rows = kb.query("architectures_like", uid=uid, k=k)
+        rows = kb.predictors.like(uid, k)
     if not rows:
         raise InputError(f"{uid} has no stored embedding",
                          "run `mdesign predictor embed` on its space first")
@@ -93,11 +93,12 @@ def predictor_like(uid: str, k: int) -> None:
 def parse_keys(kb: Any, space: str, archs: Sequence[str]) -> list[str]:
     """Canonical keys of ``archs`` (keys or ``space/key`` uids) of ``space``."""
     from mdesign.core.errors import InputError
+    from mdesign.core.space import key_of
 
     sp = kb.space(space)
     keys = []
     for a in archs:
-        key = a.split("/", 1)[1] if a.startswith(space + "/") else a
+        key = key_of(a) if a.startswith(space + "/") else a
         try:
             arch = sp.parse_key(key)
         except InputError as err:

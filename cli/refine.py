@@ -67,7 +67,9 @@ class StepTable:
             if s.hops > 1:
                 edit += f" (+{s.hops - 1} more)"
         else:
-            edit = s.uid.split("/", 1)[1]
+            from mdesign.core.space import key_of
+
+            edit = key_of(s.uid)
         gain = "" if s.observed_gain is None else f"{s.observed_gain * 100:+.2f}"
         top = sorted(s.weights.items(), key=lambda kv: -kv[1])[:3]
         weights = " ".join(f"{t} {w:.2f}" for t, w in top)
@@ -180,6 +182,7 @@ def refine_cmd(ghn_init: str | None, resume_id: str | None, out: Path | None, qu
     from mdesign.kb import KnowledgeBase
     from mdesign.refinement import report, runs
     from mdesign.refinement.evaluators import make_evaluator
+    from mdesign.refinement.target import resolve
 
     if ghn_init and evaluator != "train":
         raise InputError("--ghn-init starts trainings: it needs --evaluator train",
@@ -200,16 +203,17 @@ def refine_cmd(ghn_init: str | None, resume_id: str | None, out: Path | None, qu
             train = _train(epochs=epochs, seeds=train_seeds, threads=threads,
                            ghn=_ghn_folder(kb, ghn_init)) if evaluator == "train" else None
             config = _config(**fields, train=train)
-            kb.task(config.task)
-            if config.generator:  # an unknown or wrong-kind name fails before any evaluation
-                from mdesign.generation.generator import load_generator_meta
+        task = kb.task(config.task)
+        if stored is None and config.generator:
+            # an unknown or wrong-kind name fails before any evaluation
+            from mdesign.generation.generator import load_generator_meta
 
-                load_generator_meta(kb, config.generator)
-        ev = make_evaluator(kb, config.evaluator, config.task, config.budget,
-                            space=config.space, train=config.train, workers=workers,
-                            executor=executor, address=address)
+            load_generator_meta(kb, config.generator)
+        target = resolve(kb, config, task)  # the task and its space, once for the run
+        ev = make_evaluator(kb, config.evaluator, target, config.budget, train=config.train,
+                            workers=workers, executor=executor, address=address)
         table = None if quiet else StepTable()
-        result = runs.execute(kb, config, ev, resume=stored, on_step=table)
+        result = runs.execute(kb, config, ev, target=target, resume=stored, on_step=table)
     best = result.best
     click.echo("")
     click.echo(f"run {result.run_id}: {result.stopped} after {result.spent}/"

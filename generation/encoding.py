@@ -26,7 +26,13 @@ NBG_OPS = ["op1", "op2", "op3", "op4"]
 
 
 class ArchitectureMatrix:
-    """The one-hot matrix encoding of ``space`` (see the module docstring)."""
+    """The one-hot matrix encoding of ``space`` (see the module docstring).
+
+    Not :class:`~mdesign.core.space.OneHot`: that is one flat vector of all (dimension,
+    choice) columns; the diffusion needs one row per dimension, padded to the widest, so
+    that rounding is a per-row arg-max and the attention mask is over rows. Row ``i`` of
+    the matrix holds, unpadded, the columns of dimension ``i`` of ``OneHot``, in its order.
+    """
 
     def __init__(self, space: DesignSpace) -> None:
         self.space = space

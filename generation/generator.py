@@ -462,13 +462,13 @@ def save_generation(kb: KnowledgeBase, result: GenerationResult, space: DesignSp
         rows.append({**architecture_row(space, space.parse_key(a.key)),
                      "rank": a.rank, "predicted": a.predicted, "round": a.round,
                      "scale": a.scale})
-    kb.query("generation_store", id=result.id, task=result.task, generator=result.generator,
-             rows=rows, props={"created": store.now(), "space": result.space,
-                               "n": result.settings.n, "seed": result.settings.seed,
-                               "guided": result.settings.guided, "samples": result.samples,
-                               "valid": result.valid, "unique": result.unique,
-                               "seconds": result.seconds, "version": code_version(),
-                               "settings": result.settings.model_dump_json()})
+    kb.generations.store(result.id, task=result.task, generator=result.generator, rows=rows,
+                         props={"created": store.now(), "space": result.space,
+                                "n": result.settings.n, "seed": result.settings.seed,
+                                "guided": result.settings.guided, "samples": result.samples,
+                                "valid": result.valid, "unique": result.unique,
+                                "seconds": result.seconds, "version": code_version(),
+                                "settings": result.settings.model_dump_json()})
 
 
 def summary(result: GenerationResult) -> dict[str, Any]:

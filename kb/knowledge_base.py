@@ -25,7 +25,7 @@ from typing import Any
 
 from mdesign import cypher
 from mdesign.core.errors import InputError, MdesignError, ServerError
-from mdesign.core.space import DesignSpace
+from mdesign.core.space import DesignSpace, key_of
 from mdesign.kb import settings
 from mdesign.kb.models import (
     BallEntry,
@@ -36,9 +36,12 @@ from mdesign.kb.models import (
     RankedArchitecture,
     SpaceInfo,
     StoredScore,
+    TaskDataSource,
     TaskInfo,
+    TaskResult,
     TaskSimilarity,
 )
+from mdesign.kb.repositories import GenerationRepository, PredictorRepository, RunRepository
 from neo4j import (
     Driver,
     GraphDatabase,
@@ -315,6 +318,38 @@ class KnowledgeBase:
         """Run a named ``UNWIND $rows`` query on a small list of rows, one transaction."""
         return self.query(name, rows=list(rows))
 
+    # -- records other than the evidence (one typed method per named query) ---------------
+
+    @property
+    def runs(self) -> RunRepository:
+        return RunRepository(self)
+
+    @property
+    def predictors(self) -> PredictorRepository:
+        return PredictorRepository(self)
+
+    @property
+    def generations(self) -> GenerationRepository:
+        return GenerationRepository(self)
+
+    def task_data(self, name: str) -> TaskDataSource | None:
+        """Where task ``name``'s data came from and where its copy lies (None: no task;
+        fields None: a task imported as a table of results)."""
+        rows = self.query("task_data_source", name=name)
+        return TaskDataSource(**rows[0]) if rows else None
+
+    def set_task_data(self, name: str, source: str, path: str) -> None:
+        self.query("set_task_data", name=name, source=source, path=path)
+
+    def set_task_features(self, features: dict[str, dict[str, float]]) -> None:
+        """``task -> {property: value}`` set on the tasks (meta-features), one transaction."""
+        self.query_rows("set_task_features",
+                        [{"task": t, "features": f} for t, f in features.items()])
+
+    def server_info(self) -> dict[str, Any]:
+        """Neo4j version and edition, the GDS version and its number of procedures."""
+        return {**self.query("server_info")[0], **self.query("gds_procedures")[0]}
+
     # -- reads ----------------------------------------------------------------------------
 
     def tasks(self) -> list[TaskInfo]:
@@ -341,9 +376,13 @@ class KnowledgeBase:
         """``key -> stored selection score`` of ``task``'s results in ``space`` (one per
         architecture, as ``task_results`` picks it; failed results left out)."""
         prefix = space + "/"
-        rows = self.query("task_results", task=task)[0]["results"]
-        return {r[0][len(prefix):]: r[1] for r in rows
-                if r[1] is not None and r[0].startswith(prefix)}
+        return {key_of(r.uid): r.score for r in self.task_results(task)
+                if r.score is not None and r.uid.startswith(prefix)}
+
+    def task_results(self, task: str) -> list[TaskResult]:
+        """Every stored result of ``task``, one per architecture (the one with the most
+        seeds), failed ones (no score) included: the one decoder of ``task_results``."""
+        return [TaskResult(*r) for r in self.query("task_results", task=task)[0]["results"]]
 
     def best_architectures(self, task: str, limit: int = 10) -> list[RankedArchitecture]:
         return [RankedArchitecture(**r)
@@ -359,16 +398,30 @@ class KnowledgeBase:
             max_latency=max_latency, limit=limit)]
 
     @contextlib.contextmanager
-    def lookahead_graph(self) -> Iterator[_LookaheadProjection]:
-        """The edit topology projected into the GDS catalog (multi-hop lookahead), dropped
-        on exit."""
-        graph = f"mdesign-lookahead-{secrets.token_hex(4)}"
-        self.query("lookahead_project", graph=graph)
+    def _projection(self, graph: str, query: str, /, **params: Any) -> Iterator[str]:
+        """The one GDS projection lifecycle: ``query`` projects ``graph`` into the catalog
+        (a stale one of that name dropped first), dropped again on exit."""
+        self.query("gds_drop_graph", graph=graph)
+        self.query(query, graph=graph, **params)
         try:
-            yield _LookaheadProjection(self, graph)
+            yield graph
         finally:
             with contextlib.suppress(MdesignError):
                 self.query("gds_drop_graph", graph=graph)
+
+    @contextlib.contextmanager
+    def lookahead_graph(self) -> Iterator[_LookaheadProjection]:
+        """The edit topology projected into the GDS catalog (multi-hop lookahead), dropped
+        on exit."""
+        with self._projection(f"mdesign-lookahead-{secrets.token_hex(4)}",
+                              "lookahead_project") as graph:
+            yield _LookaheadProjection(self, graph)
+
+    def lookahead_ball(self, graph: str, uid: str, k: int) -> list[BallEntry]:
+        """The architectures within ``k`` edits of ``uid`` on the lookahead projection
+        ``graph`` (made by :meth:`lookahead_graph`, possibly on another connection)."""
+        return [BallEntry(uid=r["uid"], key=r["key"], hops=r["hops"], first=r["first"]) for r in
+                self.query("lookahead_ball_gds", graph=graph, uid=uid, k=k)]
 
     def neighbours(self, uid: str, tasks: Iterable[str]) -> list[Neighbour]:
         rows = self.query("neighbours_with_gains", uid=uid, tasks=list(tasks))
@@ -398,12 +451,16 @@ class KnowledgeBase:
         own = self.task_spaces(task)
         if own:
             return own[0]
-        spaces = [r for r in self.query("spaces_by_tasks") if r["tasks"] > 0]
+        spaces = [s for s, n in self.spaces_by_tasks() if n > 0]
         if not spaces:
             raise InputError(f"task {task!r} has no results and the knowledge base holds no "
                              "design space with results", "import a model base first "
                              "(`mdesign kb import ...`)")
-        return spaces[0]["space"]
+        return spaces[0]
+
+    def spaces_by_tasks(self) -> list[tuple[str, int]]:
+        """``(space, tasks with results in it)`` for every space, most tasks first."""
+        return [(r["space"], r["tasks"]) for r in self.query("spaces_by_tasks")]
 
     def source_scores(self, uids: Sequence[str], tasks: Iterable[str]
                       ) -> dict[str, dict[str, StoredScore]]:
@@ -428,14 +485,11 @@ class KnowledgeBase:
                                  "use engine='gds' for longer paths")
             rows = self.query("improving_paths", uid=uid, task=task, k=k, limit=limit)
         elif engine == "gds":
-            graph = f"mdesign-improving-{hashlib.sha1(task.encode()).hexdigest()[:12]}"
-            self.query("gds_drop_graph", graph=graph)
-            self.query("evidence_graph_project", graph=graph, task=task, min_gain=0.0)
-            try:
+            name = f"mdesign-improving-{hashlib.sha1(task.encode()).hexdigest()[:12]}"
+            with self._projection(name, "evidence_graph_project", task=task,
+                                  min_gain=0.0) as graph:
                 rows = self.query("improving_paths_gds", graph=graph, uid=uid, task=task,
                                   k=k, limit=limit)
-            finally:
-                self.query("gds_drop_graph", graph=graph)
         else:
             raise InputError(f"unknown engine {engine!r}", "use 'cypher' or 'gds'")
         return [EvidencePath(**r) for r in rows]
@@ -463,8 +517,7 @@ class _LookaheadProjection:
 
     def ball(self, uid: str, k: int) -> list[BallEntry]:
         """The architectures within ``k`` edits of ``uid`` (GDS shortest paths)."""
-        return [BallEntry(uid=r["uid"], key=r["key"], hops=r["hops"], first=r["first"]) for r in
-                self.kb.query("lookahead_ball_gds", graph=self.graph, uid=uid, k=k)]
+        return self.kb.lookahead_ball(self.graph, uid, k)
 
 
 def _one_line(text: str | None) -> str:

@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from mdesign.core.evaluation import Evaluation
 from pydantic import BaseModel, Field
+
+
+class TaskResult(NamedTuple):
+    """One row of the ``task_results`` query: a task's stored result of an architecture
+    (the one with the most seeds); ``score`` is ``None`` for a failed result.
+
+    A tuple, not a validated model: a whole task's rows are decoded at once."""
+
+    uid: str
+    score: float | None
+    valid: float | None
+    test: float | None
+    params: float | None
+    latency: float | None
+
+    def evaluation(self) -> Evaluation:
+        """As an :class:`~mdesign.core.evaluation.Evaluation` (a scored result only)."""
+        return Evaluation(uid=self.uid, score=self.score, valid=self.valid, test=self.test,
+                          params=self.params, latency=self.latency)
 
 
 class TaskInfo(BaseModel):
@@ -109,3 +131,10 @@ class ImportReport(BaseModel):
     seconds: float
     counts: dict[str, int] = {}
     notes: list[str] = []
+
+
+class TaskDataSource(BaseModel):
+    """Where a task's training data came from and where mdesign keeps its copy (both None
+    for a task imported as a table of results)."""
+    source: str | None = None
+    path: str | None = None

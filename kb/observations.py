@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mdesign.core.space import DesignSpace
+from mdesign.core.space import DesignSpace, key_of
 from mdesign.kb.evidence import GAIN_PREFIX, edit_gain
 from mdesign.kb.importers.common import architecture_row
 from mdesign.kb.knowledge_base import KnowledgeBase
@@ -41,7 +41,7 @@ class ObservationReport(BaseModel):
 def record_observations(kb: KnowledgeBase, space: DesignSpace, task: str,
                         observations: Sequence[Observation], source: str
                         ) -> ObservationReport:
-    keys = sorted({o.uid.split("/", 1)[1] for o in observations})
+    keys = sorted({key_of(o.uid) for o in observations})
     kb.query_rows("import_architectures",
                   [architecture_row(space, space.parse_key(k)) for k in keys])
     rows = []

@@ -66,8 +66,8 @@ def labelled(kb: KnowledgeBase, space: str, keys: Sequence[str],
 
 def _pretraining_graphs(kb: KnowledgeBase, cfg: PredictorConfig, echo: Echo) -> list:
     graphs = []
-    for row in kb.query("spaces_by_tasks"):
-        sp = kb.space(row["space"])
+    for name, _ in kb.spaces_by_tasks():
+        sp = kb.space(name)
         try:
             family(sp)
         except InputError:

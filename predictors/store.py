@@ -63,10 +63,10 @@ def save(kb: KnowledgeBase, model: torch.nn.Module, meta: PredictorMeta) -> Path
                               lambda p: torch.save(model.state_dict(), p))
     settings.write_atomically(folder / "meta.json",
                               lambda p: p.write_text(meta.model_dump_json(indent=2)))
-    kb.query("predictor_upsert", name=meta.name, spaces=meta.spaces, tasks=meta.tasks,
-             props={"path": str(folder), "created": meta.created, "version": meta.version,
-                    "type": meta.type,
-                    "config": json.dumps(meta.config), "metrics": json.dumps(meta.metrics)})
+    kb.predictors.upsert(meta.name, spaces=meta.spaces, tasks=meta.tasks, props={
+        "path": str(folder), "created": meta.created, "version": meta.version,
+        "type": meta.type, "config": json.dumps(meta.config),
+        "metrics": json.dumps(meta.metrics)})
     return folder
 
 
@@ -79,12 +79,12 @@ def load_meta(kb: KnowledgeBase, name: str,
               expect: str | None = None) -> tuple[Path, PredictorMeta]:
     """A stored predictor's folder and metadata, without its weights; with ``expect``
     (``performance``, ``ghn`` or ``generator``), one of that type."""
-    rows = kb.query("predictor_get", name=name)
-    if not rows:
+    row = kb.predictors.get(name)
+    if row is None:
         train = {"ghn": "ghn train", "generator": "generator train"}.get(expect or "",
                                                                           "predictor train")
         raise InputError(f"no predictor named {name!r}", f"train one with `mdesign {train}`")
-    folder = Path(rows[0]["props"]["path"])
+    folder = Path(row["props"]["path"])
     try:
         meta = PredictorMeta.model_validate_json((folder / "meta.json").read_text())
     except (OSError, ValueError) as err:
@@ -158,5 +158,5 @@ def write_embeddings(kb: KnowledgeBase, predictor: str, uids: Sequence[str],
     rows = [{"uid": u, "embedding": [round(float(v), 6) for v in e], "predictor": predictor}
             for u, e in zip(uids, embeddings, strict=True)]
     for i in range(0, len(rows), chunk):
-        kb.query_rows("embeddings_write", rows[i:i + chunk])
+        kb.predictors.write_embeddings(rows[i:i + chunk])
     return len(rows)

@@ -1,6 +1,9 @@
 """Retrieval-augmented refinement of architectures from edit-effect evidence.
 
-* :mod:`~mdesign.refinement.refine`: :func:`refine` and :class:`RefineConfig`, the loop;
+* :mod:`~mdesign.refinement.refine`: :func:`refine`, the loop;
+* :mod:`~mdesign.refinement.config`: :class:`RefineConfig` and the records of a run;
+* :mod:`~mdesign.refinement.evidence`, :mod:`~mdesign.refinement.memory`: the evidence
+  read interface and an in-memory store of it;
 * :mod:`~mdesign.refinement.sources`: source retrieval (meta-features, anchors, both);
 * :mod:`~mdesign.refinement.calibration`: Bayesian re-weighting of sources (pure);
 * :mod:`~mdesign.refinement.planners`: per-source gain predictors, fine-tuned online (pure);
@@ -12,6 +15,95 @@
 * :mod:`~mdesign.refinement.export`: a run's best architecture as a standalone PyG module
   or a design config (``mdesign export``).
 
+Start here: :func:`execute` (a stored, resumable run) with a :class:`RefineConfig` and
+an evaluator (:class:`BenchmarkEvaluator`, or any ``Evaluator``). The torch-based
+export functions load on first use. The loop itself, :func:`refine`, is not handed on
+here (the name would hide its module): ``from mdesign.refinement.refine import refine``.
+
 The benchmark protocol and the search baselines live in :mod:`mdesign.benchmarks`, which
 the product never imports.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from mdesign.core.evaluation import Evaluator
+from mdesign.refinement.candidates import Candidate
+from mdesign.refinement.config import RefineConfig, RefinementResult, RefinementStep, RunRecorder
+from mdesign.refinement.costs import CostModel
+from mdesign.refinement.evaluators import BenchmarkEvaluator, load_target_table, make_evaluator
+from mdesign.refinement.evidence import EvidenceReader, LookaheadGraph
+from mdesign.refinement.memory import InMemoryEvidence, StoredResult, TaskTable
+from mdesign.refinement.planners import SourcePlanner
+from mdesign.refinement.predicted import GHNFilter, PredictedGains
+from mdesign.refinement.runs import (
+    RunFailed,
+    RunInterrupted,
+    RunStore,
+    StoredRun,
+    execute,
+    list_runs,
+    load_run,
+    resumable,
+)
+from mdesign.refinement.sources import SourceInfo, choose_sources
+
+if TYPE_CHECKING:
+    from mdesign.refinement.export import design_config, to_module, to_yaml
+
+# name -> module, imported on first use (they import torch)
+_LAZY: dict[str, str] = {
+    "design_config": "mdesign.refinement.export",
+    "to_module": "mdesign.refinement.export",
+    "to_yaml": "mdesign.refinement.export",
+}
+
+__all__ = [
+    "BenchmarkEvaluator",
+    "Candidate",
+    "CostModel",
+    "Evaluator",
+    "EvidenceReader",
+    "GHNFilter",
+    "InMemoryEvidence",
+    "LookaheadGraph",
+    "PredictedGains",
+    "RefineConfig",
+    "RefinementResult",
+    "RefinementStep",
+    "RunFailed",
+    "RunInterrupted",
+    "RunRecorder",
+    "RunStore",
+    "SourceInfo",
+    "SourcePlanner",
+    "StoredResult",
+    "StoredRun",
+    "TaskTable",
+    "choose_sources",
+    "design_config",
+    "execute",
+    "list_runs",
+    "load_run",
+    "load_target_table",
+    "make_evaluator",
+    "resumable",
+    "to_module",
+    "to_yaml",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the torch-based names on first use, so importing this face stays light."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -12,16 +12,16 @@ from typing import Any
 from mdesign.core.errors import InputError
 from mdesign.core.evaluation import Evaluation, Evaluator, PaidEvaluator
 from mdesign.kb.knowledge_base import KnowledgeBase
+from mdesign.refinement.target import Target
 
 
 def load_target_table(kb: KnowledgeBase, task: str) -> dict[str, Evaluation]:
     """Every stored result of ``task`` (the oracle; load once, share between runs)."""
-    rows = kb.query("task_results", task=task)[0]["results"]
+    rows = kb.task_results(task)
     if not rows:
         raise InputError(f"task {task!r} has no stored results to benchmark against",
                          "import its results first, or use another evaluator")
-    return {u: Evaluation(uid=u, score=s, valid=v, test=t, params=p, latency=lat)
-            for u, s, v, t, p, lat in rows if s is not None}  # failed results: no score
+    return {r.uid: r.evaluation() for r in rows if r.score is not None}  # failed: no score
 
 
 class BenchmarkEvaluator(PaidEvaluator):
@@ -57,12 +57,11 @@ class BenchmarkEvaluator(PaidEvaluator):
 EVALUATORS = ("benchmark", "train")
 
 
-def make_evaluator(kb: KnowledgeBase, name: str, task: str, budget: int,
-                   space: str | None = None, train: Any = None, workers: int = 1,
-                   executor: str = "local", address: str | None = None) -> Evaluator:
-    """The evaluator called ``name`` for ``task`` (the CLI's ``--evaluator``).
+def make_evaluator(kb: KnowledgeBase, name: str, target: Target, budget: int,
+                   train: Any = None, workers: int = 1, executor: str = "local",
+                   address: str | None = None) -> Evaluator:
+    """The evaluator called ``name`` for the resolved ``target`` (the CLI's ``--evaluator``).
 
-    ``space`` (default: the target's, :meth:`~mdesign.kb.KnowledgeBase.target_space`),
     ``train`` (a :class:`~mdesign.training.config.TrainConfig`; with ``ghn``, trainings
     start from the weights of that hypernetwork, :func:`~mdesign.predictors.ghn.ghn_initialiser`),
     ``workers``, ``executor`` and ``address`` configure ``train`` (see
@@ -71,7 +70,7 @@ def make_evaluator(kb: KnowledgeBase, name: str, task: str, budget: int,
         if executor != "local" or workers != 1 or address is not None:
             raise InputError("--workers, --executor and --address are for real training",
                              "add --evaluator train, or drop them")
-        return BenchmarkEvaluator(kb, task, budget)
+        return BenchmarkEvaluator(kb, target.task.name, budget)
     if name == "train":
         from mdesign.training.evaluator import TrainEvaluator
 
@@ -80,7 +79,6 @@ def make_evaluator(kb: KnowledgeBase, name: str, task: str, budget: int,
             from mdesign.predictors.ghn import ghn_initialiser
 
             initialise = ghn_initialiser(train.ghn)
-        space = space or kb.target_space(task)
-        return TrainEvaluator(kb, task, budget, kb.space(space), train, workers=workers,
+        return TrainEvaluator(kb, target.task.name, budget, target.space, train, workers=workers,
                               executor=executor, address=address, initialise=initialise)
     raise InputError(f"unknown evaluator {name!r}", f"choose from {', '.join(EVALUATORS)}")

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 from mdesign.core.errors import InputError
+from mdesign.core.space import key_choices, key_of
 from mdesign.models.builder import family
 from mdesign.refinement.runs import load_run
 from mdesign.tasks.store import load_task
@@ -198,8 +199,8 @@ def design_config(kb: Any, run_id: str, in_dim: int | None = None,
     fam = family(space)
     task = kb.task(run.task)
     if in_dim is None or out_dim is None:
-        row = kb.query("task_data_source", name=run.task)
-        if row and row[0]["path"]:
+        stored = kb.task_data(run.task)
+        if stored is not None and stored.path:
             data = load_task(kb, run.task)
             in_dim, out_dim = in_dim or data.num_features, out_dim or data.num_outputs
         else:
@@ -212,10 +213,10 @@ def design_config(kb: Any, run_id: str, in_dim: int | None = None,
                          "pass --in-dim and --out-dim")
     hp = run.config.train or TrainConfig()
     best = next(s for s in run.steps if s.uid == run.best_uid)
-    key = run.best_uid.split("/", 1)[1]
+    key = key_of(run.best_uid)
     return {"run_id": run.id, "task": run.task, "kind": task.kind, "metric": task.metric,
             "space": run.space, "family": fam, "architecture_uid": run.best_uid,
-            "architecture": dict(p.split("=", 1) for p in key.split(",")),
+            "architecture": key_choices(key),
             "in_dim": int(in_dim), "out_dim": int(out_dim),
             "hyperparameters": {"dim": hp.dim, "dropout": hp.dropout, "lr": hp.lr,
                                 "weight_decay": hp.weight_decay, "epochs": hp.epochs},

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 from mdesign.core.errors import InputError
-from mdesign.core.space import DesignSpace
+from mdesign.core.space import DesignSpace, key_of
 from mdesign.kb.knowledge_base import KnowledgeBase
 
 
@@ -39,8 +39,8 @@ class PredictedGains:
 
     def scale(self, task: str) -> float:
         if task not in self._scale:
-            rows = self.kb.query("task_results", task=task)[0]["results"]
-            scores = np.array([r[1] for r in rows if r[1] is not None], dtype=float)
+            scores = np.array([r.score for r in self.kb.task_results(task)
+                               if r.score is not None], dtype=float)
             self._scale[task] = float(scores.std()) * math.sqrt(12) if scores.size > 1 else 0.0
         return self._scale[task]
 
@@ -86,7 +86,7 @@ class GHNFilter:
         score best under generated weights; ties keep the evidence order."""
         from mdesign.predictors.ghn import ghn_scores
 
-        keys = [c.uid.split("/", 1)[1] for c, *_ in picked]
+        keys = [key_of(c.uid) for c, *_ in picked]
         todo = [k for k in keys if k not in self.scores]
         if todo:
             got = ghn_scores(self.ghn, self.space, self.data, todo, model_dim=self.model_dim)

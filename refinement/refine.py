@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from mdesign.core.errors import InputError
 from mdesign.core.evaluation import Evaluation, Evaluator
-from mdesign.core.space import DesignSpace, OneHot
+from mdesign.core.space import DesignSpace, OneHot, key_choices, key_of
 from mdesign.kb.models import StoredScore, TaskInfo
 from mdesign.refinement.calibration import fit_source, update_weights
 from mdesign.refinement.candidates import Candidate
@@ -64,6 +64,7 @@ from mdesign.refinement.sources import (
     choose_sources,
     pick_anchors,
 )
+from mdesign.refinement.target import Target, resolve
 
 if TYPE_CHECKING:
     from mdesign.refinement.predicted import GHNFilter, PredictedGains
@@ -194,7 +195,7 @@ class _Refinement:
     def fine_tune(self) -> None:
         if not self.planners or not self.seen:
             return
-        keys = [u.split("/", 1)[1] for u in self.seen]
+        keys = [key_of(u) for u in self.seen]
         x = self.onehot(keys)
         y = np.array([e.score for e in self.seen.values()])
         for p in self.planners.values():
@@ -217,7 +218,7 @@ class _Refinement:
         result = generate_for_task(
             knowledge_base_of(self.kb, "--generator"), cfg.generator, cfg.task,
             GenerationSettings(n=n, seed=cfg.seed),
-            known=known, exclude=[u.split("/", 1)[1] for u in self.seen], save=False,
+            known=known, exclude=[key_of(u) for u in self.seen], save=False,
             stored=False)
         if result.space != self.space.name:
             raise InputError(f"generator {cfg.generator!r} generates in {result.space!r}, "
@@ -274,7 +275,7 @@ class _Refinement:
             votes: dict[str, dict[str, float]] = {}
             for task, u, _ in bests:
                 w = self.weights[task] if cfg.start == "weighted_vote" else 1.0
-                for d, v in space.parse_key(u.split("/", 1)[1]).items():
+                for d, v in space.parse_key(key_of(u)).items():
                     votes.setdefault(d, {})
                     votes[d][str(v)] = votes[d].get(str(v), 0.0) + w
             # ties: the choice of the most similar source wins (it is counted first)
@@ -285,7 +286,7 @@ class _Refinement:
                     uid = cand
         e = self.evaluate(uid)
         if limited:  # the start's measured costs calibrate the sources' cost scales
-            probe = Candidate(uid, uid.split("/", 1)[1], 0, None)
+            probe = Candidate(uid, key_of(uid), 0, None)
             probe.costs = {t: {"params": r.params, "latency": r.latency} for t, r in
                            self.kb.source_scores([uid], self.order).get(uid, {}).items()}
             self.costs.learn(probe.costs, e)
@@ -297,7 +298,7 @@ class _Refinement:
         """Untried candidates around ``uid``, with their evidence (cached per centre)."""
         if uid in self.candidates:
             return [c for c in self.candidates[uid] if c.uid not in self.seen]
-        cfg, key = self.cfg, uid.split("/", 1)[1]
+        cfg, key = self.cfg, key_of(uid)
         cands: dict[str, Candidate] = {}
         for n in self.kb.neighbours(uid, self.order):
             if self.usable(n.uid):
@@ -365,7 +366,7 @@ class _Refinement:
         missing = np.isnan(ev)
         if self.predicted is not None and missing.any():
             keys = [c.key for c, m in zip(cands, missing, strict=True) if m]
-            ev[missing] = self.predicted.gains(task, centre.split("/", 1)[1], keys)
+            ev[missing] = self.predicted.gains(task, key_of(centre), keys)
         return ev
 
     def _gains(self, centre: str, cands: Sequence[Candidate]) -> dict[str, np.ndarray]:
@@ -374,7 +375,7 @@ class _Refinement:
         out: dict[str, np.ndarray] = {}
         planned: dict[str, np.ndarray] = {}
         if self.planners:
-            key_from = centre.split("/", 1)[1]
+            key_from = key_of(centre)
             x_from = self.onehot([key_from])
             x_to = self.onehot([c.key for c in cands])
             if cfg.planner == "residual":
@@ -461,31 +462,26 @@ class _Refinement:
 def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
            on_step: Callable[[RefinementStep], None] | None = None,
            recorder: RunRecorder | None = None, planners: PlannerCache | None = None,
-           run_id: str | None = None) -> RefinementResult:
+           run_id: str | None = None, target: Target | None = None) -> RefinementResult:
     """Refine an architecture for ``config.task`` with ``evaluator`` within its budget.
 
     ``recorder`` receives the sources and every step as it happens (persistence);
     ``planners`` caches the sources' trained planners between runs. To resume, give an
     evaluator restored with the run's paid evaluations: the deterministic replay reads
-    them for free and the walk carries on.
+    them for free and the walk carries on. ``target``: the run's task and space, already
+    resolved (:func:`~mdesign.refinement.target.resolve`; resolved here if not given).
     """
     t_start = time.perf_counter()
-    target = kb.task(config.task)
-    space_name = config.space or kb.target_space(config.task)
-    own = kb.task_spaces(config.task)
-    if own and space_name not in own:
-        raise InputError(f"task {config.task!r} has its results in space(s) "
-                         f"{', '.join(own)}, not {space_name!r}",
-                         "refine it in its own space (leave out --space)")
-    space = kb.space(space_name)
-    restrict = target.restrict
+    resolved = target if target is not None else resolve(kb, config)
+    space_name, space = resolved.space_name, resolved.space
+    restrict = resolved.task.restrict
 
     def usable(uid: str) -> bool:
         if not uid.startswith(space_name + "/") or not evaluator.can_evaluate(uid):
             return False
         if not restrict:
             return True
-        arch = dict(p.split("=", 1) for p in uid.split("/", 1)[1].split(","))
+        arch = key_choices(key_of(uid))
         return all(arch.get(d) in set(map(str, cs)) for d, cs in restrict.items())
 
     run = _Refinement(kb, config, evaluator, space, usable, planners, recorder, on_step)
@@ -494,7 +490,7 @@ def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
         return space.uids(restrict, usable)
 
     try:
-        sources = run.retrieve(target, pool)
+        sources = run.retrieve(resolved.task, pool)
         if recorder is not None:
             recorder.sources(sources)
         stopped = "budget spent"
@@ -543,7 +539,7 @@ def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
     step_times.sort()
     median = step_times[len(step_times) // 2] * 1000 if step_times else \
         (time.perf_counter() - t_start - run.eval_time) * 1000
-    return RefinementResult(run_id=run_id, config=config, space=space_name, split=target.split,
-                            sources=sources, best=run.best, steps=run.steps,
-                            spent=evaluator.spent, overhead_ms_per_step=round(median, 3),
-                            stopped=stopped)
+    return RefinementResult(run_id=run_id, config=config, space=space_name,
+                            split=resolved.task.split, sources=sources, best=run.best,
+                            steps=run.steps, spent=evaluator.spent,
+                            overhead_ms_per_step=round(median, 3), stopped=stopped)

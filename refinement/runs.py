@@ -31,6 +31,7 @@ from mdesign.core.evaluation import Evaluation, Evaluator
 from mdesign.kb import settings
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.observations import Observation, record_observations
+from mdesign.kb.repositories import RunSummary
 from mdesign.refinement.refine import (
     PlannerCache,
     RefineConfig,
@@ -39,6 +40,7 @@ from mdesign.refinement.refine import (
     refine,
 )
 from mdesign.refinement.sources import SourceInfo, candidate_sources
+from mdesign.refinement.target import Target, resolve
 from pydantic import BaseModel
 
 _JSON_FIELDS = ("weights", "source_gains")
@@ -85,9 +87,8 @@ class RunStore:
     @classmethod
     def create(cls, kb: KnowledgeBase, config: RefineConfig, space: str) -> RunStore:
         run_id = new_run_id(config.task)
-        if not kb.query("run_create", id=run_id, task=config.task, space=space,
-                        budget=config.budget, evaluator=config.evaluator,
-                        config=config.model_dump_json()):
+        if not kb.runs.create(run_id, task=config.task, space=space, budget=config.budget,
+                              evaluator=config.evaluator, config=config.model_dump_json()):
             raise InputError(f"unknown task {config.task!r}", "see `mdesign kb stats`")
         return cls(kb, run_id)
 
@@ -98,30 +99,29 @@ class RunStore:
         return store
 
     def sources(self, sources: list[SourceInfo]) -> None:
-        self.kb.query("run_sources", id=self.id, sources=[s.model_dump() for s in sources])
+        self.kb.runs.set_sources(self.id, [s.model_dump() for s in sources])
 
     def step(self, step: RefinementStep) -> None:
         self.spent.add(step.uid)
         props = step.model_dump()
         for f in _JSON_FIELDS:
             props[f] = json.dumps(props[f])
-        self.kb.query("run_step", id=self.id, step=step.step, props=props,
-                      spent=len(self.spent), best_uid=step.best_uid,
-                      best_score=step.best_score)
+        self.kb.runs.add_step(self.id, step.step, props, spent=len(self.spent),
+                              best_uid=step.best_uid, best_score=step.best_score)
 
     def finish(self, result: RefinementResult) -> None:
-        self.kb.query("run_finish", id=self.id, status="finished", stopped=result.stopped,
-                      report=result.model_dump_json())
+        self.kb.runs.finish(self.id, "finished", stopped=result.stopped,
+                            report=result.model_dump_json())
 
     def failed(self, reason: str) -> None:
-        self.kb.query("run_finish", id=self.id, status="failed", stopped=reason, report=None)
+        self.kb.runs.finish(self.id, "failed", stopped=reason, report=None)
 
 
 def load_run(kb: KnowledgeBase, run_id: str) -> StoredRun:
-    rows = kb.query("run_get", id=run_id)
-    if not rows:
+    row = kb.runs.get(run_id)
+    if row is None:
         raise InputError(f"unknown run {run_id!r}", "list runs with `mdesign runs list`")
-    run, steps = rows[0]["run"], rows[0]["steps"]
+    run, steps = row["run"], row["steps"]
     parsed = []
     for s in steps:
         for f in _JSON_FIELDS:
@@ -137,8 +137,8 @@ def load_run(kb: KnowledgeBase, run_id: str) -> StoredRun:
                      report=json.loads(run["report"]) if run.get("report") else None)
 
 
-def list_runs(kb: KnowledgeBase, limit: int = 50) -> list[dict[str, Any]]:
-    return kb.query("run_list", limit=limit)
+def list_runs(kb: KnowledgeBase, limit: int = 50) -> list[RunSummary]:
+    return kb.runs.list(limit)
 
 
 def resumable(kb: KnowledgeBase, run_id: str) -> StoredRun:
@@ -153,19 +153,15 @@ def resumable(kb: KnowledgeBase, run_id: str) -> StoredRun:
     return run
 
 
-def check_input(kb: KnowledgeBase, config: RefineConfig) -> None:
+def check_input(kb: KnowledgeBase, config: RefineConfig,
+                target: Target | None = None) -> Target:
     """Refuse, before a run is stored, a configuration whose input cannot work: an
-    unknown task, a design space the target has no results in (or an unknown one), a
-    space that no other task shares (no source to retrieve)."""
-    target = kb.task(config.task)
-    space = config.space or kb.target_space(config.task)
-    own = kb.task_spaces(config.task)
-    if own and space not in own:
-        raise InputError(f"task {config.task!r} has its results in space(s) "
-                         f"{', '.join(own)}, not {space!r}",
-                         "refine it in its own space (leave out --space)")
-    kb.space(space)
-    candidate_sources(kb, target, space)
+    unknown task, a design space the target has no results in (or an unknown one)
+    (:func:`~mdesign.refinement.target.resolve`, unless ``target`` is already resolved),
+    a space that no other task shares (no source to retrieve). Returns the target."""
+    target = target if target is not None else resolve(kb, config)
+    candidate_sources(kb, target.task, target.space_name)
+    return target
 
 
 def interrupted(exc: BaseException | None) -> bool:
@@ -251,7 +247,7 @@ def _mark_interrupted(connection: settings.Connection, run_id: str) -> bool:
 
 
 def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
-            resume: StoredRun | None = None,
+            target: Target | None = None, resume: StoredRun | None = None,
             on_step: Callable[[RefinementStep], None] | None = None,
             planners: PlannerCache | None = None) -> RefinementResult:
     """Run (or resume) a refinement, persisting it step by step.
@@ -261,26 +257,30 @@ def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
     a crash or a lost server leaves it ``running``; both resume with ``mdesign refine
     --resume ID``. Input that cannot work (:func:`check_input`) is refused before a run
     is stored. Any other failure after the run is stored is re-raised as a
-    :class:`RunFailed` carrying the run id."""
+    :class:`RunFailed` carrying the run id.
+
+    ``target``: the run's task and space as resolved for ``evaluator``
+    (:func:`~mdesign.refinement.target.resolve`; resolved here if not given). What the
+    run paid for is recorded as the target's observations (when the evaluator
+    ``records_evidence``) from the evaluator's own ledger, which a resumed run's
+    ``restore`` fills with its earlier evaluations."""
     if resume is not None:
         config = resume.config
         store = RunStore.reopen(kb, resume)
+        target = target if target is not None else resolve(kb, config)
         evaluator.restore(resume.paid())
     else:
-        config = config.model_copy(update={"space": config.space
-                                           or kb.target_space(config.task)})
-        check_input(kb, config)  # refused input leaves no run behind
-        store = RunStore.create(kb, config, config.space or "")
+        target = check_input(kb, config, target)  # refused input leaves no run behind
+        config = config.model_copy(update={"space": target.space_name})
+        store = RunStore.create(kb, config, target.space_name)
     try:
         with _interruptible(kb):
             result = refine(kb, config, evaluator, on_step=on_step, recorder=store,
-                            planners=planners, run_id=store.id)
-            if evaluator.records_evidence:
-                paid = {e.uid: e for e in load_run(kb, store.id).paid()}
-                paid.update({e.uid: e for e in evaluator.evaluations()})  # with provenance
-                record_observations(kb, kb.space(result.space), config.task,
+                            planners=planners, run_id=store.id, target=target)
+            if evaluator.records_evidence:  # its ledger, with provenance
+                record_observations(kb, target.space, config.task,
                                     [Observation(**e.model_dump(exclude={"paid"}))
-                                     for e in paid.values()],
+                                     for e in evaluator.evaluations()],
                                     source=f"mdesign:{config.evaluator}")
             store.finish(result)
     except BaseException as exc:

@@ -2,7 +2,7 @@
 # The whole test suite, set-up included: Python environment, Chromium for the Neo4j
 # Browser test, the Neo4j + GDS jars, and a managed server of its own (under a separate
 # MDESIGN_HOME, so your knowledge base is never touched). Idempotent; `.ci/run` calls it.
-# Extra arguments go to pytest (e.g. `scripts/test.sh -k query`).
+# Extra arguments go to one pytest run (e.g. `scripts/test.sh -k query`).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$(bash "$root/scripts/bootstrap.sh" | tail -n 1)"
@@ -22,12 +22,26 @@ unset NEO4J_URI NEO4J_USER NEO4J_PASSWORD
 mkdir -p "$MDESIGN_HOME/tmp"
 export TMPDIR="$MDESIGN_HOME/tmp"   # PyG writes per-process files into TMPDIR
 
-# The suite talks to a real server, started by the project's own command, on a fresh
-# store each run (faster than deleting a full knowledge base, and reproducible).
+# Two phases: the tests that need no server first (quick, while no Neo4j runs), then those
+# against a real server (marked `server` by tests/conftest.py), started by the project's
+# own command on a fresh store each run (faster than deleting a full knowledge base, and
+# reproducible). With extra arguments, one pytest run with them (the server started first).
+# Exit code 5 (no test selected) does not fail a phase.
+pytest_phase() {
+  local rc=0
+  (cd "$root" && "$venv/bin/python" -m pytest "$@") || rc=$?
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ]; then status=$rc; fi
+}
 "$venv/bin/mdesign" db stop >/dev/null
 rm -rf "$MDESIGN_HOME/neo4j/data" "$MDESIGN_HOME/tasks"
-"$venv/bin/mdesign" db start
 status=0
 (cd "$root" && "$venv/bin/ruff" check .) || status=$?
-(cd "$root" && "$venv/bin/python" -m pytest "$@") || status=$?
+if [ "$#" -gt 0 ]; then
+  "$venv/bin/mdesign" db start
+  pytest_phase "$@"
+else
+  pytest_phase -m "not server"
+  "$venv/bin/mdesign" db start
+  pytest_phase -m server
+fi
 exit "$status"

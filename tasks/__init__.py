@@ -6,4 +6,51 @@
   anything is trained);
 * :mod:`~mdesign.tasks.store`: ``add_task`` (data under MDESIGN_HOME, the task and its
   meta-features in the knowledge base) and ``load_task``.
+
+These import torch, so the names load on first use.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mdesign.tasks.features import meta_features
+    from mdesign.tasks.loaders import load_task_data, validate
+    from mdesign.tasks.store import AddedTask, add_task, load_task, task_dir
+
+# name -> module, imported on first use (they import torch)
+_LAZY: dict[str, str] = {
+    "meta_features": "mdesign.tasks.features",
+    "load_task_data": "mdesign.tasks.loaders",
+    "validate": "mdesign.tasks.loaders",
+    "AddedTask": "mdesign.tasks.store",
+    "add_task": "mdesign.tasks.store",
+    "load_task": "mdesign.tasks.store",
+    "task_dir": "mdesign.tasks.store",
+}
+
+__all__ = [
+    "AddedTask",
+    "add_task",
+    "load_task",
+    "load_task_data",
+    "meta_features",
+    "task_dir",
+    "validate",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the torch-based names on first use, so importing this face stays light."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

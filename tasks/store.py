@@ -45,8 +45,8 @@ def add_task(kb: KnowledgeBase, name: str, source: str, kind: str) -> AddedTask:
     data = load_task_data(source, kind)  # validates before anything is stored
     known = {t.name: t for t in kb.tasks()}
     if name in known:
-        row = kb.query("task_data_source", name=name)
-        stored_source = row[0]["source"] if row else None
+        stored = kb.task_data(name)
+        stored_source = stored.source if stored else None
         if stored_source != source or known[name].kind != kind:
             raise InputError(f"task {name!r} already exists "
                              f"({'from ' + stored_source if stored_source else 'imported'}, "
@@ -55,21 +55,20 @@ def add_task(kb: KnowledgeBase, name: str, source: str, kind: str) -> AddedTask:
     path = settings.write_atomically(task_dir(name) / "task.pt",
                                      lambda tmp: torch.save(dataclasses.asdict(data), tmp))
     store_tasks(kb, [TaskSpec(name=name, kind=kind, metric=METRICS[kind])])
-    kb.query("set_task_data", name=name, source=source, path=str(path))
-    kb.query_rows("set_task_features", [{"task": name, "features": {
-        FEATURE_PREFIX + k: v for k, v in features.items()}}])
+    kb.set_task_data(name, source=source, path=str(path))
+    kb.set_task_features({name: {FEATURE_PREFIX + k: v for k, v in features.items()}})
     return AddedTask(name=name, kind=kind, metric=METRICS[kind], path=str(path),
                      features=features)
 
 
 def load_task(kb: KnowledgeBase, name: str) -> TaskData:
     kb.task(name)  # unknown task: one clear line
-    row = kb.query("task_data_source", name=name)
-    if not row or not row[0]["path"]:
+    stored = kb.task_data(name)
+    if stored is None or not stored.path:
         raise InputError(f"task {name!r} has no data to train on (it was imported as a "
                          "table of results)", f"add it with `mdesign task add {name} "
                          "--data PATH --kind KIND`, or use the benchmark evaluator")
-    path = Path(row[0]["path"])
+    path = Path(stored.path)
     if not path.exists():
         raise InputError(f"the data file of task {name!r} is missing ({path})",
                          f"add the task again: `mdesign task add {name} --data ...`")

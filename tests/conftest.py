@@ -3,6 +3,10 @@
 `scripts/test.sh` starts it with `mdesign db start` under a test MDESIGN_HOME; run
 directly, pytest starts it the same way (ManagedNeo4j). The database is emptied once per
 session; tests then use their own task and space names, so they never clear each other.
+
+Every test that needs a server (through the fixtures in ``SERVER_FIXTURES``, directly or
+via another fixture) is marked ``server`` at collection, so ``pytest -m "not server"``
+runs the rest with no Neo4j at all (what `scripts/test.sh` does first).
 """
 
 from __future__ import annotations
@@ -25,6 +29,16 @@ if "MDESIGN_HOME" not in os.environ:  # never touch the user's own knowledge bas
     os.environ["MDESIGN_HOME"] = str(Path.home() / ".cache" / "mdesign" / "test-home")
 for var in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD"):
     os.environ.pop(var, None)
+
+
+# `fresh` (test_server_security.py) starts a server of its own in a fresh home.
+SERVER_FIXTURES = frozenset({"server", "kb", "nbg", "fresh"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600

@@ -198,6 +198,57 @@ class ToyTrainer(PaidEvaluator):
         return Evaluation(uid=uid, score=score, valid=score, test=score - 0.01)
 
 
+class _FailingToyTrainer(PaidEvaluator):
+    """:class:`ToyTrainer` of space ``toy-res``, with provenance, failing on its
+    ``fail_at``-th new evaluation (None: never)."""
+
+    records_evidence = True
+
+    def __init__(self, task: str, budget: int, fail_at: int | None = None) -> None:
+        super().__init__(task, budget)
+        self.fail_at = fail_at
+
+    def can_evaluate(self, uid: str) -> bool:
+        return uid.startswith("toy-res/")
+
+    def _measure(self, uid: str) -> Evaluation:
+        if self.fail_at is not None and self.spent > self.fail_at:  # charged already
+            raise MdesignError("the toy trainer broke down", "")
+        arch = dict(p.split("=") for p in uid.split("/", 1)[1].split(","))
+        score = {"add": 0.6, "mean": 0.7, "max": 0.65}[arch["agg"]] \
+            + 0.02 * int(arch["layers"]) + (0.01 if arch["act"] == "tanh" else 0)
+        return Evaluation(uid=uid, score=score, valid=score, test=score - 0.01,
+                          provenance={"trainer": "toy"})
+
+
+def test_resumed_run_records_every_paid_evaluation(kb: KnowledgeBase, tmp_path: Path) -> None:
+    """The observations come from the evaluator's ledger; on resume, ``restore`` puts the
+    run's earlier evaluations in it: the same set as the run's stored steps."""
+    space_file, table = write_toy(tmp_path, "toy-res", {"res-a": "node", "res-b": "node",
+                                                        "res-new": "node"})
+    lines = table.read_text().splitlines()
+    keep = [ln for ln in lines[1:] if not ln.startswith("res-new")
+            or ln.startswith("res-new,node,add,1,relu")]
+    table.write_text("\n".join([lines[0], *keep]) + "\n")
+    import_table(kb, table, DesignSpace.from_yaml(space_file))
+    cfg = RefineConfig(task="res-new", budget=6, sources=2, evaluator="toy")
+    with pytest.raises(runs.RunFailed) as failed:
+        runs.execute(kb, cfg, _FailingToyTrainer("res-new", 6, fail_at=3))
+    stored = runs.resumable(kb, failed.value.run_id)
+    assert len(stored.steps) == 3
+    ev = _FailingToyTrainer("res-new", 6)
+    result = runs.execute(kb, cfg, ev, resume=stored)
+    paid = runs.load_run(kb, result.run_id).paid()
+    assert [e.uid for e in ev.evaluations()] == [e.uid for e in paid] == _paid(result)
+    assert len(paid) == 6
+    recorded = {r.uid: r for r in kb.best_architectures("res-new", 50)}
+    assert {recorded[e.uid].source for e in paid} == {"mdesign:toy"} \
+        or {recorded[e.uid].source for e in paid} <= {"mdesign:toy", f"table:{table.name}"}
+    assert all(abs(recorded[e.uid].score - e.score) < 1e-12 for e in paid)
+    assert kb.task("res-new").results == len({e.uid for e in paid}
+                                             | {"toy-res/agg=add,layers=1,act=relu"})
+
+
 def test_observations_become_evidence_of_the_target(kb: KnowledgeBase, tmp_path: Path) -> None:
     space_file, table = write_toy(tmp_path, "toy-obs", {"obs-a": "node", "obs-b": "node",
                                                         "obs-new": "node"})

@@ -14,7 +14,7 @@ import json
 
 from mdesign.core.errors import InputError
 from mdesign.core.evaluation import Evaluation, PaidEvaluator
-from mdesign.core.space import DesignSpace
+from mdesign.core.space import DesignSpace, key_of
 from mdesign.kb.knowledge_base import KnowledgeBase, code_version
 from mdesign.models.builder import family
 from mdesign.tasks.store import load_task
@@ -71,7 +71,7 @@ class TrainEvaluator(PaidEvaluator):
         if not uid.startswith(self.space.name + "/"):
             return False
         try:
-            arch = self.space.parse_key(uid.split("/", 1)[1])
+            arch = self.space.parse_key(key_of(uid))
         except InputError:
             return False
         return self.space.violation(arch) is None
@@ -83,7 +83,7 @@ class TrainEvaluator(PaidEvaluator):
     def _measure(self, uid: str) -> Evaluation:
         if self._executor is not None:
             return self._train([uid])[0]
-        arch = self.space.parse_key(uid.split("/", 1)[1])
+        arch = self.space.parse_key(key_of(uid))
         return self._evaluation(uid, train_architecture(self.space, arch, self.data, self.config,
                                                           self.initialise))
 
@@ -91,7 +91,7 @@ class TrainEvaluator(PaidEvaluator):
         definition = self.space.model_dump(mode="json", exclude={"table"})
         results = self._executor.map(_train_job, (definition, self.data, self.config,
                                                   self.version, self.initialise),
-                                     [(u.split("/", 1)[1],) for u in uids])
+                                     [(key_of(u),) for u in uids])
         return [self._evaluation(u, r) for u, r in zip(uids, results, strict=True)]
 
     @property
