@@ -1,4 +1,5 @@
-"""More bad input (tables, task names, spaces, missing extras): one line, exit status 2, nothing stored."""
+"""More bad input (tables, task names, spaces, missing extras): one line, exit 2, nothing
+stored."""
 
 from __future__ import annotations
 
