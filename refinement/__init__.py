@@ -26,10 +26,10 @@ the product never imports.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mdesign.core.evaluation import Evaluator
+from mdesign.core.lazy import lazy_exports
 from mdesign.refinement.candidates import Candidate
 from mdesign.refinement.config import RefineConfig, RefinementResult, RefinementStep, RunRecorder
 from mdesign.refinement.costs import CostModel
@@ -95,15 +95,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Load the torch-based names on first use, so importing this face stays light."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -222,3 +222,23 @@ def test_the_reader_sees_in_function_imports(tmp_path: Path) -> None:
 ])
 def test_cycle_finder(graph: dict[str, set[str]], expected: list[list[str]]) -> None:
     assert cycles(graph) == expected
+
+
+def test_faces_stay_light_and_complete() -> None:
+    """Importing the package faces (and the command line) loads no torch; every name a
+    face lists resolves, the torch-based ones on first use."""
+    import subprocess
+    import sys
+
+    code = ("import sys, importlib\n"
+            "faces = ['mdesign.core', 'mdesign.kb', 'mdesign.refinement', 'mdesign.training',"
+            " 'mdesign.tasks', 'mdesign.predictors', 'mdesign.generation', 'mdesign.cli.main']\n"
+            "mods = [importlib.import_module(f) for f in faces]\n"
+            "assert 'torch' not in sys.modules, 'a face imports torch'\n"
+            "for m in mods:\n"
+            "    for n in getattr(m, '__all__', []):\n"
+            "        getattr(m, n)\n"
+            "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
