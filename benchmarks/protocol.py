@@ -94,8 +94,7 @@ def run_method(kb: KnowledgeBase, ctx: TaskContext, method: str, budget: int, se
         cfg = RefineConfig(task=ctx.task, budget=budget, seed=seed, space=space_name,
                            **overrides)
         res = refine(kb, cfg, ev, planners=planners)
-        paid = _distinct([Evaluation(uid=s.uid, score=s.score, valid=s.valid, test=s.test,
-                                     params=s.params, latency=s.latency) for s in res.steps])
+        paid = _distinct([s.evaluation() for s in res.steps])
         return Trajectory(paid, res.overhead_ms_per_step, cfg.max_params)
     if method == "retrieval":
         src = kb.task(ctx.task)

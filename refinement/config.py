@@ -108,6 +108,11 @@ class RefinementStep(BaseModel):
     source_gains: dict[str, float | None] = {}
     overhead_ms: float | None = None
 
+    def evaluation(self) -> Evaluation:
+        """What this step paid for, as the evaluation record (one conversion for all)."""
+        return Evaluation(uid=self.uid, score=self.score, valid=self.valid, test=self.test,
+                          params=self.params, latency=self.latency)
+
 
 class RefinementResult(BaseModel):
     run_id: str | None = None

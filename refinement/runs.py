@@ -66,8 +66,7 @@ class StoredRun(BaseModel):
         """The distinct evaluations the run paid for, in order."""
         out: dict[str, Evaluation] = {}
         for s in self.steps:
-            out.setdefault(s.uid, Evaluation(uid=s.uid, score=s.score, valid=s.valid,
-                                             test=s.test, params=s.params, latency=s.latency))
+            out.setdefault(s.uid, s.evaluation())
         return list(out.values())
 
 
