@@ -4,6 +4,8 @@
 * :mod:`~mdesign.refinement.config`: :class:`RefineConfig` and the records of a run;
 * :mod:`~mdesign.refinement.evidence`, :mod:`~mdesign.refinement.memory`: the evidence
   read interface and an in-memory store of it;
+* :mod:`~mdesign.refinement.assistance`, :mod:`~mdesign.refinement.predicted`: what a
+  trained predictor, graph hypernetwork or generator adds to a run (none of it paid);
 * :mod:`~mdesign.refinement.sources`: source retrieval (meta-features, anchors, both);
 * :mod:`~mdesign.refinement.calibration`: Bayesian re-weighting of sources (pure);
 * :mod:`~mdesign.refinement.planners`: per-source gain predictors, fine-tuned online (pure);

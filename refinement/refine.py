@@ -39,13 +39,13 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from mdesign.core.errors import InputError
 from mdesign.core.evaluation import Evaluation, Evaluator
 from mdesign.core.space import DesignSpace, OneHot, key_choices, key_of
 from mdesign.kb.models import StoredScore, TaskInfo
+from mdesign.refinement.assistance import Assistance
 from mdesign.refinement.calibration import fit_source, update_weights
 from mdesign.refinement.candidates import Candidate
 from mdesign.refinement.candidates import ball as _ball
@@ -56,7 +56,7 @@ from mdesign.refinement.config import (
     RunRecorder,
 )
 from mdesign.refinement.costs import CostModel
-from mdesign.refinement.evidence import EvidenceReader, LookaheadGraph, knowledge_base_of
+from mdesign.refinement.evidence import EvidenceReader, LookaheadGraph
 from mdesign.refinement.planners import SourcePlanner
 from mdesign.refinement.sources import (
     SourceInfo,
@@ -65,10 +65,6 @@ from mdesign.refinement.sources import (
     pick_anchors,
 )
 from mdesign.refinement.target import Target, resolve
-
-if TYPE_CHECKING:
-    from mdesign.refinement.predicted import GHNFilter, PredictedGains
-
 
 PlannerCache = dict[tuple[str, str], SourcePlanner]
 
@@ -97,22 +93,9 @@ class _Refinement:
         self.costs = CostModel(config.max_params, config.max_latency)
         self.held = contextlib.ExitStack()
         self.gds_graph: LookaheadGraph | None = None
-        self.proposals: list[tuple[str, float | None]] = []  # the generator's, unpaid
         self.stall = 0  # paid evaluations since the last new best
-        self.predicted: PredictedGains | None = None
-        if config.predictor:  # imported here: torch only when a predictor is asked for
-            from mdesign.refinement.predicted import PredictedGains
-
-            self.predicted = PredictedGains(knowledge_base_of(kb, "--predictor"),
-                                            config.predictor, space)
-        if config.generator:  # refused before any evaluation is paid for
-            knowledge_base_of(kb, "--generator")
-        self.ghn: GHNFilter | None = None
-        if config.ghn:
-            from mdesign.refinement.predicted import GHNFilter
-
-            self.ghn = GHNFilter(knowledge_base_of(kb, "--ghn"), config.ghn, space,
-                                 config.task)
+        # predictor, hypernetwork, generator: refused here, before any evaluation is paid
+        self.assist = Assistance(kb, config, space)
 
     # -- evaluation and bookkeeping ---------------------------------------------------
 
@@ -207,26 +190,7 @@ class _Refinement:
     def seed_from_generator(self) -> None:
         """Evaluate the architectures the generator proposes for the task, conditioned on
         what the run has paid for so far (the anchors); seeded, so a resume replays it."""
-        from mdesign.generation.generator import GenerationSettings, generate_for_task
-
-        cfg = self.cfg
-        assert cfg.generator is not None
-        known = {u: e.score for u, e in self.seen.items()}
-        # later proposals (generator_patience) come from the same seeded list: the first
-        # ones do not depend on its length
-        n = 4 * cfg.generated + (32 if cfg.generator_patience else 0)
-        result = generate_for_task(
-            knowledge_base_of(self.kb, "--generator"), cfg.generator, cfg.task,
-            GenerationSettings(n=n, seed=cfg.seed),
-            known=known, exclude=[key_of(u) for u in self.seen], save=False,
-            stored=False)
-        if result.space != self.space.name:
-            raise InputError(f"generator {cfg.generator!r} generates in {result.space!r}, "
-                             f"not in the run's space {self.space.name!r}",
-                             "train one on the run's space (`mdesign generator train`)")
-        usable = [(a.uid, a.predicted) for a in result.architectures if self.usable(a.uid)]
-        self.proposals = usable[cfg.generated:]
-        for uid, predicted in usable[:cfg.generated]:
+        for uid, predicted in self.assist.generate(self.seen, self.usable):
             if self.evaluator.spent >= self.evaluator.budget - 1:  # keep one for the start
                 break
             e = self.evaluate(uid)
@@ -234,14 +198,11 @@ class _Refinement:
 
     def jump_due(self) -> bool:
         """Whether the walk has stalled long enough to pay for a generated proposal."""
-        p = self.cfg.generator_patience
-        return bool(p) and self.stall >= p and any(u not in self.seen
-                                                   for u, _ in self.proposals)
+        return self.assist.jump_due(self.stall, self.seen)
 
     def jump(self) -> Evaluation:
         """Pay for the generator's next proposal (the walk then expands the best seen)."""
-        self.proposals = [x for x in self.proposals if x[0] not in self.seen]
-        uid, predicted = self.proposals.pop(0)
+        uid, predicted = self.assist.next_proposal(self.seen)
         e = self.evaluate(uid)
         self.stall = 0  # the next proposal needs another `generator_patience` failures
         self.record(self._step_of("generated", e, predicted=predicted))
@@ -363,11 +324,7 @@ class _Refinement:
         predictor's where it is missing (``predictor``)."""
         ev = np.array([c.evidence.get(task) if c.evidence.get(task) is not None else np.nan
                        for c in cands], dtype=float)
-        missing = np.isnan(ev)
-        if self.predicted is not None and missing.any():
-            keys = [c.key for c, m in zip(cands, missing, strict=True) if m]
-            ev[missing] = self.predicted.gains(task, key_of(centre), keys)
-        return ev
+        return self.assist.fill_missing(task, centre, cands, ev)
 
     def _gains(self, centre: str, cands: Sequence[Candidate]) -> dict[str, np.ndarray]:
         """task -> the gain used for each candidate (evidence or planner; NaN: none)."""
@@ -511,9 +468,7 @@ def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
                 stopped = "no untried candidate"
                 break
             want = min(config.batch, evaluator.budget - evaluator.spent)
-            picked = run.choose(centre, want * (config.ghn_pool if run.ghn else 1))
-            if run.ghn is not None and len(picked) > want:
-                picked = run.ghn.best(picked, want)
+            picked = run.assist.narrow(run.choose(centre, run.assist.pool(want)), want)
             assert picked
             evaluations = run.evaluate_many([c.uid for c, _, _ in picked])
             gains = [run.observe(centre, c, e) for (c, _, _), e in zip(picked, evaluations,
