@@ -14,22 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from mdesign.core.evaluation import Evaluation
 from mdesign.core.space import DesignSpace, key_of
 from mdesign.kb.evidence import GAIN_PREFIX, edit_gain
 from mdesign.kb.importers.common import architecture_row
 from mdesign.kb.knowledge_base import KnowledgeBase
 from pydantic import BaseModel
-
-
-class Observation(BaseModel):
-    uid: str
-    score: float
-    valid: float | None = None
-    test: float | None = None
-    params: float | None = None
-    latency: float | None = None
-    failed: bool = False
-    provenance: dict[str, Any] | None = None
 
 
 class ObservationReport(BaseModel):
@@ -39,7 +29,7 @@ class ObservationReport(BaseModel):
 
 
 def record_observations(kb: KnowledgeBase, space: DesignSpace, task: str,
-                        observations: Sequence[Observation], source: str
+                        observations: Sequence[Evaluation], source: str
                         ) -> ObservationReport:
     keys = sorted({key_of(o.uid) for o in observations})
     kb.query_rows("import_architectures",

@@ -30,7 +30,7 @@ from mdesign.core.errors import InputError, MdesignError
 from mdesign.core.evaluation import Evaluation, Evaluator
 from mdesign.kb import settings
 from mdesign.kb.knowledge_base import KnowledgeBase
-from mdesign.kb.observations import Observation, record_observations
+from mdesign.kb.observations import record_observations
 from mdesign.kb.repositories import RunSummary
 from mdesign.refinement.refine import (
     PlannerCache,
@@ -278,8 +278,7 @@ def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
                             planners=planners, run_id=store.id, target=target)
             if evaluator.records_evidence:  # its ledger, with provenance
                 record_observations(kb, target.space, config.task,
-                                    [Observation(**e.model_dump(exclude={"paid"}))
-                                     for e in evaluator.evaluations()],
+                                    evaluator.evaluations(),
                                     source=f"mdesign:{config.evaluator}")
             store.finish(result)
     except BaseException as exc:

@@ -17,7 +17,7 @@ from mdesign.core.evaluation import Evaluation, PaidEvaluator
 from mdesign.core.space import DesignSpace
 from mdesign.kb import KnowledgeBase
 from mdesign.kb.importers.table import import_table
-from mdesign.kb.observations import Observation, record_observations
+from mdesign.kb.observations import record_observations
 from mdesign.kb.server import ManagedNeo4j
 from mdesign.refinement import runs
 from mdesign.refinement.evaluators import BenchmarkEvaluator
@@ -279,8 +279,7 @@ def test_observations_become_evidence_of_the_target(kb: KnowledgeBase, tmp_path:
     assert "obs-new" in {s.task for s in later.sources}
     # recording the same observations again changes nothing
     again = record_observations(kb, kb.space("toy-obs"), "obs-new",
-                                [Observation(**e.model_dump()) for e in
-                                 runs.load_run(kb, result.run_id).paid()], "mdesign:toy")
+                                runs.load_run(kb, result.run_id).paid(), "mdesign:toy")
     assert again.results == len(paid) and kb.task("obs-new").results == t.results
     # and `mdesign task forget` takes them back out: imported results and other tasks'
     # gains stay, the target's gains go with the observations they came from
