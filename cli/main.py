@@ -21,7 +21,7 @@ from mdesign.cli.ghn import ghn_group
 from mdesign.cli.predictors import predict_cmd, predictor_group
 from mdesign.cli.refine import bench_group, refine_cmd, runs_group
 from mdesign.cli.tasks import export_cmd, task_group
-from mdesign.core.errors import InputError, MdesignError
+from mdesign.core.errors import InputError, MdesignError, exception_chain, shorten
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -281,7 +281,7 @@ def query_cmd(name: str | None, params: tuple[str, ...], as_json: bool, list_que
     """
     if query_file is not None:
         if name:
-            raise InputError(f"both a query name ({_short(name)!r}) and --file were given",
+            raise InputError(f"both a query name ({shorten(name)!r}) and --file were given",
                              "pass either NAME or --file PATH")
         text, label = _read_query_file(query_file), f"from {query_file}"
     elif list_queries or not name:
@@ -306,10 +306,6 @@ def query_cmd(name: str | None, params: tuple[str, ...], as_json: bool, list_que
         print_json(rows)
     else:
         print_rows(rows, name)
-
-
-def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _read_query_file(path: Path) -> str:
@@ -346,20 +342,16 @@ def _fail(message: str, status: int) -> None:
 
 def _interrupted(exc: BaseException | None) -> bool:
     """Whether ``exc`` is, or was raised while handling, an interruption (Ctrl-C)."""
-    while exc is not None:
-        if isinstance(exc, (KeyboardInterrupt, click.exceptions.Abort)):
-            return True
-        exc = exc.__context__
-    return False
+    return any(isinstance(e, (KeyboardInterrupt, click.exceptions.Abort))
+               for e in exception_chain(exc))
 
 
 def _interrupted_run(exc: BaseException | None) -> str | None:
     """The id of the stored refinement run an interruption stopped, if any
     (:class:`mdesign.refinement.runs.RunInterrupted`)."""
-    while exc is not None:
-        if isinstance(exc, KeyboardInterrupt) and getattr(exc, "run_id", None):
-            return str(exc.run_id)  # type: ignore[attr-defined]
-        exc = exc.__context__
+    for e in exception_chain(exc):
+        if isinstance(e, KeyboardInterrupt) and getattr(e, "run_id", None):
+            return str(e.run_id)  # type: ignore[attr-defined]
     return None
 
 

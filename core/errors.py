@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 
 class MdesignError(Exception):
     """A user-facing failure.
@@ -30,3 +32,16 @@ class ServerError(MdesignError):
 
 class InputError(MdesignError):
     """A file, a design space, a choice or a parameter that cannot be used as given."""
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters, ``...`` marking the cut (names in messages)."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def exception_chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc`` and the exceptions it was raised while handling (``__context__``), in
+    turn: an interruption hides behind the error it caused in the request in flight."""
+    while exc is not None:
+        yield exc
+        exc = exc.__context__

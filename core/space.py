@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import yaml
-from mdesign.core.errors import InputError
+from mdesign.core.errors import InputError, shorten
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 Choice = str | int | float | bool
@@ -501,7 +501,7 @@ def _builtin(name: str) -> DesignSpace:
                .iterdir() if p.name.endswith(".yaml") and p.is_file()}
     path = shipped.get(name)
     if path is None:
-        shown = name if len(name) <= 60 else name[:57] + "..."
+        shown = shorten(name)
         raise InputError(f"no built-in design space {shown!r}",
                          f"use one of {sorted(shipped)} or pass a YAML file")
     return DesignSpace.from_dict(yaml.safe_load(path.read_text()), origin=f"builtin:{name}")

@@ -23,7 +23,7 @@ import re
 from importlib import resources
 from typing import Any
 
-from mdesign.core.errors import InputError
+from mdesign.core.errors import InputError, shorten
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -47,7 +47,7 @@ def load(name: str) -> str:
     """
     path = _shipped().get(name)
     if path is None:
-        shown = name if len(name) <= 60 else name[:57] + "..."
+        shown = shorten(name)
         raise InputError(f"no named query {shown!r}",
                          "run `mdesign query --list` to see the available queries, or "
                          "pass your own file with `mdesign query --file PATH`")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mdesign import cypher
-from mdesign.core.errors import InputError, MdesignError, ServerError
+from mdesign.core.errors import InputError, MdesignError, ServerError, shorten
 from mdesign.core.space import DesignSpace, key_of
 from mdesign.kb import settings
 from mdesign.kb.models import (
@@ -359,10 +359,10 @@ class KnowledgeBase:
         for t in self.tasks():
             if t.name == name:
                 return t
-        known = [t.name if len(t.name) <= 40 else t.name[:37] + "..." for t in self.tasks()]
+        known = [shorten(t.name, 40) for t in self.tasks()]
         listed = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20
                                           else "")
-        shown = name if len(name) <= 60 else name[:57] + "..."
+        shown = shorten(name)
         raise InputError(f"unknown task {shown!r}",
                          f"known tasks: {listed or 'none (import some first)'} "
                          "(`mdesign kb stats` lists them all)")

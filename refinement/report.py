@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mdesign.core.errors import shorten
 from mdesign.kb.settings import confined, is_safe_name, safe_name, write_atomically
 from mdesign.refinement.refine import RefinementResult
 
@@ -24,7 +25,7 @@ def paths(directory: Path, run_id: str) -> tuple[Path, Path]:
 def _label(text: str, limit: int = 60) -> str:
     """A name as plot text: one line, not too long, never read as mathtext."""
     text = " ".join(text.split())
-    text = text if len(text) <= limit else text[:limit - 3] + "..."
+    text = shorten(text, limit)
     return text.replace("$", r"\$")
 
 

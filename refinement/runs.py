@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from mdesign.core.errors import InputError, MdesignError
+from mdesign.core.errors import InputError, MdesignError, exception_chain
 from mdesign.core.evaluation import Evaluation, Evaluator
 from mdesign.kb import settings
 from mdesign.kb.knowledge_base import KnowledgeBase
@@ -165,11 +165,7 @@ def check_input(kb: KnowledgeBase, config: RefineConfig,
 
 def interrupted(exc: BaseException | None) -> bool:
     """Whether ``exc`` is, or was raised while handling, an interruption (Ctrl-C)."""
-    while exc is not None:
-        if isinstance(exc, KeyboardInterrupt):
-            return True
-        exc = exc.__context__
-    return False
+    return any(isinstance(e, KeyboardInterrupt) for e in exception_chain(exc))
 
 
 class RunInterrupted(KeyboardInterrupt):
