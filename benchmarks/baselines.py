@@ -17,7 +17,7 @@ import random
 from collections import deque
 
 from mdesign.core.evaluation import Evaluation, Evaluator
-from mdesign.core.space import DesignSpace, key_of
+from mdesign.core.space import DesignSpace, key_choices, key_of
 from mdesign.kb.knowledge_base import KnowledgeBase
 from pydantic import BaseModel
 
@@ -84,14 +84,53 @@ def retrieval_only(kb: KnowledgeBase, evaluator: Evaluator, source: str,
     raise ValueError(f"no architecture of {source!r} can be evaluated on the target")
 
 
+def consensus(kb: KnowledgeBase, evaluator: Evaluator, target: str, space: DesignSpace,
+              uids: list[str]) -> SearchResult:
+    """The trivial transfer floor: pay for the target's architectures in the order of the
+    other tasks' mean standardised score (each architecture averaged over the tasks of the
+    space that measured it; never measured: last), ties by uid."""
+    total: dict[str, float] = {}
+    count: dict[str, int] = {}
+    for t in kb.tasks_in_space(space.name, exclude=target):
+        scores = kb.task_scores(t.name, space.name)
+        vals = list(scores.values())
+        mean = sum(vals) / len(vals)
+        sd = (sum((v - mean) ** 2 for v in vals) / len(vals)) ** 0.5 or 1.0
+        for k, v in scores.items():
+            total[k] = total.get(k, 0.0) + (v - mean) / sd
+            count[k] = count.get(k, 0) + 1
+    def order(uid: str) -> tuple[float, str]:
+        k = key_of(uid)
+        return (-(total[k] / count[k]) if k in count else float("inf"), uid)
+
+    picks = sorted(uids, key=order)[:evaluator.budget - evaluator.spent]
+    return _finish("consensus", {u: evaluator.evaluate(u) for u in picks})
+
+
+def sources_best(kb: KnowledgeBase, target: str, space: DesignSpace,
+                 allowed: set[str]) -> list[str]:
+    """Each other task's best architecture that the target can evaluate, by task name."""
+    out: list[str] = []
+    for t in kb.tasks_in_space(space.name, exclude=target):
+        scores = kb.task_scores(t.name, space.name)
+        for k in sorted(scores, key=lambda k: (-scores[k], k)):
+            uid = f"{space.name}/{k}"
+            if uid in allowed:
+                if uid not in out:
+                    out.append(uid)
+                break
+    return out
+
+
 def tpe(space: DesignSpace, evaluator: Evaluator, seed: int,
         restrict: dict[str, list[str]] | None = None,
-        uids: list[str] | None = None) -> SearchResult:
+        uids: list[str] | None = None, warm: list[str] | None = None) -> SearchResult:
     """Optuna's TPE over the space's dimensions (one categorical parameter each).
 
     A sampled combination is canonicalised; one that violates a constraint or cannot be
     evaluated is told to the study as failed (it costs no budget); a repeat of a paid
-    architecture is a free re-read and is told its known score again."""
+    architecture is a free re-read and is told its known score again. ``warm``:
+    architectures enqueued first (``enqueue_trial``; the warm-started TPE baseline)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -103,6 +142,9 @@ def tpe(space: DesignSpace, evaluator: Evaluator, seed: int,
                         if not restrict or d.name not in restrict
                         or str(c) in {str(x) for x in restrict[d.name]}]
                for d in space.dimensions}
+    for uid in warm or []:
+        study.enqueue_trial({d: c for d, c in key_choices(key_of(uid)).items()
+                             if d in choices})
     seen: dict[str, Evaluation] = {}
     for _ in range(50 * evaluator.budget):
         if evaluator.spent >= evaluator.budget:

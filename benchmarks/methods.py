@@ -28,8 +28,17 @@ MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     # ... and whenever 5 paid evaluations in a row found no new best, its next proposal
     "mdesign-generator-patience5": ({"generator": "leave-one-out",
                                      "generator_patience": 5}, False),
+    # the transfer surrogate over the whole space (docs/refinement.md), and its ablations
+    "mdesign-surrogate": ({"strategy": "surrogate"}, True),
+    "mdesign-surrogate-notransfer": ({"strategy": "surrogate", "transfer": False}, True),
+    "mdesign-surrogate-ucb": ({"strategy": "surrogate", "acquisition": "ucb"}, True),
+    "mdesign-surrogate-thompson": ({"strategy": "surrogate", "acquisition": "thompson"},
+                                   True),
+    "mdesign-surrogate-trust1": ({"strategy": "surrogate", "trust_radius": 1}, True),
+    "mdesign-surrogate-portfolio1": ({"strategy": "surrogate", "portfolio": 1}, True),
 }
-BASELINES = {"retrieval": False, "random": True, "regevo": True, "tpe": True}
+BASELINES = {"retrieval": False, "random": True, "regevo": True, "tpe": True,
+             "tpe-warm": True, "consensus": False}
 METHODS = [*MDESIGN_VARIANTS, *BASELINES]
 PLOT_METHODS = ["mdesign", "mdesign-reference", "mdesign-reference-nocal", "retrieval",
                 "random", "regevo", "tpe"]

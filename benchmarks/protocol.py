@@ -43,6 +43,11 @@ from mdesign.core.space import split_uid
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.refinement.evaluators import BenchmarkEvaluator, load_target_table
 from mdesign.refinement.refine import PlannerCache, RefineConfig, refine
+from mdesign.refinement.transfer import SourceCache
+
+# the sources' normal scores, read once per process (the knowledge base does not change
+# during a benchmark)
+SOURCE_CACHE: SourceCache = {}
 
 
 @dataclass
@@ -65,6 +70,7 @@ class TaskContext:
     table: dict[str, Evaluation]
     uids: list[str]
     tests: list[float] = field(default_factory=list)
+    valids: list[float] = field(default_factory=list)  # selection scores, sorted
     best_score: float = 0.0
     median_params: float | None = None
     split: str = "valid_test"
@@ -93,7 +99,7 @@ def run_method(kb: KnowledgeBase, ctx: TaskContext, method: str, budget: int, se
             overrides["generator"] = loo_generator_name(ctx.task)
         cfg = RefineConfig(task=ctx.task, budget=budget, seed=seed, space=space_name,
                            **overrides)
-        res = refine(kb, cfg, ev, planners=planners)
+        res = refine(kb, cfg, ev, planners=planners, source_cache=SOURCE_CACHE)
         paid = _distinct([s.evaluation() for s in res.steps])
         return Trajectory(paid, res.overhead_ms_per_step, cfg.max_params)
     if method == "retrieval":
@@ -110,21 +116,34 @@ def run_method(kb: KnowledgeBase, ctx: TaskContext, method: str, budget: int, se
         baselines.regularized_evolution(space, ev, seed, uids=ctx.uids)
     elif method == "tpe":
         baselines.tpe(space, ev, seed, restrict=ctx.restrict, uids=ctx.uids)
+    elif method == "tpe-warm":
+        warm = baselines.sources_best(kb, ctx.task, space, set(ctx.uids))
+        baselines.tpe(space, ev, seed, restrict=ctx.restrict, uids=ctx.uids, warm=warm)
+    elif method == "consensus":
+        baselines.consensus(kb, ev, ctx.task, space, ctx.uids)
     else:
         raise ValueError(f"unknown method {method!r}")
     overhead = (time.perf_counter() - t) * 1000 / max(1, ev.spent)
     return Trajectory(ev.evaluations(), overhead)  # what the baseline paid for, in order
 
 
-def task_context(kb: KnowledgeBase, task: str) -> TaskContext:
+def task_context(kb: KnowledgeBase, task: str, select: str = "valid") -> TaskContext:
+    """The target's oracle; ``select="test"``: the oracle reveals test scores, which the
+    methods then select on (the protocol of the published LLM- and knowledge-guided
+    designers)."""
     info = kb.task(task)
     table = load_target_table(kb, task)
+    if select == "test":
+        table = {u: e.model_copy(update={"score": e.test if e.test is not None else e.score,
+                                         "valid": e.test})
+                 for u, e in table.items()}
     space = kb.space(kb.target_space(task))
     uids = space.uids(info.restrict, table.__contains__)
     params = sorted(table[u].params for u in uids if table[u].params is not None)
     return TaskContext(task=task, table=table, uids=uids,
                        tests=sorted(table[u].test if table[u].test is not None
                                     else table[u].score for u in uids),
+                       valids=sorted(table[u].score for u in uids),
                        best_score=max(table[u].score for u in uids),
                        median_params=params[len(params) // 2] if params else None,
                        split=info.split, restrict=info.restrict)
@@ -136,8 +155,20 @@ def top_share(tests: Sequence[float], test: float) -> float:
     return 100.0 * (len(tests) - bisect.bisect_left(tests, test)) / len(tests)
 
 
+def evaluations_to_top(ctx: TaskContext, traj: Trajectory, share: float = 1.0
+                       ) -> int | None:
+    """Paid evaluations until one in the top ``share`` % of the space by selection score
+    (None: never, within the run)."""
+    threshold = ctx.valids[len(ctx.valids) - max(1, int(len(ctx.valids) * share / 100))]
+    for i, e in enumerate(traj.paid, start=1):
+        if e.score >= threshold:
+            return i
+    return None
+
+
 def describe(ctx: TaskContext, method: str, budget: int, runs: list[Evaluation],
-             overheads: list[float], limit: float | None) -> dict[str, Any]:
+             overheads: list[float], limit: float | None,
+             to_top1: list[int | None] | None = None) -> dict[str, Any]:
     valid = [r.score for r in runs]
     test = [r.test if r.test is not None else r.score for r in runs]
     top = [top_share(ctx.tests, t) for t in test]
@@ -149,6 +180,12 @@ def describe(ctx: TaskContext, method: str, budget: int, runs: list[Evaluation],
             "test_mean": statistics.mean(test) * 100,
             "test_sd": statistics.stdev(test) * 100 if len(runs) > 1 else 0.0,
             "top_pct": statistics.mean(top),
+            "top_pct_valid": statistics.mean(top_share(ctx.valids, v) for v in valid),
+            "regret_valid": (ctx.best_score - statistics.mean(valid)) * 100,
+            # median over runs; a run that never paid for one counts as budget + 1
+            "evals_to_top1": (statistics.median(budget + 1 if n is None or n > budget
+                                                else n for n in to_top1)
+                              if to_top1 else None),
             "hits": sum(v >= ctx.best_score for v in valid),
             "params_mean": statistics.mean(params) if params else None,
             "max_params": limit,
@@ -159,8 +196,10 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
                  methods: Sequence[str], seeds: int,
                  progress: Callable[[str], None] | None = None,
                  predictor_settings: dict[str, Any] | None = None,
-                 generator_settings: dict[str, Any] | None = None) -> dict[str, Any]:
+                 generator_settings: dict[str, Any] | None = None,
+                 select: str = "valid") -> dict[str, Any]:
     """Run every method on every task; rows of :func:`describe`, plus the curves.
+    ``select``: what the oracle reveals and the methods select on (:func:`task_context`).
     ``mdesign-predictor`` (``mdesign-generator``) first trains or reuses a leave-one-out
     predictor (generator) per task."""
     unknown = [m for m in methods if m not in METHODS]
@@ -181,7 +220,7 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
                          for m in methods) else {})
     determinism: dict[str, bool] = {}
     for task in tasks:
-        ctx = task_context(kb, task)
+        ctx = task_context(kb, task, select)
         space_best[task] = ctx.best_score * 100
         for method in methods:
             stochastic = MDESIGN_VARIANTS[method][1] if method in MDESIGN_VARIANTS \
@@ -201,7 +240,8 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
                 trajs = per_budget[b]
                 rows.append(describe(ctx, method, b, [t.best_at(b) for t in trajs],
                                      [t.overhead_ms for t in trajs
-                                      if t.overhead_ms is not None], trajs[0].limit))
+                                      if t.overhead_ms is not None], trajs[0].limit,
+                                     [evaluations_to_top(ctx, t) for t in trajs]))
             trajs = per_budget[top]
             curves[f"{task}|{method}"] = [
                 statistics.mean(t.best_at(b).score for t in trajs) * 100
@@ -209,7 +249,7 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
         if progress:
             progress(f"{task} done ({time.perf_counter() - t_all:.0f} s)")
     return {"machine": machine(), "seeds": seeds, "budgets": list(budgets),
-            "tasks": list(tasks), "methods": list(methods),
+            "tasks": list(tasks), "methods": list(methods), "select": select,
             "wall_s": round(time.perf_counter() - t_all, 1), "deterministic": determinism,
             "rows": rows, "curves": curves, "space_best": space_best,
             **({"predictors": predictors} if predictors else {}),

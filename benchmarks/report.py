@@ -57,6 +57,44 @@ def targets(rows: list[dict[str, Any]], tasks: list[str],
     return out
 
 
+PEERS = ("random", "regevo", "tpe", "tpe-warm", "consensus", "mdesign-reference")
+
+
+def candidate_targets(rows: list[dict[str, Any]], tasks: list[str], method: str,
+                      peers: tuple[str, ...] = PEERS) -> dict[str, str]:
+    """The targets of a candidate default ``method`` (docs/refinement.md, "Targets"),
+    against the peers measured in the same run."""
+    get = {(r["task"], r["budget"], r["method"]): r for r in rows}
+    budgets = sorted({r["budget"] for r in rows if r["method"] == method})
+    out: dict[str, str] = {}
+    if all((t, 20, method) in get and (t, 100, "regevo") in get for t in tasks):
+        beat = [t for t in tasks if get[(t, 20, method)]["valid_mean"]
+                >= get[(t, 100, "regevo")]["valid_mean"]]
+        out[f"{method}@20 valid >= regevo@100 valid (target: 8 of 9)"] = \
+            f"{len(beat)}/{len(tasks)} ({', '.join(beat) or 'none'})"
+    present = [p for p in peers if any(r["method"] == p for r in rows)]
+    for b in budgets:
+        ahead = [t for t in tasks if (t, b, method) in get and all(
+            get[(t, b, method)]["valid_mean"] >= get[(t, b, p)]["valid_mean"]
+            for p in present if (t, b, p) in get)]
+        out[f"{method}@{b} valid >= every peer ({', '.join(present)})"] = \
+            f"{len(ahead)}/{len(tasks)}"
+    top = budgets[-1] if budgets else None
+    firsts = [get[(t, top, method)].get("evals_to_top1") for t in tasks
+              if (t, top, method) in get]
+    firsts = [f for f in firsts if f is not None]
+    if firsts:
+        out[f"{method}: median evaluations to a top-1% architecture (target <= 8)"] = \
+            f"{statistics.median(firsts):g} (per task: {', '.join(f'{f:g}' for f in firsts)})"
+    over = [get[(t, top, method)]["overhead_ms_per_step"] for t in tasks
+            if (t, top, method) in get and get[(t, top, method)]["overhead_ms_per_step"]
+            is not None]
+    if over:
+        out[f"{method} overhead per step at budget {top} (median over tasks; target <= 50 "
+            "ms)"] = f"{statistics.median(over):.1f} ms"
+    return out
+
+
 def markdown(o: dict[str, Any], title: str) -> str:
     m = o["machine"]
     single = sorted({r["task"] for r in o["rows"] if r["split"] == "single"})
@@ -65,7 +103,10 @@ def markdown(o: dict[str, Any], title: str) -> str:
              "seeds (mean ± sd); deterministic methods: one run (determinism checked by a "
              f"second run: {o['deterministic'] or 'not checked'}). Wall time {o['wall_s']} s. "
              "Scores in %: validation (what a method selects on) / test; top% = share of "
-             "the space at least as good on test; hits = runs that returned the search-space "
+             "the space at least as good on test (top% valid: by validation); regret = "
+             "search-space best minus the mean returned, by validation; evals to top-1% = "
+             "median paid evaluations until a top-1% architecture by validation was paid "
+             "(budget + 1: never); hits = runs that returned the search-space "
              "best by validation; overhead = the method's own wall time per step outside "
              "evaluation (median)."]
     if single:
@@ -75,8 +116,9 @@ def markdown(o: dict[str, Any], title: str) -> str:
         lines += ["", *[f"- {n}" for n in o["notes"]]]
     lines += ["", "## Targets", ""]
     lines += [f"- {k}: **{v}**" for k, v in o["targets"].items()]
-    lines += ["", "| task | budget | method | valid | test | top% | hits | params | "
-              "overhead ms/step |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| task | budget | method | valid | test | top% | top% valid | regret | "
+              "evals to top-1% | hits | params | overhead ms/step |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in o["rows"]:
         sd_v = f" ± {r['valid_sd']:.2f}" if r["runs"] > 1 else ""
         sd_t = f" ± {r['test_sd']:.2f}" if r["runs"] > 1 else ""
@@ -86,8 +128,15 @@ def markdown(o: dict[str, Any], title: str) -> str:
             params += f" (≤ {r['max_params']:.3g})"
         lines.append(f"| {r['task']} | {r['budget']} | {r['method']} | "
                      f"{r['valid_mean']:.2f}{sd_v} | {r['test_mean']:.2f}{sd_t} "
-                     f"| {r['top_pct']:.1f} | {r['hits']}/{r['runs']} | {params} | {over} |")
+                     f"| {r['top_pct']:.1f} | {_num(r.get('top_pct_valid'), '.2f')} "
+                     f"| {_num(r.get('regret_valid'), '.2f')} "
+                     f"| {_num(r.get('evals_to_top1'), 'g')} "
+                     f"| {r['hits']}/{r['runs']} | {params} | {over} |")
     return "\n".join(lines) + "\n"
+
+
+def _num(v: float | None, fmt: str) -> str:
+    return "" if v is None else format(v, fmt)
 
 
 def plot(o: dict[str, Any], path: Path) -> None:

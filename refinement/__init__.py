@@ -1,6 +1,9 @@
 """Retrieval-augmented refinement of architectures from edit-effect evidence.
 
-* :mod:`~mdesign.refinement.refine`: :func:`refine`, the loop;
+* :mod:`~mdesign.refinement.refine`: :func:`refine`, the loop (the walk strategy);
+* :mod:`~mdesign.refinement.transfer`, :mod:`~mdesign.refinement.surrogate`: the surrogate
+  strategy (``strategy="surrogate"``) and its transfer Gaussian process (pure);
+* :mod:`~mdesign.refinement.ledger`: what a run paid for and recorded, for every strategy;
 * :mod:`~mdesign.refinement.config`: :class:`RefineConfig` and the records of a run;
 * :mod:`~mdesign.refinement.evidence`, :mod:`~mdesign.refinement.memory`: the evidence
   read interface and an in-memory store of it;
@@ -37,6 +40,7 @@ from mdesign.refinement.config import RefineConfig, RefinementResult, Refinement
 from mdesign.refinement.costs import CostModel
 from mdesign.refinement.evaluators import BenchmarkEvaluator, load_target_table, make_evaluator
 from mdesign.refinement.evidence import EvidenceReader, LookaheadGraph
+from mdesign.refinement.ledger import RunLedger
 from mdesign.refinement.memory import InMemoryEvidence, StoredResult, TaskTable
 from mdesign.refinement.planners import SourcePlanner
 from mdesign.refinement.predicted import GHNFilter, PredictedGains
@@ -51,6 +55,8 @@ from mdesign.refinement.runs import (
     resumable,
 )
 from mdesign.refinement.sources import SourceInfo, choose_sources
+from mdesign.refinement.surrogate import Posterior, TransferSurrogate, normal_scores, portfolio
+from mdesign.refinement.transfer import SourceCache, prior_weights
 
 if TYPE_CHECKING:
     from mdesign.refinement.export import design_config, to_module, to_yaml
@@ -71,19 +77,23 @@ __all__ = [
     "GHNFilter",
     "InMemoryEvidence",
     "LookaheadGraph",
+    "Posterior",
     "PredictedGains",
     "RefineConfig",
     "RefinementResult",
     "RefinementStep",
     "RunFailed",
     "RunInterrupted",
+    "RunLedger",
     "RunRecorder",
     "RunStore",
+    "SourceCache",
     "SourceInfo",
     "SourcePlanner",
     "StoredResult",
     "StoredRun",
     "TaskTable",
+    "TransferSurrogate",
     "choose_sources",
     "design_config",
     "execute",
@@ -91,6 +101,9 @@ __all__ = [
     "load_run",
     "load_target_table",
     "make_evaluator",
+    "normal_scores",
+    "portfolio",
+    "prior_weights",
     "resumable",
     "to_module",
     "to_yaml",

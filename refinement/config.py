@@ -56,7 +56,28 @@ class RefineConfig(BaseModel):
                             "go back to the best architecture seen that still has some")
     batch: int = Field(default=1, ge=1, le=32, description="candidates proposed and "
                        "evaluated together per step")
-    seed: int = 0
+    seed: int = Field(default=0, description="seed of the method's stochastic choices "
+                      "(tie-breaks, Thompson draws, the knowledge-free first design)")
+    strategy: Literal["walk", "surrogate"] = Field(
+        default="walk", description="walk: expand the best seen by the sources' edit "
+        "gains (planners, calibration, lookahead); surrogate: a transfer Gaussian process "
+        "over the whole space with every task of the space as a source, and an "
+        "acquisition function (docs/refinement.md)")
+    acquisition: Literal["ei", "ucb", "thompson"] = Field(
+        default="ei", description="surrogate: expected improvement, upper confidence "
+        "bound (mean + 2 sd) or Thompson sampling")
+    transfer: bool = Field(default=True, description="surrogate: use the sources (off: "
+                           "knowledge-free Bayesian optimisation, the ablation)")
+    portfolio: int = Field(default=2, ge=0, le=32, description="surrogate: first design "
+                           "of this many architectures best across the sources (random "
+                           "draws without transfer) before the acquisition takes over")
+    trust_radius: int = Field(default=0, ge=0, description="surrogate: acquire only "
+                              "within this many edits of the best paid, widened by one "
+                              "after 5 paid without a new best (0: the whole space)")
+    enumerate_limit: int = Field(default=300_000, ge=1, description="surrogate: score "
+                                 "every architecture of a space up to this size; a larger "
+                                 "space is searched through candidate sets (neighbourhoods "
+                                 "of the best paid, the sources' best, random draws)")
     evaluator: str = Field(default="benchmark", description="benchmark: the task's stored "
                            "results as a paid oracle, hidden from retrieval (leave one task "
                            "out); train: train each architecture on the task's data "
@@ -88,7 +109,7 @@ class RefineConfig(BaseModel):
 
 class RefinementStep(BaseModel):
     step: int
-    kind: Literal["anchor", "generated", "start", "edit"]
+    kind: Literal["anchor", "generated", "start", "edit", "design", "search"]
     uid: str
     parent: str | None = None
     dimension: str | None = None
@@ -107,6 +128,11 @@ class RefinementStep(BaseModel):
     weights: dict[str, float] = {}
     source_gains: dict[str, float | None] = {}
     overhead_ms: float | None = None
+    acquisition: float | None = Field(default=None, description="surrogate: the "
+                                      "acquisition value of the paid candidate")
+    transfer_probability: float | None = Field(
+        default=None, description="surrogate: posterior probability that the sources "
+        "predict the target (0: the target-only model carried the step)")
 
     def evaluation(self) -> Evaluation:
         """What this step paid for, as the evaluation record (one conversion for all)."""
@@ -127,6 +153,8 @@ class RefinementResult(BaseModel):
     overhead_ms_per_step: float = Field(description="median wall time per step outside "
                                                     "evaluation")
     stopped: str
+    notes: list[str] = Field(default=[], description="what the run could not use, or "
+                             "fell back to (e.g. no meta-features: equal prior weights)")
 
 
 class RunRecorder(Protocol):

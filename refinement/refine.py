@@ -57,6 +57,7 @@ from mdesign.refinement.config import (
 )
 from mdesign.refinement.costs import CostModel
 from mdesign.refinement.evidence import EvidenceReader, LookaheadGraph
+from mdesign.refinement.ledger import RunLedger
 from mdesign.refinement.planners import SourcePlanner
 from mdesign.refinement.sources import (
     SourceInfo,
@@ -65,73 +66,32 @@ from mdesign.refinement.sources import (
     pick_anchors,
 )
 from mdesign.refinement.target import Target, resolve
+from mdesign.refinement.transfer import SourceCache, refine_surrogate
 
 PlannerCache = dict[tuple[str, str], SourcePlanner]
 
 
-class _Refinement:
-    """The state of one run; :func:`refine` drives it."""
+class _Refinement(RunLedger):
+    """The state of one walk; :func:`refine` drives it."""
 
     def __init__(self, kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator,
                  space: DesignSpace, usable: Callable[[str], bool],
                  planners: PlannerCache | None, recorder: RunRecorder | None,
                  on_step: Callable[[RefinementStep], None] | None) -> None:
-        self.kb, self.cfg, self.evaluator, self.space = kb, config, evaluator, space
+        super().__init__(evaluator, CostModel(config.max_params, config.max_latency),
+                         recorder, on_step)
+        self.kb, self.cfg, self.space = kb, config, space
         self.usable = usable
-        self.recorder, self.on_step = recorder, on_step
         self.planner_cache = planners if planners is not None else {}
         self.onehot = OneHot(space)
-        self.seen: dict[str, Evaluation] = {}
-        self.steps: list[RefinementStep] = []
-        self.best: Evaluation | None = None
-        self.eval_time = 0.0
-        self.weights: dict[str, float] = {}
         self.order: list[str] = []
         self.planners: dict[str, SourcePlanner] = {}
         self.pairs: dict[str, list[tuple[float, float]]] = {}
         self.candidates: dict[str, list[Candidate]] = {}
-        self.costs = CostModel(config.max_params, config.max_latency)
         self.held = contextlib.ExitStack()
         self.gds_graph: LookaheadGraph | None = None
-        self.stall = 0  # paid evaluations since the last new best
         # predictor, hypernetwork, generator: refused here, before any evaluation is paid
         self.assist = Assistance(kb, config, space)
-
-    # -- evaluation and bookkeeping ---------------------------------------------------
-
-    def evaluate(self, uid: str) -> Evaluation:
-        t = time.perf_counter()
-        try:
-            # a resumed run re-reads what it paid for before (free): still a paid result
-            e = self.evaluator.evaluate(uid).model_copy(update={"paid": True})
-        finally:
-            self.eval_time += time.perf_counter() - t
-        self._keep(e)
-        return e
-
-    def _keep(self, e: Evaluation) -> None:
-        """Note a paid evaluation, and whether it is the best within the limits."""
-        self.seen[e.uid] = e
-        if self.costs.within_limits(e) and (self.best is None or (e.score, e.uid) >
-                                      (self.best.score, self.best.uid)):
-            self.best = e
-            self.stall = 0
-        else:
-            self.stall += 1
-
-    def record(self, step: RefinementStep) -> None:
-        self.steps.append(step)
-        if self.recorder is not None:
-            self.recorder.step(step)
-        if self.on_step is not None:
-            self.on_step(step)
-
-    def _step_of(self, kind: str, e: Evaluation, **extra: object) -> RefinementStep:
-        best = self.best or e
-        return RefinementStep(step=len(self.steps), kind=kind, uid=e.uid, score=e.score,
-                              valid=e.valid, test=e.test, params=e.params, latency=e.latency,
-                              best_uid=best.uid, best_score=best.score,
-                              weights=dict(self.weights), **extra)  # type: ignore[arg-type]
 
     # -- set-up -----------------------------------------------------------------------
 
@@ -150,7 +110,7 @@ class _Refinement:
                 if self.evaluator.spent >= self.evaluator.budget and uid not in self.seen:
                     break
                 e = self.evaluate(uid)
-                self.record(self._step_of("anchor", e))
+                self.record(self.step_of("anchor", e))
                 out[uid] = e.score
             return out
 
@@ -194,7 +154,7 @@ class _Refinement:
             if self.evaluator.spent >= self.evaluator.budget - 1:  # keep one for the start
                 break
             e = self.evaluate(uid)
-            self.record(self._step_of("generated", e, predicted=predicted))
+            self.record(self.step_of("generated", e, predicted=predicted))
 
     def jump_due(self) -> bool:
         """Whether the walk has stalled long enough to pay for a generated proposal."""
@@ -205,7 +165,7 @@ class _Refinement:
         uid, predicted = self.assist.next_proposal(self.seen)
         e = self.evaluate(uid)
         self.stall = 0  # the next proposal needs another `generator_patience` failures
-        self.record(self._step_of("generated", e, predicted=predicted))
+        self.record(self.step_of("generated", e, predicted=predicted))
         return e
 
     def start(self) -> Evaluation:
@@ -375,20 +335,6 @@ class _Refinement:
                  {t: (None if math.isnan(g[i]) else float(g[i])) for t, g in gains.items()})
                 for i in ranked[:q]]
 
-    def evaluate_many(self, uids: list[str]) -> list[Evaluation]:
-        """Evaluate a batch, together when the evaluator is ``concurrent``."""
-        if not self.evaluator.concurrent or len(uids) == 1:
-            return [self.evaluate(u) for u in uids]
-        t = time.perf_counter()
-        try:
-            results = [e.model_copy(update={"paid": True})
-                       for e in self.evaluator.evaluate_many(uids)]
-        finally:
-            self.eval_time += time.perf_counter() - t
-        for e in results:
-            self._keep(e)
-        return results
-
     def centre(self, current: str) -> str | None:
         """Where to expand next: the current architecture or the best seen, backtracking
         to the best architecture seen that still has untried candidates."""
@@ -419,7 +365,8 @@ class _Refinement:
 def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
            on_step: Callable[[RefinementStep], None] | None = None,
            recorder: RunRecorder | None = None, planners: PlannerCache | None = None,
-           run_id: str | None = None, target: Target | None = None) -> RefinementResult:
+           run_id: str | None = None, target: Target | None = None,
+           source_cache: SourceCache | None = None) -> RefinementResult:
     """Refine an architecture for ``config.task`` with ``evaluator`` within its budget.
 
     ``recorder`` receives the sources and every step as it happens (persistence);
@@ -427,6 +374,7 @@ def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
     evaluator restored with the run's paid evaluations: the deterministic replay reads
     them for free and the walk carries on. ``target``: the run's task and space, already
     resolved (:func:`~mdesign.refinement.target.resolve`; resolved here if not given).
+    ``source_cache``: the surrogate strategy's cache of source scores between runs.
     """
     t_start = time.perf_counter()
     resolved = target if target is not None else resolve(kb, config)
@@ -441,10 +389,14 @@ def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
         arch = key_choices(key_of(uid))
         return all(arch.get(d) in set(map(str, cs)) for d, cs in restrict.items())
 
-    run = _Refinement(kb, config, evaluator, space, usable, planners, recorder, on_step)
-
     def pool() -> list[str]:
         return space.uids(restrict, usable)
+
+    if config.strategy == "surrogate":
+        return refine_surrogate(kb, config, evaluator, space, resolved.task, usable, pool,
+                                run_id=run_id, recorder=recorder, on_step=on_step,
+                                cache=source_cache)
+    run = _Refinement(kb, config, evaluator, space, usable, planners, recorder, on_step)
 
     try:
         sources = run.retrieve(resolved.task, pool)
@@ -454,7 +406,7 @@ def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
         current: str | None = None
         if evaluator.spent < evaluator.budget:
             e = run.start()
-            run.record(run._step_of("start", e))
+            run.record(run.step_of("start", e))
             current = e.uid
         step_times: list[float] = []
         t_step, eval_before = time.perf_counter(), run.eval_time
@@ -478,7 +430,7 @@ def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
             for (chosen, predicted, used), e, observed in zip(picked, evaluations, gains,
                                                               strict=True):
                 step_times.append(overhead)
-                run.record(run._step_of("edit", e, parent=centre, dimension=chosen.dimension,
+                run.record(run.step_of("edit", e, parent=centre, dimension=chosen.dimension,
                                         from_choice=chosen.from_choice,
                                         to_choice=chosen.to_choice, hops=chosen.hops,
                                         predicted=predicted, observed_gain=observed,

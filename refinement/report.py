@@ -44,7 +44,7 @@ def plot(result: RefinementResult, path: Path) -> Path:
     paid: dict[str, int] = {}
     xs, ys, best, colours = [], [], [], []
     colour = {"anchor": "tab:gray", "generated": "tab:purple", "start": "tab:green",
-              "edit": "tab:blue"}
+              "edit": "tab:blue", "design": "tab:olive", "search": "tab:cyan"}
     for s in steps:
         paid.setdefault(s.uid, len(paid) + 1)
         xs.append(paid[s.uid])
@@ -67,9 +67,19 @@ def plot(result: RefinementResult, path: Path) -> Path:
         ax2.plot([s.step for s in edits], [s.weights.get(src.task, 0.0) for s in edits],
                  label=_label(src.task), marker=".")
     ax2.set_xlabel("step")
-    ax2.set_ylabel("source weight")
-    ax2.set_ylim(0, 1)
-    ax2.set_title("source weights (Bayesian calibration)")
+    if result.config.strategy == "surrogate":
+        # posterior source coefficients (may be negative) and p(sources transfer)
+        probs = [(s.step, s.transfer_probability) for s in steps
+                 if s.transfer_probability is not None]
+        if probs:
+            ax2.plot(*zip(*probs, strict=True), color="black", ls="--", lw=2,
+                     label="p(sources transfer)")
+        ax2.set_ylabel("source coefficient / probability")
+        ax2.set_title("sources in the surrogate's posterior")
+    else:
+        ax2.set_ylabel("source weight")
+        ax2.set_ylim(0, 1)
+        ax2.set_title("source weights (Bayesian calibration)")
     ax2.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,3 +41,19 @@ def feature_similarity(target: dict[str, float], sources: dict[str, dict[str, fl
         nb = math.sqrt(sum(z[s][f] ** 2 for f in shared))
         out[s] = dot / (na * nb) if na > 0 and nb > 0 else 0.0
     return out
+
+
+def pair_similarity(target: dict[str, float], source: dict[str, float]) -> float | None:
+    """Similarity in (0, 1] of one source to the target that depends on these two tasks
+    only (adding an unrelated task changes nothing): ``1 / (1 + mean_f (l_t - l_s)^2)``
+    over the features both have, with ``l = sign(x) * log1p(|x|)``. None when they share
+    no feature."""
+    shared = sorted(set(target) & set(source))
+    if not shared:
+        return None
+
+    def log(x: float) -> float:
+        return math.copysign(math.log1p(abs(x)), x)
+
+    d2 = sum((log(target[f]) - log(source[f])) ** 2 for f in shared) / len(shared)
+    return 1.0 / (1.0 + d2)

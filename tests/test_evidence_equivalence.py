@@ -135,7 +135,10 @@ def test_neighbours_and_scores_agree(readers: tuple[KnowledgeBase, InMemoryEvide
 
 
 @pytest.mark.parametrize("cfg", [{}, {"lookahead": 2, "uncertainty": True},
-                                 {"similarity": "both", "anchors": 3, "max_params": 2500.0}])
+                                 {"similarity": "both", "anchors": 3, "max_params": 2500.0},
+                                 {"strategy": "surrogate"},
+                                 {"strategy": "surrogate", "acquisition": "thompson",
+                                  "seed": 2}])
 def test_one_refinement_gives_the_same_steps(readers: tuple[KnowledgeBase, InMemoryEvidence],
                                              cfg: dict) -> None:
     results = []

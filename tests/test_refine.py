@@ -175,3 +175,28 @@ def test_gds_lookahead_ball_covers_the_space_rule_ball(nbg: KnowledgeBase) -> No
                     BenchmarkEvaluator(nbg, "citeseer", 8))
     assert result.spent == 8
     assert not [g for g in nbg.query("gds_list_graphs") if g["graph"].startswith("mdesign-")]
+
+
+def test_surrogate_strategy_end_to_end(nbg: KnowledgeBase, tmp_path: Path) -> None:
+    """`mdesign refine --strategy surrogate` on the real store: every other dataset is a
+    source, the budget is spent exactly, resume replays, bad combinations are refused."""
+    from conftest import run_cli
+
+    out = run_cli("refine", "--task", "citeseer", "--budget", "6", "--strategy", "surrogate",
+                  "--quiet", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    import json
+
+    report = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert report["spent"] == 6 and len({s["uid"] for s in report["steps"]}) == 6
+    assert sorted(s["task"] for s in report["sources"]) == sorted(
+        ["cora", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins"])
+    assert [s["kind"] for s in report["steps"]] == ["design"] * 2 + ["search"] * 4
+    table_ = table("citeseer")
+    for s in report["steps"]:
+        assert s["score"] == table_[s["uid"]]["valid"]
+    refused = run_cli("refine", "--task", "citeseer", "--budget", "6", "--strategy",
+                      "surrogate", "--lookahead", "2", "--quiet")
+    assert refused.returncode == 2
+    assert "--lookahead is an option of the walk" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1

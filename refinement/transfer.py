@@ -1,0 +1,360 @@
+"""The surrogate strategy (``strategy="surrogate"``): transfer Bayesian optimisation over
+the whole design space, with every other task of the space as a source.
+
+1. **Sources**: every task with results in the target's space. Prior weight ``w_s``
+   proportional to ``e_s * sim_s``: ``e_s = n_s / (n_s + D)`` for a source with ``n_s``
+   results and ``D`` one-hot columns (a source with a handful of results cannot outweigh
+   a full table), ``sim_s`` the pair similarity of meta-features
+   (:func:`~mdesign.refinement.similarity.pair_similarity`: depends on the two tasks
+   only), or 1 for every source when a task lacks meta-features (the run says so).
+2. **Source scores**: one read per source (``task_scores``), mapped to normal scores; an
+   architecture a source never measured gets the source's ridge prediction over the
+   one-hot choices (fitted on its normal scores).
+3. **Candidates**: every architecture of the target's space when it has at most
+   ``enumerate_limit``; otherwise a candidate set rebuilt each step: the 2-edit balls
+   around the three best paid, each source's 20 best and 2,000 seeded random draws.
+4. **First design**: ``portfolio`` architectures best across the sources
+   (:func:`~mdesign.refinement.surrogate.portfolio`); without transfer, seeded random
+   draws.
+5. **Each step**: the :class:`~mdesign.refinement.surrogate.TransferSurrogate` refits on
+   every paid result (model averaging of "sources transfer" and "target only"), the
+   acquisition (EI, UCB or Thompson) scores the unpaid candidates, optionally within
+   ``trust_radius`` edits of the best paid (widened after 5 paid without a new best);
+   ties break on a seeded draw. ``batch`` > 1 picks greedily with the kriging believer
+   (each pick's predicted mean is taken as observed before the next).
+
+Deterministic for a configuration, seed and knowledge base, so a resumed run replays its
+paid evaluations for free and carries on exactly.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+import numpy as np
+from mdesign.core.errors import InputError
+from mdesign.core.evaluation import Evaluator
+from mdesign.core.space import DesignSpace, OneHot, key_choices, key_of
+from mdesign.core.stats import ridge
+from mdesign.kb.models import TaskInfo
+from mdesign.refinement.config import RefineConfig, RefinementResult, RefinementStep, RunRecorder
+from mdesign.refinement.costs import CostModel
+from mdesign.refinement.evidence import EvidenceReader
+from mdesign.refinement.ledger import RunLedger
+from mdesign.refinement.similarity import pair_similarity
+from mdesign.refinement.sources import SourceInfo, candidate_sources
+from mdesign.refinement.surrogate import Posterior, TransferSurrogate, normal_scores, portfolio
+
+STALL_WIDEN = 5       # paid evaluations without a new best before the trust region widens
+RANDOM_DRAWS = 2_000  # random candidates per step in a space too large to enumerate
+SOURCE_BEST = 20      # each source's best architectures among those candidates
+BALL_RADIUS = 2       # edits around the best paid architectures in those candidates
+
+# options of the walk that the surrogate does not implement: refused, not ignored
+_WALK_ONLY = {"max_params": None, "max_latency": None, "predictor": None, "ghn": None,
+              "generator": None, "lookahead": 1, "uncertainty": False}
+
+
+def refuse_walk_options(config: RefineConfig) -> None:
+    for name, default in _WALK_ONLY.items():
+        if getattr(config, name) != default:
+            flag = "--" + name.replace("_", "-")
+            raise InputError(f"{flag} is an option of the walk strategy, not of "
+                             "--strategy surrogate", f"drop {flag} or use --strategy walk")
+
+
+class SourceScores:
+    """One source's normal scores (``key -> z``) and the ridge model over the one-hot
+    choices that predicts what it never measured (fitted on those normal scores)."""
+
+    def __init__(self, onehot: OneHot, table: dict[str, float]) -> None:
+        keys = list(table)
+        z = normal_scores(list(table.values()))
+        self.normal = dict(zip(keys, z.tolist(), strict=True))
+        self.model = ridge(onehot(keys), z, 1.0) if keys else \
+            (np.zeros(len(onehot.columns)), 0.0)
+
+
+# (task, space) -> SourceScores: shared between runs on an unchanged knowledge base
+SourceCache = dict[tuple[str, str], SourceScores]
+
+
+class SourceTable:
+    """The sources' normal scores over the candidates (a row per candidate key)."""
+
+    def __init__(self, space: DesignSpace, sources: dict[str, SourceScores]) -> None:
+        self.space, self.tasks = space, list(sources)
+        self.onehot = OneHot(space)
+        self.sources = sources
+
+    def rows(self, keys: list[str]) -> np.ndarray:
+        out = np.zeros((len(keys), len(self.tasks)))
+        if not self.tasks or not keys:
+            return out
+        x: np.ndarray | None = None
+        for j, t in enumerate(self.tasks):
+            known = self.sources[t].normal
+            col = np.array([known.get(k, np.nan) for k in keys])
+            miss = np.isnan(col)
+            if miss.any():
+                if x is None:
+                    x = self.onehot(keys)
+                theta, b = self.sources[t].model
+                col[miss] = x[miss] @ theta + b
+            out[:, j] = col
+        return out
+
+
+def prior_weights(target: TaskInfo, sources: list[TaskInfo], columns: int
+                  ) -> tuple[list[SourceInfo], bool]:
+    """The sources with their prior weights, and whether meta-features were used."""
+    sims = {s.name: (pair_similarity(target.features, s.features)
+                     if target.features and s.features else None) for s in sources}
+    use_features = any(v is not None for v in sims.values())
+    raw = {}
+    for s in sources:
+        evidence = s.results / (s.results + columns)
+        sim = (sims[s.name] or 0.0) if use_features else 1.0
+        raw[s.name] = evidence * sim
+    total = sum(raw.values())
+    out = [SourceInfo(task=s.name, similarity=sims[s.name] if use_features else 1.0,
+                      weight=(raw[s.name] / total) if total > 0 else 1.0 / len(sources),
+                      feature_similarity=sims[s.name]) for s in sources]
+    return out, use_features
+
+
+def _codes(space: DesignSpace, keys: list[str]) -> np.ndarray:
+    """``(N, n_dims)``: the index of each key's choice in every dimension."""
+    per_dim: dict[str, dict[str, int]] = {}
+    for dim, choice in OneHot(space).columns:
+        index = per_dim.setdefault(dim, {})
+        index[choice] = len(index)
+    names = space.dimension_names
+    return np.array([[per_dim[d][ch[d]] for d in names]
+                     for ch in (key_choices(k) for k in keys)], dtype=np.int32).reshape(
+        len(keys), len(names))
+
+
+class _Surrogate(RunLedger):
+    """One surrogate run; :func:`refine_surrogate` drives it."""
+
+    def __init__(self, kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator,
+                 space: DesignSpace, target: TaskInfo, usable: Callable[[str], bool],
+                 pool: Callable[[], list[str]], recorder: RunRecorder | None,
+                 on_step: Callable[[RefinementStep], None] | None,
+                 cache: SourceCache | None) -> None:
+        super().__init__(evaluator, CostModel(None, None), recorder, on_step)
+        self.kb, self.cfg, self.space, self.usable = kb, config, space, usable
+        tasks = candidate_sources(kb, target, space.name) if config.transfer else []
+        columns = len(OneHot(space).columns)
+        self.sources, self.used_features = prior_weights(target, tasks, columns) \
+            if tasks else ([], False)
+        self.weights = {s.task: s.weight for s in self.sources}
+        cache = cache if cache is not None else {}
+        onehot = OneHot(space)
+        for src in self.sources:
+            if (src.task, space.name) not in cache:
+                cache[(src.task, space.name)] = SourceScores(
+                    onehot, kb.task_scores(src.task, space.name))
+        self.table = SourceTable(space, {s.task: cache[(s.task, space.name)]
+                                         for s in self.sources})
+        self.enumerated = space.size() <= config.enumerate_limit
+        self.keys: list[str] = []
+        self.row: dict[str, int] = {}
+        if self.enumerated:
+            self._set_rows([key_of(u) for u in pool()])
+        self.rng = np.random.default_rng(config.seed)
+        self.radius = config.trust_radius
+
+    def _set_rows(self, keys: list[str]) -> None:
+        self.keys = keys
+        self.row = {k: i for i, k in enumerate(keys)}
+        z = self.table.rows(keys)
+        w = np.array([self.weights[t] for t in self.table.tasks])
+        self.z, self.w = z, w
+        self.model = TransferSurrogate(_codes(self.space, keys), z, w,
+                                       transfer=bool(self.sources))
+        if not self.keys:
+            raise InputError("the target's space has no architecture that can be evaluated",
+                             "check the target's space restriction")
+
+    def uid(self, i: int) -> str:
+        return f"{self.space.name}/{self.keys[i]}"
+
+    # -- candidates of a space too large to enumerate ---------------------------------
+
+    def _random_keys(self, n: int, seed: int) -> list[str]:
+        rng = random.Random(f"surrogate:{self.cfg.seed}:{seed}")
+        out: list[str] = []
+        for _ in range(20 * n):
+            if len(out) >= n:
+                break
+            arch = self.space.parse({d.name: rng.choice(d.choices)
+                                     for d in self.space.dimensions})
+            if self.space.violation(arch):
+                continue
+            uid = self.space.uid(self.space.canonical_form(arch))
+            if self.usable(uid):
+                out.append(key_of(uid))
+        return out
+
+    def _ball(self, key: str, radius: int) -> set[str]:
+        frontier, seen = {key}, {key}
+        for _ in range(radius):
+            nxt = set()
+            for k in frontier:
+                for *_, n in self.space.neighbour_keys(k):
+                    if n not in seen:
+                        nxt.add(n)
+            seen |= nxt
+            frontier = nxt
+        return seen
+
+    def _rebuild(self, step: int) -> None:
+        """The candidate set of a large space around what the run knows now."""
+        keys = set(key_of(u) for u in self.seen)
+        best = sorted(self.seen.values(), key=lambda e: (-e.score, e.uid))[:3]
+        for e in best:
+            keys |= {k for k in self._ball(key_of(e.uid), BALL_RADIUS)
+                     if self.usable(f"{self.space.name}/{k}")}
+        for t in self.table.tasks:
+            top = sorted(self.table.sources[t].normal.items(),
+                         key=lambda kv: -kv[1])[:SOURCE_BEST]
+            keys |= {k for k, _ in top if self.usable(f"{self.space.name}/{k}")}
+        keys |= set(self._random_keys(RANDOM_DRAWS, step))
+        self._set_rows(sorted(keys))
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def paid_rows(self) -> tuple[list[int], list[float]]:
+        rows, ys = [], []
+        for u, e in self.seen.items():
+            i = self.row.get(key_of(u))
+            if i is not None:
+                rows.append(i)
+                ys.append(e.score)
+        return rows, ys
+
+    def first_design(self) -> list[int]:
+        if not self.enumerated:
+            self._rebuild(0)
+        n = min(self.cfg.portfolio, self.budget_left)
+        if n <= 0:
+            return []
+        if self.sources:
+            return portfolio(self.z, self.w, n)
+        return [int(i) for i in self.rng.choice(len(self.keys), size=n, replace=False)]
+
+    def acquire(self, post: Posterior) -> np.ndarray:
+        how = self.cfg.acquisition
+        if how == "ei":
+            return post.expected_improvement()
+        if how == "ucb":
+            return post.upper_bound()
+        return post.thompson(self.rng)
+
+    def _allowed(self) -> np.ndarray:
+        ok = np.ones(len(self.keys), dtype=bool)
+        rows, _ = self.paid_rows()
+        ok[rows] = False
+        if self.radius > 0 and self.best is not None:
+            i = self.row.get(key_of(self.best.uid))
+            if i is not None:
+                near = ok & (self.model.hamming_to(i) <= self.radius)
+                if near.any():
+                    ok = near
+        return ok
+
+    def choose(self, q: int) -> list[tuple[int, float, float, Posterior]]:
+        """``q`` candidates (row, acquisition, predicted mean, posterior), greedily."""
+        rows, ys = self.paid_rows()
+        out: list[tuple[int, float, float, Posterior]] = []
+        allowed = self._allowed()
+        for _ in range(q):
+            if not allowed.any():
+                break
+            post = self.model.posterior(rows, ys)
+            acq = self.acquire(post)
+            tie = self.rng.random(len(acq))
+            acq = np.where(allowed, acq, -np.inf)
+            i = int(np.lexsort((tie, acq))[-1])  # max acquisition, then the seeded draw
+            out.append((i, float(acq[i]), float(post.mean[i]), post))
+            allowed[i] = False
+            # kriging believer: the pick's predicted value is taken as observed
+            rows = [*rows, i]
+            ys = [*ys, _raw_of(post.mean[i], ys)]
+        return out
+
+
+def _raw_of(normal: float, ys: list[float]) -> float:
+    """A raw score whose normal score among ``ys`` is close to ``normal`` (the kriging
+    believer's fantasy, on the scale of the paid results)."""
+    if not ys:
+        return 0.0
+    q = float(np.clip(0.5 + 0.5 * np.tanh(normal / 1.6), 0.0, 1.0))
+    return float(np.quantile(ys, q))
+
+
+def refine_surrogate(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator,
+                     space: DesignSpace, target: TaskInfo, usable: Callable[[str], bool],
+                     pool: Callable[[], list[str]], *, run_id: str | None,
+                     recorder: RunRecorder | None,
+                     on_step: Callable[[RefinementStep], None] | None,
+                     cache: SourceCache | None = None) -> RefinementResult:
+    """Run the surrogate strategy (the module's docstring); ``cache`` keeps the sources'
+    normal scores between runs."""
+    refuse_walk_options(config)
+    t_start = time.perf_counter()
+    run = _Surrogate(kb, config, evaluator, space, target, usable, pool, recorder, on_step,
+                     cache)
+    if recorder is not None:
+        recorder.sources(run.sources)
+    stopped = "budget spent"
+    for i in run.first_design():
+        e = run.evaluate(run.uid(i))
+        run.record(run.step_of("design", e))
+    step_times: list[float] = []
+    step = 0
+    while run.budget_left > 0:
+        t_step, eval_before = time.perf_counter(), run.eval_time
+        step += 1
+        if not run.enumerated:
+            run._rebuild(step)
+        if run.radius > 0 and run.stall >= STALL_WIDEN:
+            run.radius += 1
+            run.stall = 0
+        picked = run.choose(min(config.batch, run.budget_left))
+        if not picked:
+            stopped = "no untried candidate"
+            break
+        evaluations = run.evaluate_many([run.uid(i) for i, *_ in picked])
+        post = picked[0][3]
+        if run.sources:
+            coef = post.source_coefficients
+            run.weights = {t: round(float(c), 6) for t, c in zip(run.table.tasks, coef,
+                                                                   strict=True)}
+        overhead = ((time.perf_counter() - t_step) - (run.eval_time - eval_before)) / \
+            len(picked)
+        for (_, acq, mean, p), e in zip(picked, evaluations, strict=True):
+            step_times.append(overhead)
+            run.record(run.step_of("search", e, predicted=round(mean, 6),
+                                   acquisition=round(acq, 6),
+                                   transfer_probability=round(p.transfer_probability, 6),
+                                   overhead_ms=round(overhead * 1000, 3)))
+    if run.best is None:
+        raise InputError("the run paid for no architecture", "raise the budget")
+    step_times.sort()
+    median = step_times[len(step_times) // 2] * 1000 if step_times else \
+        (time.perf_counter() - t_start - run.eval_time) * 1000
+    notes = []
+    if run.sources and not run.used_features:
+        notes.append("no meta-features: equal prior weights of the sources")
+    if not run.sources:
+        notes.append("no transfer: the target-only model (knowledge-free)")
+    return RefinementResult(run_id=run_id, config=config, space=space.name,
+                            split=target.split, sources=run.sources, best=run.best,
+                            steps=run.steps, spent=evaluator.spent,
+                            overhead_ms_per_step=round(median, 3),
+                            stopped=stopped, notes=notes)

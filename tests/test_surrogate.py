@@ -1,0 +1,221 @@
+"""The surrogate strategy: its maths (no database) and its loop on in-memory evidence."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from mdesign.benchmarks.transfer_family import family
+from mdesign.core.errors import InputError
+from mdesign.core.evaluation import Evaluation, PaidEvaluator
+from mdesign.core.space import DesignSpace, key_choices, key_of
+from mdesign.kb.models import TaskInfo
+from mdesign.refinement.evaluators import BenchmarkEvaluator
+from mdesign.refinement.memory import InMemoryEvidence, StoredResult, TaskTable
+from mdesign.refinement.refine import RefineConfig, RefinementResult, refine
+from mdesign.refinement.similarity import pair_similarity
+from mdesign.refinement.surrogate import TransferSurrogate, normal_scores, portfolio
+from mdesign.refinement.transfer import prior_weights
+
+
+@pytest.fixture(scope="module")
+def related() -> InMemoryEvidence:
+    return family(0.9, tasks=5, seed=1)
+
+
+@pytest.fixture(scope="module")
+def unrelated() -> InMemoryEvidence:
+    return family(0.0, tasks=5, seed=2)
+
+
+def run(ev: InMemoryEvidence, budget: int = 15, task: str = "t0",
+        evaluator: PaidEvaluator | None = None, **cfg: object) -> RefinementResult:
+    oracle = evaluator or BenchmarkEvaluator(None, task, budget, table=ev.oracle(task))
+    config = RefineConfig(task=task, budget=budget, strategy="surrogate", **cfg)  # type: ignore[arg-type]
+    return refine(ev, config, oracle)
+
+
+def share(ev: InMemoryEvidence, result: RefinementResult, task: str = "t0") -> float:
+    """The share (%) of the space at least as good as what the run returned."""
+    vals = np.array([e.score for e in ev.oracle(task).values()])
+    return float((vals >= result.best.score).mean() * 100)
+
+
+# -- the maths ---------------------------------------------------------------------------
+
+def test_normal_scores_keep_order_and_ties() -> None:
+    z = normal_scores([3.0, 1.0, 2.0, 2.0, 10.0])
+    assert z[1] < z[2] == z[3] < z[0] < z[4]
+    big = normal_scores(np.arange(1000.0))
+    assert np.all(np.diff(big) > 0) and abs(big[0] + big[-1]) < 1e-9
+
+
+def _toy_codes(n_dims: int = 4, choices: int = 4) -> np.ndarray:
+    grids = np.meshgrid(*[np.arange(choices)] * n_dims, indexing="ij")
+    return np.stack([g.ravel() for g in grids], axis=1)
+
+
+def test_posterior_believes_sources_that_predict_the_target() -> None:
+    codes = _toy_codes()
+    rng = np.random.default_rng(0)
+    effect = rng.standard_normal((4, 4))
+    truth = sum(effect[d][codes[:, d]] for d in range(4))
+    z = np.stack([truth + 0.1 * rng.standard_normal(len(truth)) for _ in range(3)], axis=1)
+    paid = list(rng.choice(len(truth), size=12, replace=False))
+    good = TransferSurrogate(codes, z, np.ones(3)).posterior(paid, truth[paid])
+    noise = rng.standard_normal(z.shape)
+    bad = TransferSurrogate(codes, noise, np.ones(3)).posterior(paid, truth[paid])
+    assert good.transfer_probability > 0.9
+    assert bad.transfer_probability < 0.5
+    # what the good posterior predicts ranks the space like the truth
+    assert np.corrcoef(good.mean, truth)[0, 1] > 0.9
+    ei = good.expected_improvement()
+    assert np.all(ei >= 0) and ei[paid].max() < ei.max()
+    # the paid points are interpolated: the latent sd is small there
+    assert good.sd[paid].max() < good.sd.mean()
+
+
+def test_without_transfer_the_sources_are_ignored() -> None:
+    codes = _toy_codes(3)
+    z = np.random.default_rng(1).standard_normal((len(codes), 2))
+    a = TransferSurrogate(codes, z, np.ones(2), transfer=False).posterior([0, 5], [1.0, 2.0])
+    b = TransferSurrogate(codes, -z, np.ones(2), transfer=False).posterior([0, 5], [1.0, 2.0])
+    assert a.transfer_probability == 0.0
+    assert np.allclose(a.mean, b.mean) and np.allclose(a.sd, b.sd)
+
+
+def test_portfolio_covers_each_source() -> None:
+    z = np.array([[3.0, -3.0], [-3.0, 3.0], [1.0, 1.0], [0.0, 0.0]])
+    assert portfolio(z, np.ones(2), 1) == [2]  # the consensus best
+    assert sorted(portfolio(z, np.ones(2), 3)[1:]) == [0, 1]
+
+
+def test_pair_similarity_depends_on_the_pair_only() -> None:
+    cora = {"nodes": 2708, "edges": 10556}
+    a = pair_similarity(cora, {"nodes": 3327, "edges": 9104})
+    assert a is not None and 0 < a <= 1
+    assert pair_similarity(cora, cora) == 1.0
+    assert pair_similarity(cora, {"other": 1.0}) is None
+
+
+def test_a_handful_of_results_cannot_outweigh_a_full_table() -> None:
+    target = TaskInfo(name="t", kind="node", metric="acc", split="valid_test")
+    small = TaskInfo(name="small", kind="node", metric="acc", split="valid_test", results=3)
+    full = TaskInfo(name="full", kind="node", metric="acc", split="valid_test",
+                    results=26206)
+    infos, features = prior_weights(target, [small, full], columns=40)
+    w = {s.task: s.weight for s in infos}
+    assert not features and w["full"] > 10 * w["small"]
+    # adding an unrelated task changes no pair similarity of the others
+    feats = {"nodes": 1000.0}
+    tgt = target.model_copy(update={"features": feats})
+    s1 = full.model_copy(update={"features": {"nodes": 2000.0}})
+    karate = small.model_copy(update={"name": "karate", "features": {"nodes": 34.0}})
+    one = prior_weights(tgt, [s1], 40)[0][0].similarity
+    two = {s.task: s.similarity for s in prior_weights(tgt, [s1, karate], 40)[0]}
+    assert one == two["full"]
+
+
+# -- the loop ------------------------------------------------------------------------------
+
+def test_deterministic_seeded_and_within_budget(related: InMemoryEvidence) -> None:
+    a, b = run(related), run(related)
+    strip = {"overhead_ms"}
+    assert [s.model_dump(exclude=strip) for s in a.steps] == \
+        [s.model_dump(exclude=strip) for s in b.steps]
+    assert a.spent == 15 == len({s.uid for s in a.steps})
+    assert [s.kind for s in a.steps[:2]] == ["design", "design"]
+    assert all(s.kind == "search" for s in a.steps[2:])
+    assert "t0" not in {s.task for s in a.sources}  # the target is never a source
+    assert len(a.sources) == 4  # every other task of the space
+    assert "no meta-features: equal prior weights of the sources" in a.notes
+    thompson = [run(related, acquisition="thompson", seed=s) for s in (0, 1)]
+    assert [s.uid for s in thompson[0].steps] != [s.uid for s in thompson[1].steps]
+
+
+def test_resume_replays_exactly(related: InMemoryEvidence) -> None:
+    full = run(related, budget=12)
+    paid = [s.evaluation() for s in full.steps[:6]]
+    oracle = BenchmarkEvaluator(None, "t0", 12, table=related.oracle("t0"))
+    oracle.restore(paid)
+    resumed = run(related, budget=12, evaluator=oracle)
+    assert [s.uid for s in resumed.steps] == [s.uid for s in full.steps]
+
+
+def test_transfer_helps_when_tasks_agree(related: InMemoryEvidence) -> None:
+    # median over targets: with sources that agree, 10 evaluations reach the top 1%,
+    # which random search expects after 100
+    shares = [share(related, run(related, budget=10, task=t), t) for t in ("t0", "t1", "t2")]
+    assert float(np.median(shares)) <= 1.0
+    blind = [share(related, run(related, budget=10, task=t, transfer=False), t)
+             for t in ("t0", "t1", "t2")]
+    assert float(np.median(shares)) < float(np.median(blind))
+
+
+def test_safety_net_when_tasks_do_not_agree(unrelated: InMemoryEvidence) -> None:
+    result = run(unrelated, budget=30)
+    probs = [s.transfer_probability for s in result.steps if s.kind == "search"]
+    assert probs[-1] < 0.5  # the posterior has stopped trusting the sources
+    blind = run(unrelated, budget=30, transfer=False)
+    assert share(unrelated, result) <= max(5 * share(unrelated, blind), 1.0)
+
+
+def test_batches_and_trust_region(related: InMemoryEvidence) -> None:
+    result = run(related, budget=12, batch=4)
+    assert result.spent == 12 == len({s.uid for s in result.steps})
+    local = run(related, budget=12, trust_radius=1)
+    assert local.spent == 12
+
+
+def test_walk_options_are_refused(related: InMemoryEvidence) -> None:
+    with pytest.raises(InputError, match="--lookahead is an option of the walk"):
+        run(related, lookahead=2)
+    with pytest.raises(InputError, match="--max-params"):
+        run(related, max_params=10.0)
+
+
+class _FormulaEvaluator(PaidEvaluator):
+    """An evaluator of a space too large to tabulate: a known score function."""
+
+    def __init__(self, space: DesignSpace, budget: int, score: object) -> None:
+        super().__init__("big-target", budget)
+        self.space, self.score = space, score
+
+    def can_evaluate(self, uid: str) -> bool:
+        return uid.startswith(self.space.name + "/")
+
+    def _measure(self, uid: str) -> Evaluation:
+        s = self.score(key_of(uid))  # type: ignore[operator]
+        return Evaluation(uid=uid, score=s, valid=s, test=s)
+
+
+def test_a_space_too_large_to_enumerate() -> None:
+    dims = 8
+    space = DesignSpace.from_dict({"name": "big", "dimensions": [
+        {"name": f"x{i}", "choices": [f"c{j}" for j in range(8)]} for i in range(dims)]})
+    assert space.size() == 8 ** 8  # 16.8 million architectures
+    rng = np.random.default_rng(5)
+    effect = rng.standard_normal((dims, 8))
+
+    def score(key: str) -> float:
+        ch = key_choices(key)
+        return float(sum(effect[i][int(ch[f"x{i}"][1:])] for i in range(dims)))
+
+    draw = random.Random(0)
+    tables = {}
+    for t in ("s1", "s2"):
+        keys = {space.key({f"x{i}": f"c{draw.randrange(8)}" for i in range(dims)})
+                for _ in range(400)}
+        tables[t] = TaskTable(results={k: StoredResult(score=score(k)) for k in keys})
+    tables["big-target"] = TaskTable()
+    ev = InMemoryEvidence(space, tables)
+    budget = 20
+    res = refine(ev, RefineConfig(task="big-target", budget=budget, strategy="surrogate",
+                                  space="big"),
+                 _FormulaEvaluator(space, budget, score))
+    assert res.spent == budget
+    # far above what 20 random draws reach: the best of 2,000 random architectures
+    sample = [score(space.key({f"x{i}": f"c{draw.randrange(8)}" for i in range(dims)}))
+              for _ in range(2000)]
+    assert res.best.score > max(sample)
