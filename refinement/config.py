@@ -68,6 +68,9 @@ class RefineConfig(BaseModel):
         "bound (mean + 2 sd) or Thompson sampling")
     transfer: bool = Field(default=True, description="surrogate: use the sources (off: "
                            "knowledge-free Bayesian optimisation, the ablation)")
+    transfer_odds: Literal["even", "agreement"] = Field(
+        default="even", description="surrogate: prior odds of \"the sources transfer\" "
+        "against \"target only\": even, or the sources' agreement among themselves")
     portfolio: int = Field(default=2, ge=0, le=32, description="surrogate: first design "
                            "of this many architectures best across the sources (random "
                            "draws without transfer) before the acquisition takes over")

@@ -28,16 +28,18 @@ consensus and each source as the target's results come in (their posterior means
 the run's source weights, :meth:`Posterior.source_weights`). The residual ``f`` models
 the target itself over the design dimensions. The hyperparameters ``(rho, sf2, sn2)`` are
 chosen per model by type-II maximum likelihood over a fixed grid, and the two models are
-averaged by their marginal likelihoods (prior odds 1:1): when the sources do not predict
-the target, M0's evidence dominates and the surrogate is the target-only GP, which is
-the safety net. With ``transfer=False`` only M0 is used (knowledge-free BO).
+averaged by their marginal likelihoods (prior odds 1:1, or ``odds="agreement"``: prior
+``p(M1) = b0`` within [0.05, 0.95]): when the sources do not predict the target, M0's
+evidence dominates and the surrogate is the target-only GP, which is the safety net.
+With ``transfer=False`` only M0 is used (knowledge-free BO).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from statistics import NormalDist
 
 import numpy as np
@@ -124,24 +126,64 @@ class _Model:
 @dataclass
 class Posterior:
     """The surrogate's prediction over every candidate (latent values, normal-score
-    scale) and what it learnt of the sources."""
+    scale) and what it learnt of the sources. The sd of a candidate costs O(n^2) (n paid),
+    so it is computed where asked (:meth:`sds_at`), and expected improvement computes it
+    only for candidates whose bound (EI at the prior sd) can still beat the best so far."""
 
     mean: np.ndarray
-    sd: np.ndarray
     means: tuple[np.ndarray, ...]  # per model: M1 (if used), M0
-    sds: tuple[np.ndarray, ...]
+    prior_sds: tuple[np.ndarray, ...]  # per model: the sd before any result (an upper bound)
     probs: tuple[float, ...]       # posterior model probabilities, same order
     transfer_probability: float    # p(M1 | y): 0 without transfer
     source_coefficients: np.ndarray  # (b0 + b) w_s + d_s per source, M1's posterior mean
     best: float                    # the best paid normal score
+    sd_of: Callable[[int, np.ndarray], np.ndarray]  # (model, candidates) -> sd
 
-    def expected_improvement(self) -> np.ndarray:
-        """EI of the model mixture: ``sum_k p_k EI_k`` (EI is linear in the density)."""
-        out = np.zeros_like(self.mean)
-        for p, mu, sd in zip(self.probs, self.means, self.sds, strict=True):
+    def sds_at(self, idx: np.ndarray) -> tuple[np.ndarray, ...]:
+        return tuple(self.sd_of(k, idx) for k in range(len(self.means)))
+
+    @cached_property
+    def sds(self) -> tuple[np.ndarray, ...]:
+        return self.sds_at(np.arange(len(self.mean)))
+
+    @cached_property
+    def sd(self) -> np.ndarray:
+        """The mixture's sd (law of total variance over the models)."""
+        second = sum(p * (sd ** 2 + mu ** 2) for p, mu, sd in zip(self.probs, self.means,
+                                                                   self.sds, strict=True))
+        return np.sqrt(np.maximum(second - self.mean ** 2, 1e-12))
+
+    def _ei(self, idx: np.ndarray, sds: Sequence[np.ndarray]) -> np.ndarray:
+        out = np.zeros(len(idx))
+        for p, mu, sd in zip(self.probs, self.means, sds, strict=True):
             s = np.maximum(sd, 1e-9)
-            u = (mu - self.best) / s
+            u = (mu[idx] - self.best) / s
             out += p * (s * (u * norm_cdf(u) + norm_pdf(u)))
+        return out
+
+    def expected_improvement(self, allowed: np.ndarray | None = None,
+                             chunk: int = 2048) -> np.ndarray:
+        """EI of the model mixture, ``sum_k p_k EI_k`` (EI is linear in the density), for
+        the ``allowed`` candidates (all by default). EI grows with the sd, so EI at the
+        prior sd bounds it: candidates are scored exactly in the order of that bound,
+        chunk by chunk, until the bound falls below the best exact EI; the rest get -inf
+        (they cannot be the maximum)."""
+        n = len(self.mean)
+        every = np.arange(n)
+        bound = self._ei(every, [sd for sd in self.prior_sds])
+        if allowed is not None:
+            bound = np.where(allowed, bound, -np.inf)
+        order = np.argsort(-bound, kind="stable")
+        out = np.full(n, -np.inf)
+        top = -np.inf
+        for start in range(0, n, chunk):
+            idx = order[start:start + chunk]
+            idx = idx[np.isfinite(bound[idx]) & (bound[idx] >= top)]
+            if not len(idx):
+                break
+            exact = self._ei(idx, self.sds_at(idx))
+            out[idx] = exact
+            top = max(top, float(exact.max()))
         return out
 
     def upper_bound(self, kappa: float = 2.0) -> np.ndarray:
@@ -163,7 +205,8 @@ class TransferSurrogate:
     """
 
     def __init__(self, codes: np.ndarray, z: np.ndarray, weights: np.ndarray,
-                 transfer: bool = True) -> None:
+                 transfer: bool = True, odds: str = "even") -> None:
+        self.odds = odds
         self.codes = np.asarray(codes, dtype=np.int32)
         self.n, self.dims = self.codes.shape
         self.z = np.asarray(z, dtype=float).reshape(self.n, -1)
@@ -175,11 +218,18 @@ class TransferSurrogate:
             sd = m.std()
             self.m = (m - m.mean()) / sd if sd > 0 else m - m.mean()
             self.b0 = transfer_prior(self.z, self.weights)
+            # the transfer part of the kernel is F F' with F = [sqrt(sb2) m, sqrt(sd2/S) Z]
+            s = self.z.shape[1]
+            self.f = np.hstack([math.sqrt(SLOPE_VAR) * self.m[:, None],
+                                math.sqrt(SOURCE_VAR / s) * self.z])
         else:
             self.m = np.zeros(self.n)
             self.b0 = 0.0
+            self.f = np.zeros((self.n, 0))
         # Hamming distances of every candidate to each paid one, a column per paid
         self._hamming: dict[int, np.ndarray] = {}
+        self._h_cols: tuple[int, ...] = ()
+        self._h = np.zeros((self.n, 0), dtype=np.int8)
 
     def hamming_to(self, i: int) -> np.ndarray:
         h = self._hamming.get(i)
@@ -188,21 +238,29 @@ class TransferSurrogate:
             self._hamming[i] = h
         return h
 
+    def _hamming_matrix(self, paid: np.ndarray) -> np.ndarray:
+        """``(N, len(paid))`` Hamming distances, kept and extended as the paid set grows
+        (a run only ever appends to it)."""
+        key = tuple(int(i) for i in paid)
+        cached = self._h_cols
+        if key[:len(cached)] != cached:
+            cached, self._h = (), np.zeros((self.n, 0), dtype=np.int8)
+        if len(key) > len(cached):
+            new = [self.hamming_to(i) for i in key[len(cached):]]
+            self._h = np.concatenate([self._h, np.stack(new, axis=1)], axis=1)
+            self._h_cols = key
+        return self._h[:, :len(key)]
+
     def consensus(self) -> np.ndarray:
         """The prior mean's order before anything is paid: ``m(a)``."""
         return self.m
 
-    def _kernel_parts(self, rows: np.ndarray | slice, paid: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray]:
-        """``(H, T)``: Hamming distances and the transfer part ``sb2 m m' + sd2/S Z Z'``
-        between ``rows`` and the paid set."""
-        h = np.stack([self.hamming_to(int(i)) for i in paid], axis=1)[rows]
-        if not self.transfer:
-            return h, np.zeros(h.shape)
-        s = self.z.shape[1]
-        t = SLOPE_VAR * np.outer(self.m[rows], self.m[paid]) + \
-            (SOURCE_VAR / s) * (self.z[rows] @ self.z[paid].T)
-        return h, t
+    def _kernel_parts(self, paid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(H, T)`` among the paid set: Hamming distances and the transfer part
+        ``sb2 m m' + (sd2/S) Z Z'``."""
+        h = self._hamming_matrix(paid)[paid]
+        fp = self.f[paid]
+        return h, fp @ fp.T
 
     def _fit(self, transfer: bool, y: np.ndarray, h: np.ndarray, t: np.ndarray,
              mu: np.ndarray) -> _Model:
@@ -211,7 +269,7 @@ class TransferSurrogate:
         r = y - mu
         for rho in RHO_GRID:
             base = CONSTANT + (t if transfer else 0.0)
-            corr = rho ** h
+            corr = (rho ** np.arange(self.dims + 1))[h]
             for signal in SIGNAL_GRID:
                 for noise in NOISE_GRID:
                     k = base + signal * corr + noise * np.eye(n)
@@ -234,37 +292,48 @@ class TransferSurrogate:
         ys = normal_scores(y)
         if len(paid_idx) == 0:
             mean = self.b0 * self.m
-            sd = np.full(self.n, math.sqrt(CONSTANT + 1.0))
-            return Posterior(mean, sd, (mean,), (sd,), (1.0,),
-                             1.0 if self.transfer else 0.0,
-                             self.b0 * self.weights, -math.inf)
-        h_pp, t_pp = self._kernel_parts(paid_idx, paid_idx)
+            sd0 = np.full(self.n, math.sqrt(CONSTANT + 1.0))
+            return Posterior(mean, (mean,), (sd0,), (1.0,), 1.0 if self.transfer else 0.0,
+                             self.b0 * self.weights, -math.inf, lambda k, idx: sd0[idx])
+        h_pp, t_pp = self._kernel_parts(paid_idx)
         models = []
         if self.transfer:
             models.append(self._fit(True, ys, h_pp, t_pp, self.b0 * self.m[paid_idx]))
         models.append(self._fit(False, ys, h_pp, t_pp, np.zeros(len(ys))))
         logs = np.array([mo.log_ml for mo in models])
+        if len(models) == 2 and self.odds == "agreement":
+            # prior p(M1) = the sources' agreement b0 (kept within [0.05, 0.95])
+            p1 = min(0.95, max(0.05, self.b0))
+            logs = logs + np.log([p1, 1 - p1])
         probs = np.exp(logs - logs.max())
         probs /= probs.sum()
-        h_all, t_all = self._kernel_parts(slice(None), paid_idx)
-        means, sds = [], []
+        h_all = self._hamming_matrix(paid_idx)
+        fp = self.f[paid_idx]
+        prior_common = (self.f ** 2).sum(axis=1)
+        means, prior_sds, parts = [], [], []
         for mo in models:
-            k_star = CONSTANT + mo.signal * (mo.rho ** h_all)
-            prior_var = CONSTANT + mo.signal
+            # k(a, p) = c + sf2 rho^h(a, p) [+ F(a) F(p)'], rho^h by table lookup
+            table = mo.signal * mo.rho ** np.arange(self.dims + 1)
+            prior_var = np.full(self.n, CONSTANT + mo.signal)
             mu = np.zeros(self.n)
+            mean = CONSTANT * mo.alpha.sum() + table[h_all] @ mo.alpha
             if mo.transfer:
-                k_star = k_star + t_all
-                s = self.z.shape[1]
-                prior_var = prior_var + SLOPE_VAR * self.m ** 2 + \
-                    (SOURCE_VAR / s) * (self.z ** 2).sum(axis=1)
+                mean = mean + self.f @ (fp.T @ mo.alpha)
+                prior_var = prior_var + prior_common
                 mu = self.b0 * self.m
-            means.append(mu + k_star @ mo.alpha)
-            v = np.linalg.solve(mo.chol, k_star.T)
-            sds.append(np.sqrt(np.maximum(prior_var - (v * v).sum(axis=0), 1e-12)))
+            means.append(mu + mean)
+            prior_sds.append(np.sqrt(prior_var))
+            parts.append((np.linalg.inv(mo.chol), table, mo.transfer, prior_var))
+
+        def sd_of(k: int, idx: np.ndarray) -> np.ndarray:
+            inv, table, transfer, prior_var = parts[k]
+            rows = CONSTANT + table[h_all[idx]]
+            if transfer:
+                rows = rows + self.f[idx] @ fp.T
+            v = inv @ rows.T  # L^-1 K*': O(n^2) per candidate
+            return np.sqrt(np.maximum(prior_var[idx] - np.einsum("ij,ij->j", v, v), 1e-12))
+
         mean = sum(p * mu for p, mu in zip(probs, means, strict=True))
-        second = sum(p * (sd ** 2 + mu ** 2) for p, mu, sd in zip(probs, means, sds,
-                                                                   strict=True))
-        sd = np.sqrt(np.maximum(second - mean ** 2, 1e-12))
         coef = np.zeros(self.z.shape[1])
         p1 = 0.0
         if self.transfer:
@@ -273,8 +342,8 @@ class TransferSurrogate:
             d = (SOURCE_VAR / s) * (self.z[paid_idx].T @ mo.alpha)
             coef = (self.b0 + b) * self.weights + d
             p1 = float(probs[0])
-        return Posterior(mean, sd, tuple(means), tuple(sds), tuple(float(p) for p in probs),
-                         p1, coef, float(ys.max()))
+        return Posterior(mean, tuple(means), tuple(prior_sds), tuple(float(p) for p in probs),
+                         p1, coef, float(ys.max()), sd_of)
 
 
 def portfolio(z: np.ndarray, weights: np.ndarray, size: int,

@@ -175,7 +175,8 @@ class _Surrogate(RunLedger):
         w = np.array([self.weights[t] for t in self.table.tasks])
         self.z, self.w = z, w
         self.model = TransferSurrogate(_codes(self.space, keys), z, w,
-                                       transfer=bool(self.sources))
+                                       transfer=bool(self.sources),
+                                       odds=self.cfg.transfer_odds)
         if not self.keys:
             raise InputError("the target's space has no architecture that can be evaluated",
                              "check the target's space restriction")
@@ -247,10 +248,10 @@ class _Surrogate(RunLedger):
             return portfolio(self.z, self.w, n)
         return [int(i) for i in self.rng.choice(len(self.keys), size=n, replace=False)]
 
-    def acquire(self, post: Posterior) -> np.ndarray:
+    def acquire(self, post: Posterior, allowed: np.ndarray) -> np.ndarray:
         how = self.cfg.acquisition
         if how == "ei":
-            return post.expected_improvement()
+            return post.expected_improvement(allowed)
         if how == "ucb":
             return post.upper_bound()
         return post.thompson(self.rng)
@@ -276,7 +277,7 @@ class _Surrogate(RunLedger):
             if not allowed.any():
                 break
             post = self.model.posterior(rows, ys)
-            acq = self.acquire(post)
+            acq = self.acquire(post, allowed)
             tie = self.rng.random(len(acq))
             acq = np.where(allowed, acq, -np.inf)
             i = int(np.lexsort((tie, acq))[-1])  # max acquisition, then the seeded draw

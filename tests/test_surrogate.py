@@ -68,6 +68,10 @@ def test_posterior_believes_sources_that_predict_the_target() -> None:
     bad = TransferSurrogate(codes, noise, np.ones(3)).posterior(paid, truth[paid])
     assert good.transfer_probability > 0.9
     assert bad.transfer_probability < 0.5
+    # prior odds from the sources' own agreement: unrelated sources start out distrusted
+    sceptic = TransferSurrogate(codes, noise, np.ones(3), odds="agreement").posterior(
+        paid, truth[paid])
+    assert sceptic.transfer_probability < bad.transfer_probability
     # what the good posterior predicts ranks the space like the truth
     assert np.corrcoef(good.mean, truth)[0, 1] > 0.9
     ei = good.expected_improvement()
