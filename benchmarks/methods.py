@@ -41,5 +41,5 @@ BASELINES = {"retrieval": False, "random": True, "regevo": True, "tpe": True,
              "tpe-warm": True, "consensus": False}
 METHODS = [*MDESIGN_VARIANTS, *BASELINES]
 PLOT_METHODS = ["mdesign", "mdesign-reference", "mdesign-reference-nocal", "retrieval",
-                "random", "regevo", "tpe"]
+                "random", "regevo", "tpe", "mdesign-surrogate", "tpe-warm", "consensus"]
 DEFAULT_METHODS = ["mdesign", "mdesign-reference-nocal", "retrieval", "random", "regevo", "tpe"]

@@ -150,7 +150,8 @@ def plot(o: dict[str, Any], path: Path) -> None:
     # the main methods only (the ablations are in the table): a readable figure
     main = [m for m in o["methods"] if m in PLOT_METHODS] or o["methods"]
     colours = dict(zip(PLOT_METHODS, ["tab:blue", "tab:cyan", "tab:purple", "tab:gray",
-                                      "tab:orange", "tab:green", "tab:red"], strict=True))
+                                      "tab:orange", "tab:green", "tab:red", "black",
+                                      "tab:pink", "tab:olive"], strict=True))
     cols = min(3, len(tasks))
     rows_n = (len(tasks) + cols - 1) // cols
     fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.2 * rows_n), squeeze=False)
@@ -159,7 +160,8 @@ def plot(o: dict[str, Any], path: Path) -> None:
             curve = o["curves"].get(f"{task}|{method}")
             if curve:
                 ax.plot(range(1, len(curve) + 1), curve, label=method,
-                        color=colours.get(method), lw=2.2 if method == "mdesign" else 1.2)
+                        color=colours.get(method),
+                        lw=2.2 if method in ("mdesign", "mdesign-surrogate") else 1.2)
         best = o.get("space_best", {}).get(task)
         if best is not None:
             ax.axhline(best, color="black", ls=":", lw=1, label="space best")
