@@ -1,0 +1,85 @@
+"""The development protocol of the surrogate's defaults (docs/refinement.md, "Development
+protocol"): synthetic families only, never a reported benchmark.
+
+    python benchmarks/dev_protocol.py
+
+Families of :mod:`mdesign.benchmarks.transfer_family` with seeds 100 (shared share 0),
+105 (0.5) and 110 (1.0), 7 tasks each; targets t0-t2 with the other 6 as sources; 2 seeds;
+budgets 5/10/20/50 read from one run at 50. Criterion: the mean over all runs and budgets
+of log10 of the share (%) of the space at least as good as the returned architecture.
+Writes ``benchmarks/results/dev_protocol.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+from mdesign.benchmarks.report import RESULTS, machine
+from mdesign.benchmarks.transfer_family import family
+from mdesign.refinement.evaluators import BenchmarkEvaluator
+from mdesign.refinement.refine import RefineConfig, refine
+
+SHARES = {0.0: 100, 0.5: 105, 1.0: 110}  # shared share -> family seed
+BUDGETS = (5, 10, 20, 50)
+CONFIGS: dict[str, dict[str, Any]] = {
+    "EI, portfolio 2 (default)": {"strategy": "surrogate"},
+    "EI, portfolio 1": {"strategy": "surrogate", "portfolio": 1},
+    "EI, portfolio 4": {"strategy": "surrogate", "portfolio": 4},
+    "UCB, portfolio 2": {"strategy": "surrogate", "acquisition": "ucb"},
+    "Thompson, portfolio 2": {"strategy": "surrogate", "acquisition": "thompson"},
+    "EI, portfolio 2, trust radius 1": {"strategy": "surrogate", "trust_radius": 1},
+    "EI, portfolio 2, trust radius 2": {"strategy": "surrogate", "trust_radius": 2},
+    "EI, portfolio 2, agreement odds": {"strategy": "surrogate",
+                                        "transfer_odds": "agreement"},
+    "without transfer": {"strategy": "surrogate", "transfer": False},
+    "the walk (defaults)": {},
+}
+
+
+def main() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    t_all = time.perf_counter()
+    shares: dict[str, list[float]] = {c: [] for c in CONFIGS}
+    for share, seed in SHARES.items():
+        ev = family(share, tasks=7, seed=seed)
+        for target in ("t0", "t1", "t2"):
+            table = ev.oracle(target)
+            vals = np.array([e.score for e in table.values()])
+            for name, over in CONFIGS.items():
+                for s in (0, 1):
+                    oracle = BenchmarkEvaluator(None, target, max(BUDGETS), table=table)
+                    res = refine(ev, RefineConfig(task=target, budget=max(BUDGETS), seed=s,
+                                                  **over), oracle)
+                    scores = [st.score for st in res.steps]
+                    for b in BUDGETS:
+                        shares[name].append(float((vals >= max(scores[:b])).mean() * 100))
+    rows = [{"config": name, "runs": len(v), "mean_share": statistics.mean(v),
+             "mean_log10_share": statistics.mean(math.log10(x) for x in v)}
+            for name, v in shares.items()]
+    out = {"machine": machine(), "wall_s": round(time.perf_counter() - t_all, 1),
+           "rows": rows}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "dev_protocol.json").write_text(json.dumps(out, indent=1) + "\n")
+    lines = ["# Development protocol of the surrogate's defaults", "",
+             f"Machine: {out['machine']['cpu']}, {out['machine']['cores']} cores; wall time "
+             f"{out['wall_s']} s. Synthetic families only (seeds 100/105/110, shared share "
+             "0/0.5/1), 3 targets x 2 seeds x budgets 5/10/20/50 per configuration. Lower is "
+             "better.", "", "| configuration | mean share % | mean log10 share |",
+             "|---|---|---|"]
+    lines += [f"| {r['config']} | {r['mean_share']:.3f} | {r['mean_log10_share']:.3f} |"
+              for r in rows]
+    (RESULTS / "dev_protocol.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    main()
