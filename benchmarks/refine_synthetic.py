@@ -40,7 +40,8 @@ METHODS = {"mdesign-surrogate": {"strategy": "surrogate"},
 
 
 def paid_scores(ev: Any, method: str, task: str, seed: int, budget: int) -> list[float]:
-    oracle = BenchmarkEvaluator(None, task, budget, table=ev.oracle(task))
+    table = ev.oracle(task)
+    oracle = BenchmarkEvaluator(None, task, budget, table=table)
     over = METHODS[method]
     if over is not None:
         res = refine(ev, RefineConfig(task=task, budget=budget, seed=seed, **over), oracle)
@@ -48,8 +49,8 @@ def paid_scores(ev: Any, method: str, task: str, seed: int, budget: int) -> list
         for s in res.steps:
             seen.setdefault(s.uid, s.score)
         return list(seen.values())
-    space = ev.space(split_uid(next(iter(oracle._table)))[0])
-    uids = sorted(oracle._table)
+    uids = sorted(table)
+    space = ev.space(split_uid(uids[0])[0])
     if method == "random":
         baselines.random_search(space, oracle, seed, uids=uids)
     else:

@@ -84,10 +84,8 @@ SourceCache = dict[tuple[str, str], SourceScores]
 class SourceTable:
     """The sources' normal scores over the candidates (a row per candidate key)."""
 
-    def __init__(self, space: DesignSpace, sources: dict[str, SourceScores]) -> None:
-        self.space, self.tasks = space, list(sources)
-        self.onehot = OneHot(space)
-        self.sources = sources
+    def __init__(self, onehot: OneHot, sources: dict[str, SourceScores]) -> None:
+        self.onehot, self.tasks, self.sources = onehot, list(sources), sources
 
     def rows(self, keys: list[str]) -> np.ndarray:
         out = np.zeros((len(keys), len(self.tasks)))
@@ -125,10 +123,10 @@ def prior_weights(target: TaskInfo, sources: list[TaskInfo], columns: int
     return out, use_features
 
 
-def _codes(space: DesignSpace, keys: list[str]) -> np.ndarray:
+def _codes(space: DesignSpace, onehot: OneHot, keys: list[str]) -> np.ndarray:
     """``(N, n_dims)``: the index of each key's choice in every dimension."""
     per_dim: dict[str, dict[str, int]] = {}
-    for dim, choice in OneHot(space).columns:
+    for dim, choice in onehot.columns:
         index = per_dim.setdefault(dim, {})
         index[choice] = len(index)
     names = space.dimension_names
@@ -148,18 +146,18 @@ class _Surrogate(RunLedger):
         super().__init__(evaluator, CostModel(None, None), recorder, on_step)
         self.kb, self.cfg, self.space, self.usable = kb, config, space, usable
         tasks = candidate_sources(kb, target, space.name) if config.transfer else []
-        columns = len(OneHot(space).columns)
+        self.onehot = OneHot(space)
+        columns = len(self.onehot.columns)
         self.sources, self.used_features = prior_weights(target, tasks, columns) \
             if tasks else ([], False)
         self.weights = {s.task: s.weight for s in self.sources}
         cache = cache if cache is not None else {}
-        onehot = OneHot(space)
         for src in self.sources:
             if (src.task, space.name) not in cache:
                 cache[(src.task, space.name)] = SourceScores(
-                    onehot, kb.task_scores(src.task, space.name))
-        self.table = SourceTable(space, {s.task: cache[(s.task, space.name)]
-                                         for s in self.sources})
+                    self.onehot, kb.task_scores(src.task, space.name))
+        self.table = SourceTable(self.onehot, {s.task: cache[(s.task, space.name)]
+                                               for s in self.sources})
         self.enumerated = space.size() <= config.enumerate_limit
         self.keys: list[str] = []
         self.row: dict[str, int] = {}
@@ -174,7 +172,7 @@ class _Surrogate(RunLedger):
         z = self.table.rows(keys)
         w = np.array([self.weights[t] for t in self.table.tasks])
         self.z, self.w = z, w
-        self.model = TransferSurrogate(_codes(self.space, keys), z, w,
+        self.model = TransferSurrogate(_codes(self.space, self.onehot, keys), z, w,
                                        transfer=bool(self.sources),
                                        odds=self.cfg.transfer_odds)
         if not self.keys:
