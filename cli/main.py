@@ -19,7 +19,7 @@ from mdesign.cli.common import err_console, open_kb, print_json, print_rows, pro
 from mdesign.cli.generate import generate_cmd, generator_group
 from mdesign.cli.ghn import ghn_group
 from mdesign.cli.predictors import predict_cmd, predictor_group
-from mdesign.cli.refine import bench_group, refine_cmd, runs_group
+from mdesign.cli.refine import bench_group, refine_cmd, runs_group, suggest_cmd
 from mdesign.cli.tasks import export_cmd, task_group
 from mdesign.core.errors import InputError, MdesignError, exception_chain, shorten
 
@@ -330,7 +330,7 @@ def _read_query_file(path: Path) -> str:
 
 
 # The subcommand groups, defined in their own modules (which share mdesign.cli.common).
-for _command in (task_group, export_cmd, refine_cmd, runs_group, bench_group,
+for _command in (task_group, export_cmd, refine_cmd, suggest_cmd, runs_group, bench_group,
                  predictor_group, predict_cmd, ghn_group, generator_group, generate_cmd):
     cli.add_command(_command)
 

@@ -1,4 +1,5 @@
-"""``mdesign refine``, ``mdesign runs`` and ``mdesign bench refine``: parse, call, print."""
+"""``mdesign refine``, ``mdesign suggest``, ``mdesign runs`` and ``mdesign bench refine``:
+parse, call, print."""
 
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ _CHOICE_ORDER = {"expand": ("best", "current"),
                  "planner": ("residual", "fallback", "always", "off")}
 # Fields that no one option sets: train comes from --epochs, --train-seeds, --threads and
 # --ghn-init (below).
-_NOT_OPTIONS = {"train"}
+_NOT_OPTIONS = {"train", "evaluator_version"}
 
 # Where the options stand in --help (as they always have); an option not named here comes
 # after these.
@@ -181,6 +182,8 @@ def refine_cmd(ghn_init: str | None, resume_id: str | None, out: Path | None, qu
                        ghn_init=ghn_init, generator=fields["generator"])
     from mdesign.kb import KnowledgeBase
     from mdesign.refinement import report, runs
+    from mdesign.refinement.custom import is_custom
+    from mdesign.refinement.custom import version as custom_version
     from mdesign.refinement.evaluators import make_evaluator
     from mdesign.refinement.target import resolve
 
@@ -203,6 +206,9 @@ def refine_cmd(ghn_init: str | None, resume_id: str | None, out: Path | None, qu
             train = _train(epochs=epochs, seeds=train_seeds, threads=threads,
                            ghn=_ghn_folder(kb, ghn_init)) if evaluator == "train" else None
             config = _config(**fields, train=train)
+            if is_custom(config.evaluator):  # the run records what provided it
+                config = config.model_copy(
+                    update={"evaluator_version": custom_version(config.evaluator)})
         task = kb.task(config.task)
         if stored is None and config.generator:
             # an unknown or wrong-kind name fails before any evaluation
@@ -211,7 +217,8 @@ def refine_cmd(ghn_init: str | None, resume_id: str | None, out: Path | None, qu
             load_generator_meta(kb, config.generator)
         target = resolve(kb, config, task)  # the task and its space, once for the run
         ev = make_evaluator(kb, config.evaluator, target, config.budget, train=config.train,
-                            workers=workers, executor=executor, address=address)
+                            workers=workers, executor=executor, address=address,
+                            version=config.evaluator_version, resuming=stored is not None)
         table = None if quiet else StepTable()
         result = runs.execute(kb, config, ev, target=target, resume=stored, on_step=table)
     best = result.best
@@ -233,6 +240,38 @@ def refine_cmd(ghn_init: str | None, resume_id: str | None, out: Path | None, qu
     j = report.write_json(result, j)
     p = report.plot(result, p)
     click.echo(f"report: {j}\nplot:   {p}")
+
+
+@click.command("suggest")
+@click.option("--task", required=True, help="the task to design for (in the knowledge base)")
+@click.option("-n", "count", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="how many architectures")
+@click.option("--space", default=None, help="design space (default: the task's)")
+@click.option("--json", "as_json", is_flag=True, help="print the suggestions as JSON")
+def suggest_cmd(task: str, count: int, space: str | None, as_json: bool) -> None:
+    """The first design for TASK from the evidence alone (nothing is evaluated): a warm
+    start for NNI, Ray Tune or a loop of your own."""
+    from mdesign.refinement.suggest import suggest
+
+    with open_kb() as kb:
+        found = suggest(kb, task, count, space=space)
+    if as_json:
+        print_json(found.model_dump())
+        return
+    for note in found.notes:
+        click.echo(f"note: {note}")
+    top = sorted(found.sources, key=lambda s: -s.weight)[:3]
+    click.echo(f"{len(found.sources)} sources in {found.space}; heaviest: "
+               + ", ".join(f"{s.task} ({s.weight:.2f})" for s in top))
+    rows = []
+    for sg in found.suggestions:
+        measured = {t: v for t, v in sg.sources.items() if v.score is not None}
+        best_of = sorted(measured.items(), key=lambda kv: -kv[1].weight)[:3]
+        rows.append({"rank": sg.rank, "architecture": sg.uid, "predicted": sg.predicted,
+                     "measured by": len(measured),
+                     "heaviest sources' scores": ", ".join(
+                         f"{t} {v.score:.4f}" for t, v in best_of) or "-"})
+    print_rows(rows, f"suggestions for {task}")
 
 
 @click.group("runs")

@@ -27,6 +27,17 @@ class Evaluation(BaseModel):
     provenance: dict[str, Any] | None = None
 
 
+class Intent(BaseModel):
+    """Why a strategy asks for an architecture, told to the evaluator before it pays
+    (:meth:`Evaluator.intend`): the step's kind, the strategy's predicted score (or gain,
+    for a walk's edit) and uncertainty where it has them, and a sentence for people."""
+
+    kind: str
+    predicted: float | None = None
+    uncertainty: float | None = None
+    reason: str = ""
+
+
 class BudgetExhausted(MdesignError):
     """Raised instead of spending more than the budget."""
 
@@ -39,9 +50,14 @@ class Evaluator(Protocol):
     budget: int
     spent: int
     records_evidence: bool
+    spec: str  # what a stored run records as its evaluator, and a resume loads
     concurrent: bool  # whether evaluate_many evaluates a batch together
 
     def can_evaluate(self, uid: str) -> bool: ...
+
+    def intend(self, uid: str, intent: Intent) -> None:
+        """Hear why ``uid`` is about to be evaluated (an ask/tell evaluator hands it on)."""
+        ...
 
     def evaluate(self, uid: str) -> Evaluation: ...
 
@@ -85,6 +101,14 @@ class PaidEvaluator:
 
     def _measure(self, uid: str) -> Evaluation:
         raise NotImplementedError
+
+    @property
+    def spec(self) -> str:
+        """``python:MODULE:CLASS`` of this evaluator (the built-in ones say their name)."""
+        return f"python:{type(self).__module__}:{type(self).__qualname__}"
+
+    def intend(self, uid: str, intent: Intent) -> None:
+        """Nothing to do with it here; the ask/tell evaluator hands it on."""
 
     def _refusal(self, uid: str) -> InputError:
         return InputError(f"{uid} cannot be evaluated on {self.task!r}",

@@ -16,6 +16,12 @@
 * :mod:`~mdesign.refinement.evaluators`: the ``Evaluator`` protocol and the leave-one-task-out
   benchmark oracle;
 * :mod:`~mdesign.refinement.runs`: runs persisted in Neo4j, resume;
+* :mod:`~mdesign.refinement.asktell`: :class:`Refinement`, the same loop driven by
+  ``ask()``/``tell()`` from your own code (the Optuna sampler sits on it);
+* :mod:`~mdesign.refinement.custom`: evaluators of your own (``python:MODULE:CALLABLE``,
+  entry points of ``mdesign.evaluators``);
+* :mod:`~mdesign.refinement.suggest`: :func:`suggest`, a first design from the evidence
+  alone (``mdesign suggest``);
 * :mod:`~mdesign.refinement.report`: a run's JSON report and plot;
 * :mod:`~mdesign.refinement.export`: a run's best architecture as a standalone PyG module
   or a design config (``mdesign export``).
@@ -35,9 +41,11 @@ from typing import TYPE_CHECKING
 
 from mdesign.core.evaluation import Evaluator
 from mdesign.core.lazy import lazy_exports
+from mdesign.refinement.asktell import Proposal, Refinement
 from mdesign.refinement.candidates import Candidate
 from mdesign.refinement.config import RefineConfig, RefinementResult, RefinementStep, RunRecorder
 from mdesign.refinement.costs import CostModel
+from mdesign.refinement.custom import FunctionEvaluator
 from mdesign.refinement.evaluators import BenchmarkEvaluator, load_target_table, make_evaluator
 from mdesign.refinement.evidence import EvidenceReader, LookaheadGraph
 from mdesign.refinement.ledger import RunLedger
@@ -55,6 +63,7 @@ from mdesign.refinement.runs import (
     resumable,
 )
 from mdesign.refinement.sources import SourceInfo, choose_sources
+from mdesign.refinement.suggest import Suggestion, SuggestionSet, suggest
 from mdesign.refinement.surrogate import Posterior, TransferSurrogate, normal_scores, portfolio
 from mdesign.refinement.transfer import SourceCache, prior_weights
 
@@ -74,12 +83,15 @@ __all__ = [
     "CostModel",
     "Evaluator",
     "EvidenceReader",
+    "FunctionEvaluator",
     "GHNFilter",
     "InMemoryEvidence",
     "LookaheadGraph",
     "Posterior",
     "PredictedGains",
+    "Proposal",
     "RefineConfig",
+    "Refinement",
     "RefinementResult",
     "RefinementStep",
     "RunFailed",
@@ -92,6 +104,8 @@ __all__ = [
     "SourcePlanner",
     "StoredResult",
     "StoredRun",
+    "Suggestion",
+    "SuggestionSet",
     "TaskTable",
     "TransferSurrogate",
     "choose_sources",
@@ -105,6 +119,7 @@ __all__ = [
     "portfolio",
     "prior_weights",
     "resumable",
+    "suggest",
     "to_module",
     "to_yaml",
 ]

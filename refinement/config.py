@@ -84,7 +84,13 @@ class RefineConfig(BaseModel):
     evaluator: str = Field(default="benchmark", description="benchmark: the task's stored "
                            "results as a paid oracle, hidden from retrieval (leave one task "
                            "out); train: train each architecture on the task's data "
-                           "(`mdesign task add`)")
+                           "(`mdesign task add`); python:MODULE:CALLABLE, or the name of an "
+                           "`mdesign.evaluators` entry point: your own function of an "
+                           "architecture's choices, or Evaluator class")
+    evaluator_version: str | None = Field(
+        default=None, description="a user's evaluator (python:MODULE:CALLABLE or an "
+        "entry point): the version of the package that provided it, or the hash of its "
+        "module file; a resume refuses another")
     space: str | None = Field(default=None, description="design space (default: the "
                               "target's)")
     train: TrainConfig | None = Field(default=None, description="the train evaluator's "

@@ -12,6 +12,8 @@ from typing import Any
 from mdesign.core.errors import InputError
 from mdesign.core.evaluation import Evaluation, Evaluator, PaidEvaluator
 from mdesign.kb.knowledge_base import KnowledgeBase
+from mdesign.refinement.custom import is_custom
+from mdesign.refinement.custom import make as make_custom
 from mdesign.refinement.target import Target
 
 
@@ -36,6 +38,8 @@ class BenchmarkEvaluator(PaidEvaluator):
             table = load_target_table(kb, task)
         self._table = table
 
+    spec = "benchmark"  # type: ignore[assignment]
+
     def can_evaluate(self, uid: str) -> bool:
         return uid in self._table
 
@@ -59,13 +63,27 @@ EVALUATORS = ("benchmark", "train")
 
 def make_evaluator(kb: KnowledgeBase, name: str, target: Target, budget: int,
                    train: Any = None, workers: int = 1, executor: str = "local",
-                   address: str | None = None) -> Evaluator:
+                   address: str | None = None, version: str | None = None,
+                   resuming: bool = False) -> Evaluator:
     """The evaluator called ``name`` for the resolved ``target`` (the CLI's ``--evaluator``).
 
     ``train`` (a :class:`~mdesign.training.config.TrainConfig`; with ``ghn``, trainings
     start from the weights of that hypernetwork, :func:`~mdesign.predictors.ghn.ghn_initialiser`),
     ``workers``, ``executor`` and ``address`` configure ``train`` (see
-    :mod:`mdesign.training.executors`)."""
+    :mod:`mdesign.training.executors`). Any other name is a user's evaluator
+    (:mod:`~mdesign.refinement.custom`); ``resuming`` refuses one whose version is not
+    the stored run's ``version``."""
+    if name == "ask-tell":
+        raise InputError("this run was driven through ask/tell: its results came from "
+                         "the caller, so no evaluator can replay it here",
+                         "resume it from Python: mdesign.refinement.Refinement.resume(kb, "
+                         "RUN_ID)")
+    if is_custom(name):
+        if executor != "local" or workers != 1 or address is not None:
+            raise InputError("--workers, --executor and --address are for real training",
+                             "add --evaluator train, or drop them")
+        return make_custom(name, target.task.name, budget, target.space,
+                           stored_version=version, resuming=resuming)
     if name == "benchmark":
         if executor != "local" or workers != 1 or address is not None:
             raise InputError("--workers, --executor and --address are for real training",
@@ -81,4 +99,4 @@ def make_evaluator(kb: KnowledgeBase, name: str, target: Target, budget: int,
             initialise = ghn_initialiser(train.ghn)
         return TrainEvaluator(kb, target.task.name, budget, target.space, train, workers=workers,
                               executor=executor, address=address, initialise=initialise)
-    raise InputError(f"unknown evaluator {name!r}", f"choose from {', '.join(EVALUATORS)}")
+    raise AssertionError(name)  # is_custom covers every other name

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from mdesign.core.evaluation import Evaluation, Evaluator
+from mdesign.core.evaluation import Evaluation, Evaluator, Intent
 from mdesign.refinement.config import RefinementStep, RunRecorder
 from mdesign.refinement.costs import CostModel
 
@@ -27,6 +27,14 @@ class RunLedger:
         self.eval_time = 0.0
         self.weights: dict[str, float] = {}
         self.stall = 0  # paid evaluations since the last new best
+
+    def intend(self, uid: str, kind: str, reason: str, predicted: float | None = None,
+               uncertainty: float | None = None) -> None:
+        """Tell the evaluator why ``uid`` comes next (before it is paid for; an ask/tell
+        run hands this on as the proposal's explanation). Nothing for one already paid."""
+        if uid not in self.seen:
+            self.evaluator.intend(uid, Intent(kind=kind, predicted=predicted,
+                                              uncertainty=uncertainty, reason=reason))
 
     def evaluate(self, uid: str) -> Evaluation:
         t = time.perf_counter()

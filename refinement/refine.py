@@ -109,6 +109,8 @@ class _Refinement(RunLedger):
             for uid in pick_anchors(firsts, pool(), cfg.anchors, cfg.seed):
                 if self.evaluator.spent >= self.evaluator.budget and uid not in self.seen:
                     break
+                self.intend(uid, "anchor", "anchor: paid to measure how alike the target "
+                            "and each candidate source rank architectures")
                 e = self.evaluate(uid)
                 self.record(self.step_of("anchor", e))
                 out[uid] = e.score
@@ -153,6 +155,8 @@ class _Refinement(RunLedger):
         for uid, predicted in self.assist.generate(self.seen, self.usable):
             if self.evaluator.spent >= self.evaluator.budget - 1:  # keep one for the start
                 break
+            self.intend(uid, "generated", "the generator's proposal for the task",
+                        predicted=predicted)
             e = self.evaluate(uid)
             self.record(self.step_of("generated", e, predicted=predicted))
 
@@ -163,6 +167,8 @@ class _Refinement(RunLedger):
     def jump(self) -> Evaluation:
         """Pay for the generator's next proposal (the walk then expands the best seen)."""
         uid, predicted = self.assist.next_proposal(self.seen)
+        self.intend(uid, "generated", f"the walk stalled for {self.stall} evaluations: the "
+                    "generator's next proposal", predicted=predicted)
         e = self.evaluate(uid)
         self.stall = 0  # the next proposal needs another `generator_patience` failures
         self.record(self.step_of("generated", e, predicted=predicted))
@@ -192,6 +198,7 @@ class _Refinement(RunLedger):
             raise InputError("no source's best architectures can be evaluated on the target",
                              "check the target's space restriction")
         uid = bests[0][1]
+        why = f"start: the best architecture of the most similar source, {bests[0][0]}"
         if cfg.start != "best":
             votes: dict[str, dict[str, float]] = {}
             for task, u, _ in bests:
@@ -205,6 +212,8 @@ class _Refinement(RunLedger):
                 cand = space.uid(space.canonical_form(voted))
                 if self.usable(cand):
                     uid = cand
+                    why = "start: the per-dimension vote of the sources' best architectures"
+        self.intend(uid, "start", why)
         e = self.evaluate(uid)
         if limited:  # the start's measured costs calibrate the sources' cost scales
             probe = Candidate(uid, key_of(uid), 0, None)
@@ -422,6 +431,10 @@ def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
             want = min(config.batch, evaluator.budget - evaluator.spent)
             picked = run.assist.narrow(run.choose(centre, run.assist.pool(want)), want)
             assert picked
+            for c, predicted, _ in picked:
+                run.intend(c.uid, "edit", f"edit {c.dimension}: {c.from_choice} -> "
+                           f"{c.to_choice} ({c.hops} edit(s)) of {centre}; the sources' "
+                           f"weighted gain {predicted:+.4g}", predicted=predicted)
             evaluations = run.evaluate_many([c.uid for c, _, _ in picked])
             gains = [run.observe(centre, c, e) for (c, _, _), e in zip(picked, evaluations,
                                                                         strict=True)]

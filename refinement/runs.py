@@ -32,6 +32,7 @@ from mdesign.kb import settings
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.observations import record_observations
 from mdesign.kb.repositories import RunSummary
+from mdesign.refinement.custom import describe, is_custom
 from mdesign.refinement.refine import (
     PlannerCache,
     RefineConfig,
@@ -244,7 +245,8 @@ def _mark_interrupted(connection: settings.Connection, run_id: str) -> bool:
 def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
             target: Target | None = None, resume: StoredRun | None = None,
             on_step: Callable[[RefinementStep], None] | None = None,
-            planners: PlannerCache | None = None) -> RefinementResult:
+            planners: PlannerCache | None = None,
+            on_run: Callable[[str], None] | None = None) -> RefinementResult:
     """Run (or resume) a refinement, persisting it step by step.
 
     A clean interruption (Ctrl-C) stops it within seconds, even in the middle of a
@@ -258,7 +260,8 @@ def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
     (:func:`~mdesign.refinement.target.resolve`; resolved here if not given). What the
     run paid for is recorded as the target's observations (when the evaluator
     ``records_evidence``) from the evaluator's own ledger, which a resumed run's
-    ``restore`` fills with its earlier evaluations."""
+    ``restore`` fills with its earlier evaluations. ``on_run`` hears the run's id as soon
+    as it is stored."""
     if resume is not None:
         config = resume.config
         store = RunStore.reopen(kb, resume)
@@ -267,7 +270,18 @@ def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
     else:
         target = check_input(kb, config, target)  # refused input leaves no run behind
         config = config.model_copy(update={"space": target.space_name})
+        if not is_custom(config.evaluator) and evaluator.spec != config.evaluator:
+            # an evaluator of one's own given from Python: the run says which, so that a
+            # resume does not replay another one
+            spec, found = describe(evaluator)
+            config = config.model_copy(update={"evaluator": spec,
+                                               "evaluator_version": found})
+        elif config.evaluator_version is None and evaluator.spec == config.evaluator \
+                and is_custom(config.evaluator):
+            config = config.model_copy(update={"evaluator_version": describe(evaluator)[1]})
         store = RunStore.create(kb, config, target.space_name)
+    if on_run is not None:
+        on_run(store.id)
     try:
         with _interruptible(kb):
             result = refine(kb, config, evaluator, on_step=on_step, recorder=store,

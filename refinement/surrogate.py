@@ -153,6 +153,13 @@ class Posterior:
                                                                    self.sds, strict=True))
         return np.sqrt(np.maximum(second - self.mean ** 2, 1e-12))
 
+    def sd_at(self, i: int) -> float:
+        """The mixture's sd at candidate ``i`` alone (O(n^2), not the whole space's)."""
+        sds = self.sds_at(np.array([i]))
+        second = sum(p * (sd[0] ** 2 + mu[i] ** 2) for p, mu, sd in zip(self.probs, self.means,
+                                                                         sds, strict=True))
+        return float(np.sqrt(max(second - self.mean[i] ** 2, 1e-12)))
+
     def _ei(self, idx: np.ndarray, sds: Sequence[np.ndarray]) -> np.ndarray:
         out = np.zeros(len(idx))
         for p, mu, sd in zip(self.probs, self.means, sds, strict=True):

@@ -312,6 +312,8 @@ def refine_surrogate(kb: EvidenceReader, config: RefineConfig, evaluator: Evalua
         recorder.sources(run.sources)
     stopped = "budget spent"
     for i in run.first_design():
+        run.intend(run.uid(i), "design", "first design: best across the sources"
+                   if run.sources else "first design: a seeded random draw (no transfer)")
         e = run.evaluate(run.uid(i))
         run.record(run.step_of("design", e))
     step_times: list[float] = []
@@ -328,6 +330,11 @@ def refine_surrogate(kb: EvidenceReader, config: RefineConfig, evaluator: Evalua
         if not picked:
             stopped = "no untried candidate"
             break
+        for i, acq, mean, post in picked:
+            run.intend(run.uid(i), "search", f"{config.acquisition} {acq:.4g} over the "
+                       f"unpaid candidates; p(the sources transfer) "
+                       f"{post.transfer_probability:.2f}", predicted=round(mean, 6),
+                       uncertainty=round(post.sd_at(i), 6))
         evaluations = run.evaluate_many([run.uid(i) for i, *_ in picked])
         post = picked[0][3]
         if run.sources:

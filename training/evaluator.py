@@ -38,6 +38,7 @@ def _train_job(space_definition: dict, data: TaskData, config: TrainConfig, vers
 
 class TrainEvaluator(PaidEvaluator):
     records_evidence = True
+    spec = "train"  # type: ignore[assignment]
 
     def __init__(self, kb: KnowledgeBase, task: str, budget: int, space: DesignSpace,
                  config: TrainConfig | None = None, workers: int = 1,

@@ -1,0 +1,95 @@
+"""Ask/tell over the refinement loop, on in-memory evidence (no server)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from mdesign.core.errors import InputError
+from mdesign.refinement.asktell import Refinement
+from mdesign.refinement.evaluators import BenchmarkEvaluator
+from mdesign.refinement.memory import InMemoryEvidence
+from mdesign.refinement.refine import RefineConfig, refine
+
+from tests.test_refine_memory import SPACE, TASKS, _table
+
+
+@pytest.fixture(scope="module")
+def evidence() -> InMemoryEvidence:
+    return InMemoryEvidence(SPACE, {t: _table(t, *p) for t, p in TASKS.items()})
+
+
+@pytest.mark.parametrize("strategy", ["walk", "surrogate"])
+def test_ask_tell_proposes_what_refine_pays_for(evidence: InMemoryEvidence,
+                                                strategy: str) -> None:
+    cfg = RefineConfig(task="target", budget=10, strategy=strategy, seed=3)
+    table = evidence.oracle("target")
+    direct = refine(evidence, cfg, BenchmarkEvaluator(None, "target", 10, table=table))
+    asked = []
+    with Refinement(evidence, cfg) as run:
+        while (p := run.ask()) is not None:
+            assert p.choices == dict(SPACE.parse_key(p.uid.split("/", 1)[1]))
+            assert p.reason
+            asked.append(p)
+            run.tell(p, table[p.uid].model_dump())
+        result = run.result()
+    assert [p.uid for p in asked] == [s.uid for s in direct.steps]
+    assert result.best.uid == direct.best.uid
+    assert [s.kind for s in result.steps] == [p.kind for p in asked]
+    if strategy == "surrogate":
+        assert all(p.uncertainty is not None and p.uncertainty > 0
+                   for p in asked if p.kind == "search")
+
+
+def test_second_ask_without_tell_is_refused_and_batch_allows_several(
+        evidence: InMemoryEvidence) -> None:
+    table = evidence.oracle("target")
+    with Refinement(evidence, RefineConfig(task="target", budget=6)) as run:
+        first = run.ask()
+        assert first is not None
+        with pytest.raises(InputError, match="out for evaluation"):
+            run.ask()
+        run.tell(first, table[first.uid].score)
+        assert run.ask() is not None
+    with Refinement(evidence, RefineConfig(task="target", budget=8, batch=3)) as run:
+        p = run.ask()
+        while p is not None and p.kind != "edit":
+            run.tell(p, table[p.uid].score)
+            p = run.ask()
+        assert p is not None
+        out = [p, run.ask(), run.ask()]  # a batch of three is out together
+        assert len({q.uid for q in out if q is not None}) == 3
+        # another thread tells while this one waits
+        threading.Timer(0.2, lambda: [run.tell(q, table[q.uid].score) for q in out]).start()
+        assert run.ask(wait=True) is not None
+
+
+def test_foreign_results_are_kept_and_bad_tells_refused(evidence: InMemoryEvidence) -> None:
+    table = evidence.oracle("target")
+    cfg = RefineConfig(task="target", budget=6)
+    direct = refine(evidence, cfg, BenchmarkEvaluator(None, "target", 6, table=table))
+    later = direct.steps[-1].uid
+    with Refinement(evidence, cfg) as run:
+        run.tell(later, table[later].score)  # known before the loop asks for it
+        with pytest.raises(InputError, match="already told"):
+            run.tell(later, 0.5)
+        with pytest.raises(InputError, match="not an architecture"):
+            run.tell("other/agg=add", 0.5)
+        asked = []
+        while (p := run.ask()) is not None:
+            asked.append(p.uid)
+            run.tell(p, table[p.uid].score)
+    assert later not in asked  # answered from what was told
+    assert asked == [s.uid for s in direct.steps if s.uid != later]
+
+
+def test_failed_result_and_loop_errors_reach_the_caller(evidence: InMemoryEvidence) -> None:
+    with Refinement(evidence, RefineConfig(task="target", budget=3)) as run:
+        p = run.ask()
+        assert p is not None
+        e = run.tell(p, float("nan"))
+        assert e.failed and e.score == 0.0
+    with pytest.raises(InputError, match="walk"), Refinement(
+            evidence, RefineConfig(task="target", budget=3, strategy="surrogate",
+                                   lookahead=2)) as run:
+        run.ask()
