@@ -34,7 +34,7 @@ def progress_bar(description: str) -> Iterator[Any]:
     state: dict[str, Any] = {}
 
     def callback(label: str, done: int, total: int) -> None:
-        if not err_console.is_terminal:
+        if not err_console.is_terminal or OUTPUT["verbosity"] < 0:
             return
         if "bar" not in state:
             state["bar"] = Progress(TextColumn("{task.description}"), BarColumn(),
@@ -74,11 +74,37 @@ def validated(model: Any, command: str, **values: Any) -> Any:
                          f"see `mdesign {command} --help` for {option}") from None
 
 
+# Set by the group's global options (`mdesign --format csv ...`, `-v`, `-q`).
+OUTPUT: dict[str, Any] = {"format": "table", "verbosity": 0}
+
+
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
+def say(message: str) -> None:
+    """An informational line on stderr (silenced by ``-q``)."""
+    if OUTPUT["verbosity"] >= 0:
+        click.echo(message, err=True)
+
+
 def print_rows(rows: list[dict[str, Any]], title: str | None = None) -> None:
+    """Rows as a table (default), CSV or JSON (``mdesign --format``). No rows: the table
+    says ``(no rows)``, CSV prints nothing, JSON ``[]``."""
+    how = OUTPUT["format"]
+    if how == "json":
+        print_json(rows)
+        return
+    if how == "csv":
+        if rows:
+            import csv
+
+            columns = list(dict.fromkeys(c for r in rows for c in r))
+            writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+            writer.writeheader()
+            for r in rows:
+                writer.writerow({c: _csv_cell(r.get(c)) for c in columns})
+        return
     if not rows:
         console.print("(no rows)")
         return
@@ -99,3 +125,44 @@ def _cell(v: Any) -> str:
     if isinstance(v, (list, dict)):
         return json.dumps(v, default=str)
     return "" if v is None else str(v)
+
+
+def _csv_cell(v: Any) -> Any:
+    if isinstance(v, (list, dict)):
+        return json.dumps(v, default=str)
+    return "" if v is None else v
+
+
+def confirm_or_exit(prompt: str) -> None:
+    """Ask ``prompt``; anything but yes (a "no", or no answer at the end of input) exits
+    with status 1 and "nothing changed". Ctrl-C at the prompt stays an interruption."""
+    try:
+        confirmed = click.confirm(prompt)
+    except click.exceptions.Abort as exc:
+        if not isinstance(exc.__context__, EOFError):
+            raise
+        confirmed = False
+    if not confirmed:
+        click.echo("nothing changed", err=True)
+        sys.exit(1)
+
+
+def model_delete_command(kind: str, what: str) -> click.Command:
+    """``mdesign predictor|ghn|generator delete NAME``: the stored model, its embeddings
+    and generations (one transaction), then its checkpoint folder."""
+
+    @click.command("delete")
+    @click.argument("name")
+    @click.option("--yes", is_flag=True, help="do not ask for confirmation")
+    def delete(name: str, yes: bool) -> None:
+        from mdesign.kb.deletion import delete_model
+
+        if not yes:
+            confirm_or_exit(f"delete {what} {name!r}?")
+        with open_kb() as kb:
+            d = delete_model(kb, name, kind)
+        click.echo(f"{what} {d.name} deleted: {d.embeddings} embeddings, {d.generations} "
+                   "generations" + (f", folder {d.folder}" if d.folder else ""))
+
+    delete.help = f"Delete the stored {what} NAME (its embeddings and generations too)."
+    return delete

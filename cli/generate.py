@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import click
-from mdesign.cli.common import open_kb, print_json, print_rows, progress_bar, validated
+from mdesign.cli.common import (
+    model_delete_command,
+    open_kb,
+    print_json,
+    print_rows,
+    progress_bar,
+    validated,
+)
 
 
 @click.group("generator")
@@ -116,3 +123,6 @@ def generate_cmd(task: str | None, n: int, name: str, scale: float, decay: float
     where = "not stored" if no_store else f"stored as generation {result.id}"
     click.echo(f"{len(result.architectures)} of {n} returned; {result.valid}/{result.samples} "
                f"samples valid, {result.unique} unique; {result.seconds} s; {where}")
+
+
+generator_group.add_command(model_delete_command("generator", "generator"))

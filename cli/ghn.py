@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from mdesign.cli.common import open_kb, progress_bar
+from mdesign.cli.common import model_delete_command, open_kb, print_json, print_rows, progress_bar
 
 
 @click.group("ghn")
@@ -56,20 +56,32 @@ def ghn_train(task: str, name: str, space: str, steps: int, archs_per_step: int,
 @click.option("--task", default=None, help="default: the task the hypernetwork learned")
 @click.option("--split", type=click.Choice(["val", "test"]), default="val",
               show_default=True)
-def ghn_score(name: str, archs: tuple[str, ...], task: str | None, split: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def ghn_score(name: str, archs: tuple[str, ...], task: str | None, split: str,
+              as_json: bool) -> None:
     """Accuracy of architectures under generated weights (no training)."""
-    import torch
     from mdesign.cli.predictors import parse_keys
-    from mdesign.predictors.ghn import ghn_scores, load_ghn
-    from mdesign.tasks.store import load_task
+    from mdesign.predictors.meta import load_meta
 
-    torch.set_num_threads(1)
     with open_kb() as kb:
+        load_meta(kb, name, expect="ghn")  # a wrong name or kind fails before torch loads
+        import torch
+        from mdesign.predictors.ghn import ghn_scores, load_ghn
+        from mdesign.tasks.store import load_task
+
+        torch.set_num_threads(1)
         ghn, meta = load_ghn(kb, name)
         space = meta.spaces[0]
         keys = parse_keys(kb, space, archs)
         data = load_task(kb, task or meta.tasks[0])
         model_dim = int(meta.metrics.get("settings", {}).get("model_dim", 128))
         scores = ghn_scores(ghn, kb.space(space), data, keys, split, model_dim)
-    for k, s in zip(keys, scores, strict=True):
-        click.echo(f"{s:.4f}\t{space}/{k}")
+    out = [{"uid": f"{space}/{k}", "score": round(float(s), 6), "split": split}
+           for k, s in zip(keys, scores, strict=True)]
+    if as_json:
+        print_json(out)
+    else:
+        print_rows(out, "scores under generated weights")
+
+
+ghn_group.add_command(model_delete_command("ghn", "graph hypernetwork"))

@@ -15,7 +15,14 @@ from typing import Any
 
 import click
 from mdesign import cypher
-from mdesign.cli.common import err_console, open_kb, print_json, print_rows, progress_bar
+from mdesign.cli.common import (
+    OUTPUT,
+    err_console,
+    open_kb,
+    print_json,
+    print_rows,
+    progress_bar,
+)
 from mdesign.cli.generate import generate_cmd, generator_group
 from mdesign.cli.ghn import ghn_group
 from mdesign.cli.predictors import predict_cmd, predictor_group
@@ -26,10 +33,22 @@ from mdesign.core.errors import InputError, MdesignError, exception_chain, short
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mdesign")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True,
+              help="more detail on stderr: -v mdesign's log, -vv the Neo4j driver's too")
+@click.option("-q", "--quiet", is_flag=True, help="only data and errors: no notes, no "
+              "progress bars")
+@click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]),
+              default="table", show_default=True,
+              help="how commands print rows of data")
+def cli(verbose: int, quiet: bool, output_format: str) -> None:
     """mdesign: design neural networks from edit-effect evidence stored in Neo4j."""
+    OUTPUT["format"] = output_format
+    OUTPUT["verbosity"] = -1 if quiet else verbose
     # The driver logs connection failures itself; mdesign reports them as one line.
-    logging.getLogger("neo4j").setLevel(logging.CRITICAL)
+    logging.getLogger("neo4j").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
+    if verbose:
+        logging.basicConfig(level=logging.INFO if verbose == 1 else logging.DEBUG,
+                            format="%(name)s: %(message)s")
 
 
 # -- db ------------------------------------------------------------------------------------
@@ -263,9 +282,9 @@ def _parse_param(text: str) -> tuple[str, Any]:
                    "else a string")
 @click.option("--json", "as_json", is_flag=True, help="print rows as JSON")
 @click.option("--list", "list_queries", is_flag=True,
-              help="list the named queries (internal ones, which write, with --all)")
+              help="list the queries for people, with their parameters and defaults")
 @click.option("--all", "list_all", is_flag=True,
-              help="with --list: list the internal queries too")
+              help="with --list: every named query, those mdesign runs itself too")
 @click.option("--show", is_flag=True, help="print the query's Cypher instead of running it")
 @click.option("--file", "query_file", type=click.Path(path_type=Path),
               help="run your own Cypher from this file (UTF-8) instead of a named query")
@@ -285,11 +304,7 @@ def query_cmd(name: str | None, params: tuple[str, ...], as_json: bool, list_que
                              "pass either NAME or --file PATH")
         text, label = _read_query_file(query_file), f"from {query_file}"
     elif list_queries or not name:
-        for n in cypher.names():
-            if cypher.is_internal(n) and not list_all:
-                continue
-            first = cypher.description(n).splitlines()
-            click.echo(f"{n:28s} {first[0] if first else ''}")
+        _list_queries(list_all, as_json)
         return
     else:
         text, label = cypher.load(name), repr(name)
@@ -300,12 +315,45 @@ def query_cmd(name: str | None, params: tuple[str, ...], as_json: bool, list_que
         raise InputError(f"query {name!r} is internal: it writes to the knowledge base "
                          "and mdesign runs it itself", "pass --allow-write to run it anyway")
     values = dict(_parse_param(p) for p in params)
+    if name and query_file is None:
+        values = {**cypher.defaults(name), **values}
+        for key, (low, high) in cypher.bounds(name).items():
+            v = values.get(key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and \
+                    not low <= v <= high:
+                raise InputError(f"query {name!r}: {key}={v} is outside {low}..{high}",
+                                 f"pass --param {key}=N with {low} <= N <= {high}")
     with open_kb() as k:
+        if name and query_file is None and cypher.is_public(name):
+            for key in ("task", "task_a", "task_b"):
+                if isinstance(values.get(key), str):
+                    k.task(values[key])  # an unknown task is an error, not "no rows"
         rows = k.run_cypher(text, values, label=label, read_only=not allow_write)
     if as_json:
         print_json(rows)
     else:
         print_rows(rows, name)
+
+
+def _list_queries(list_all: bool, as_json: bool) -> None:
+    """The public queries with their parameters, defaults and full descriptions (with
+    ``--all``: every named query, internal ones too)."""
+    shown = [n for n in cypher.names() if list_all or cypher.is_public(n)]
+    entries = [{"name": n, "parameters": {p: cypher.defaults(n).get(p, "(required)")
+                                          for p in cypher.parameters(n)},
+                "internal": cypher.is_internal(n), "description": cypher.description(n)}
+               for n in shown]
+    if as_json:
+        print_json(entries)
+        return
+    for e in entries:
+        params = ", ".join(p if v == "(required)" else f"{p}={json.dumps(v)}"
+                           for p, v in e["parameters"].items())
+        click.echo(f"{e['name']}({params})" + ("  [internal: writes]" if e["internal"]
+                                                else ""))
+        for line in e["description"].splitlines():
+            click.echo(f"    {line}")
+        click.echo("")
 
 
 def _read_query_file(path: Path) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
-from mdesign.cli.common import open_kb
+from mdesign.cli.common import model_delete_command, open_kb, print_json, print_rows
 
 # mdesign.predictors.adaptation's choices, spelled here so that the CLI starts without torch
 # (a test keeps the two equal)
@@ -49,14 +49,18 @@ def predictor_train(name: str, space: str, tasks: str | None, archs: int,
 
 
 @predictor_group.command("list")
-def predictor_list() -> None:
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def predictor_list(as_json: bool) -> None:
     """Stored predictors, with their spaces and tasks."""
 
     with open_kb() as kb:
         rows = kb.predictors.list()
-    for r in rows:
-        click.echo(f"{r['name']}\t{r['type']}\t{r['created']}\t{','.join(r['spaces'])}\t"
-                   f"{len(r['tasks'])} tasks\t{r['path']}")
+    if as_json:
+        print_json(rows)
+        return
+    print_rows([{"name": r["name"], "type": r["type"], "created": r["created"],
+                 "spaces": ",".join(r["spaces"]), "tasks": len(r["tasks"]),
+                 "path": r["path"]} for r in rows], "predictors")
 
 
 @predictor_group.command("embed")
@@ -77,7 +81,8 @@ def predictor_embed(name: str, space: str, archs: int) -> None:
 @predictor_group.command("like")
 @click.argument("uid")
 @click.option("-k", type=int, default=10, show_default=True)
-def predictor_like(uid: str, k: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def predictor_like(uid: str, k: int, as_json: bool) -> None:
     """Architectures like UID, by cosine similarity of stored embeddings."""
     from mdesign.core.errors import InputError
 
@@ -86,8 +91,11 @@ def predictor_like(uid: str, k: int) -> None:
     if not rows:
         raise InputError(f"{uid} has no stored embedding",
                          "run `mdesign predictor embed` on its space first")
-    for r in rows:
-        click.echo(f"{r['similarity']:.4f}\t{r['uid']}")
+    out = [{"uid": r["uid"], "similarity": round(r["similarity"], 6)} for r in rows]
+    if as_json:
+        print_json(out)
+    else:
+        print_rows(out, f"architectures like {uid}")
 
 
 def parse_keys(kb: Any, space: str, archs: Sequence[str]) -> list[str]:
@@ -123,17 +131,26 @@ def parse_keys(kb: Any, space: str, archs: Sequence[str]) -> list[str]:
                    "embedding (task); task and score heads (heads); a ridge mixture of the "
                    "trained tasks' predictions (transfer), plus the embedding (probe); or "
                    "the best by cross-validation on the results (auto)")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
 def predict_cmd(task: str, archs: tuple[str, ...], name: str, space: str | None,
-                finetune_on: int, adapt: str) -> None:
+                finetune_on: int, adapt: str, as_json: bool) -> None:
     """Predicted score of architectures on TASK (1 = the task's best, 0 = its worst)."""
-    from mdesign.predictors import store
-    from mdesign.predictors.predictor import predict_scores
+    from mdesign.predictors.meta import load_meta
 
     with open_kb() as kb:
-        _, meta = store.load_meta(kb, name)
+        _, meta = load_meta(kb, name)  # a wrong name fails before torch loads
+        from mdesign.predictors.predictor import predict_scores
+
         space = space or meta.spaces[0]
         keys = parse_keys(kb, space, archs)
         scores = predict_scores(kb, name, task, space, keys, finetune_on=finetune_on,
                                 adapt_how=adapt)
-    for k, s in zip(keys, scores, strict=True):
-        click.echo(f"{s:.4f}\t{space}/{k}")
+    out = [{"uid": f"{space}/{k}", "predicted": round(float(s), 6)}
+           for k, s in zip(keys, scores, strict=True)]
+    if as_json:
+        print_json(out)
+    else:
+        print_rows(out, f"predicted scores on {task}")
+
+
+predictor_group.add_command(model_delete_command("performance", "predictor"))

@@ -10,7 +10,7 @@ from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 import click
-from mdesign.cli.common import open_kb, print_json, print_rows, validated
+from mdesign.cli.common import OUTPUT, open_kb, print_json, print_rows, validated
 from mdesign.core.errors import InputError
 from pydantic import ValidationError
 
@@ -51,31 +51,44 @@ def _runs_dir() -> Path:
 
 
 class StepTable:
-    """The live table of steps, one line per step (readable when piped, too)."""
+    """The live table of steps, built with rich: labelled columns, one row per step as it
+    happens (each row is a header-less table of the same column widths, so it reads the
+    same when piped), the full architecture key and the sources' weights by name."""
 
-    HEADER = (f"{'step':>4}  {'kind':6}  {'edit':42}  {'gain':>7}  {'score':>7}  "
-              f"{'best':>7}  top source weights")
+    COLUMNS = (("step", 4, "right"), ("kind", 9, "left"), ("edit", 30, "left"),
+               ("gain", 7, "right"), ("score", 7, "right"), ("best", 7, "right"),
+               ("architecture", 46, "left"), ("source weights", 40, "left"))
 
     def __init__(self) -> None:
         self.started = False
 
+    def _table(self, header: bool) -> Any:
+        from rich.table import Table
+
+        table = Table(box=None, show_header=header, header_style="bold", pad_edge=False,
+                      padding=(0, 1))
+        for name, width, justify in self.COLUMNS:
+            table.add_column(name, min_width=width, justify=justify,  # type: ignore[arg-type]
+                             overflow="fold")
+        return table
+
     def __call__(self, s: Any) -> None:
-        if not self.started:
-            click.echo(self.HEADER)
-            self.started = True
+        from mdesign.cli.common import console
+        from mdesign.core.space import key_of
+
+        edit = ""
         if s.dimension:
             edit = f"{s.dimension}: {s.from_choice} -> {s.to_choice}"
             if s.hops > 1:
                 edit += f" (+{s.hops - 1} more)"
-        else:
-            from mdesign.core.space import key_of
-
-            edit = key_of(s.uid)
         gain = "" if s.observed_gain is None else f"{s.observed_gain * 100:+.2f}"
         top = sorted(s.weights.items(), key=lambda kv: -kv[1])[:3]
-        weights = " ".join(f"{t} {w:.2f}" for t, w in top)
-        click.echo(f"{s.step:>4}  {s.kind:6}  {edit[:42]:42}  {gain:>7}  "
-                   f"{s.score * 100:7.2f}  {s.best_score * 100:7.2f}  {weights}")
+        table = self._table(header=not self.started)
+        self.started = True
+        table.add_row(str(s.step), s.kind, edit, gain, f"{s.score * 100:.2f}",
+                      f"{s.best_score * 100:.2f}", key_of(s.uid),
+                      ", ".join(f"{t} {w:.2f}" for t, w in top))
+        console.print(table, markup=False, highlight=False)
 
 
 # -- the options of `mdesign refine` --------------------------------------------------------
@@ -103,7 +116,9 @@ _HELP_ORDER = (
     "lookahead", "lookahead_engine", "expand", "planner", "planner_threshold",
     "planner_penalty", "predictor", "ghn", "ghn_pool", "ghn_init", "generator", "generated",
     "generator_patience", "calibrate", "window", "uncertainty", "backtrack", "max_params",
-    "max_latency", "space", "resume_id", "out", "quiet", "epochs", "train_seeds", "threads",
+    "max_latency", "space", "resume_id", "run_name", "run_tags", "out", "quiet", "as_json",
+    "epochs",
+    "train_seeds", "threads",
     "batch", "workers", "executor", "address",
 )
 
@@ -155,6 +170,12 @@ def _config_options(command: Callable[..., Any]) -> Callable[..., Any]:
               help="train evaluator: start every training from the weights this stored "
                    "graph hypernetwork generates")
 @click.option("--resume", "resume_id", default=None, help="continue a stored run")
+@click.option("--json", "as_json", is_flag=True,
+              help="print the run's report as JSON (no live table)")
+@click.option("--name", "run_name", default=None,
+              help="a name for the run (`mdesign runs list --name`)")
+@click.option("--tag", "run_tags", multiple=True, metavar="KEY=VALUE",
+              help="label the run (repeat for several)")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="directory of the JSON report and PNG plot [default: MDESIGN_HOME/runs]")
 @click.option("--quiet", is_flag=True, help="no live table")
@@ -171,7 +192,8 @@ def _config_options(command: Callable[..., Any]) -> Callable[..., Any]:
               show_default=True, help="train evaluator: where trainings run")
 @click.option("--address", default=None,
               help="Ray head node HOST:PORT to join (default: a private Ray instance)")
-def refine_cmd(ghn_init: str | None, resume_id: str | None, out: Path | None, quiet: bool,
+def refine_cmd(ghn_init: str | None, resume_id: str | None, as_json: bool,
+               run_name: str | None, run_tags: tuple[str, ...], out: Path | None, quiet: bool,
                epochs: int, train_seeds: int, threads: int, workers: int, executor: str,
                address: str | None, **fields: Any) -> None:
     """Refine an architecture for TASK from the evidence of similar tasks."""
@@ -190,6 +212,9 @@ def refine_cmd(ghn_init: str | None, resume_id: str | None, out: Path | None, qu
     if ghn_init and evaluator != "train":
         raise InputError("--ghn-init starts trainings: it needs --evaluator train",
                          "add --evaluator train, or drop --ghn-init")
+    tags = runs.parse_tags(run_tags)
+    if resume_id is not None and (run_name or tags):
+        raise InputError("--name and --tag label a new run", "drop them with --resume")
     if resume_id is None and (task is None or budget is None):
         raise InputError("refine needs a target task and a budget",
                          "pass --task NAME --budget B, or --resume RUN_ID")
@@ -219,8 +244,15 @@ def refine_cmd(ghn_init: str | None, resume_id: str | None, out: Path | None, qu
         ev = make_evaluator(kb, config.evaluator, target, config.budget, train=config.train,
                             workers=workers, executor=executor, address=address,
                             version=config.evaluator_version, resuming=stored is not None)
-        table = None if quiet else StepTable()
-        result = runs.execute(kb, config, ev, target=target, resume=stored, on_step=table)
+        table = None if quiet or as_json else StepTable()
+        result = runs.execute(kb, config, ev, target=target, resume=stored, on_step=table,
+                              name=run_name, tags=tags)
+    j, p = report.paths(out or _runs_dir(), result.run_id)
+    j = report.write_json(result, j)
+    p = report.plot(result, p)
+    if as_json:
+        click.echo(result.model_dump_json(indent=2))
+        return
     best = result.best
     click.echo("")
     click.echo(f"run {result.run_id}: {result.stopped} after {result.spent}/"
@@ -236,9 +268,6 @@ def refine_cmd(ghn_init: str | None, resume_id: str | None, out: Path | None, qu
     if best.params is not None:
         click.echo(f"  params {best.params:.4g}" + ("" if best.latency is None
                                                     else f", latency {best.latency:.4g}"))
-    j, p = report.paths(out or _runs_dir(), result.run_id)
-    j = report.write_json(result, j)
-    p = report.plot(result, p)
     click.echo(f"report: {j}\nplot:   {p}")
 
 
@@ -280,18 +309,87 @@ def runs_group() -> None:
 
 
 @runs_group.command("list")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--task", default=None, help="only runs of this target task")
+@click.option("--name", default=None, help="only runs of this name (refine --name)")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+              help="only runs with this tag (repeat: all of them)")
+@click.option("--status", type=click.Choice(["running", "interrupted", "finished", "failed"]),
+              default=None, help="only runs in this state")
 @click.option("--json", "as_json", is_flag=True)
-def runs_list(limit: int, as_json: bool) -> None:
-    """Refinement runs, newest first."""
+def runs_list(limit: int, task: str | None, name: str | None, tags: tuple[str, ...],
+              status: str | None, as_json: bool) -> None:
+    """Refinement runs, newest first: name, task, evaluator, status, spent/budget, best
+    validation and test, duration, start, tags."""
     from mdesign.refinement import runs
 
+    wanted = runs.parse_tags(tags)
     with open_kb() as kb:
-        rows = runs.list_runs(kb, limit)
+        rows = runs.list_runs(kb, limit, task=task, name=name, status=status, tags=wanted)
+    if as_json or OUTPUT["format"] != "table":  # raw values for machines
+        print_rows(rows) if not as_json else print_json(rows)
+        return
+    print_rows([{"id": r["id"], "name": r["name"] or "", "task": r["task"],
+                 "evaluator": r["evaluator"], "status": r["status"],
+                 "spent": f"{r['spent'] or 0}/{r['budget']}",
+                 "best valid": _pct(r["best_valid"] if r["best_valid"] is not None
+                                    else r["best_score"]),
+                 "best test": _pct(r["best_test"]),
+                 "duration": _duration(r["seconds"]), "started": (r["started"] or "")[:19],
+                 "tags": " ".join(r["tags"])} for r in rows], "refinement runs")
+
+
+def _pct(v: float | None) -> str:
+    return "" if v is None else f"{v * 100:.2f}"
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    m, s = divmod(int(seconds), 60)
+    return f"{m // 60}h{m % 60:02d}m" if m >= 60 else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+@runs_group.command("compare")
+@click.argument("run_ids", nargs=-1, required=True)
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
+              help="where to write the best-so-far plot (default: the runs folder)")
+@click.option("--json", "as_json", is_flag=True)
+def runs_compare(run_ids: tuple[str, ...], plot_path: Path | None, as_json: bool) -> None:
+    """Runs side by side (configuration, outcome) and one plot of their best-so-far
+    curves."""
+    from mdesign.refinement import report, runs
+
+    with open_kb() as kb:
+        stored = [runs.load_run(kb, r) for r in run_ids]
+    table = report.comparison(stored)
     if as_json:
-        print_json(rows)
-    else:
-        print_rows(rows, "refinement runs")
+        print_json(table)
+        return
+    fields = list(table[0])
+    print_rows([{"": f, **{f"{i + 1}. {row['id']}": row[f] for i, row in enumerate(table)}}
+                for f in fields if f != "id"], "runs compared")
+    path = plot_path or (_runs_dir() / ("compare-" + "-".join(r[-6:] for r in run_ids)
+                                        + ".png"))
+    click.echo(f"plot: {report.plot_comparison(stored, path)}")
+
+
+@runs_group.command("delete")
+@click.argument("run_ids", nargs=-1, required=True)
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def runs_delete(run_ids: tuple[str, ...], yes: bool) -> None:
+    """Delete runs and their steps (one transaction). What they recorded as evidence of
+    their task stays: `mdesign task forget` removes that."""
+    from mdesign.refinement import runs
+
+    if not yes:
+        from mdesign.cli.common import confirm_or_exit
+
+        confirm_or_exit(f"delete {len(run_ids)} run(s) and their steps?")
+    with open_kb() as kb:
+        gone = runs.delete_runs(kb, list(run_ids))
+    click.echo(f"deleted {len(gone)} run(s) and {sum(gone.values())} step(s); the "
+               "evidence they recorded stays")
 
 
 @runs_group.command("show")

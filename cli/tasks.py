@@ -19,7 +19,8 @@ def task_group() -> None:
 @click.option("--data", "source", required=True,
               help="a torch.save'd PyG Data/list/dataset, a TU folder, a CSV folder, or "
                    "builtin:mutag | builtin:karate | builtin:sbm[:BLOCKS:SIZE]")
-@click.option("--kind", required=True, help="node, graph or link")
+@click.option("--kind", required=True, type=click.Choice(["node", "graph", "link"]),
+              help="node, graph or link")
 def task_add(name: str, source: str, kind: str) -> None:
     """Validate DATA, store it and add task NAME with its meta-features."""
     from mdesign.cli.extras import TRAIN, require
@@ -58,6 +59,28 @@ def task_forget(name: str, yes: bool) -> None:
                f"{report.edits} edits recomputed ({report.gains} kept)")
 
 
+@task_group.command("delete")
+@click.argument("name")
+@click.option("--with-imported", is_flag=True,
+              help="also delete the task's imported results (re-import to restore them)")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def task_delete(name: str, with_imported: bool, yes: bool) -> None:
+    """Delete task NAME and everything recorded for it: its runs, what trainings recorded
+    (gains recomputed), generations for it, its stored data; with --with-imported its
+    imported results and gains too. Interrupted, run it again; no other task changes."""
+    from mdesign.cli.common import confirm_or_exit, progress_bar
+    from mdesign.kb.deletion import delete_task
+
+    if not yes:
+        confirm_or_exit(f"delete task {name!r} and everything recorded for it?")
+    with open_kb() as kb, progress_bar(f"deleting {name}") as bar:
+        d = delete_task(kb, name, imported=with_imported, progress=bar)
+    click.echo(f"task {d.task} deleted: {d.runs} runs ({d.steps} steps), "
+               f"{d.recorded_results} recorded and {d.imported_results} imported results, "
+               f"{d.gains} gains, {d.generations} generations"
+               + (f", data folder {d.data_folder}" if d.data_folder else ""))
+
+
 @click.command("export")
 @click.argument("run_id")
 @click.option("--format", "fmt", type=click.Choice(["pytorch", "yaml"]), default="pytorch",
@@ -73,10 +96,23 @@ def export_cmd(run_id: str, fmt: str, out: Path | None, in_dim: int | None,
     from mdesign.kb.settings import is_safe_name, safe_name, write_atomically
     from mdesign.refinement.export import design_config, to_module, to_yaml
 
-    with open_kb() as kb:
-        config = design_config(kb, run_id, in_dim, out_dim)
     stem = run_id if is_safe_name(run_id) else safe_name(run_id)  # never a path of its own
     path = out or Path(f"{stem}.{'py' if fmt == 'pytorch' else 'yaml'}")
-    text = to_module(config, code_version()) if fmt == "pytorch" else to_yaml(config)
+    weights_name, note, state = None, None, None
+    with open_kb() as kb:
+        config = design_config(kb, run_id, in_dim, out_dim)
+        if fmt == "pytorch":
+            from mdesign.refinement.export import trained_weights
+
+            state, _, note = trained_weights(kb, run_id)
+    if state is not None:
+        import torch
+
+        weights_name = path.with_suffix(".pt").name
+        write_atomically(path.with_name(weights_name), lambda tmp: torch.save(state, tmp))
+    text = to_module(config, code_version(), weights_name) if fmt == "pytorch" \
+        else to_yaml(config)
     write_atomically(path, lambda tmp: tmp.write_text(text))
     click.echo(f"wrote {path} ({config['architecture_uid']})")
+    if note:
+        click.echo(f"{note}" + (f"; {path.with_name(weights_name)}" if weights_name else ""))

@@ -14,6 +14,13 @@ that writes (``CREATE``, ``MERGE``, ``SET``, ``DELETE``, ``REMOVE``) or creates 
 GDS projection carries a line ``// internal`` in its header: mdesign runs it itself,
 while ``mdesign query`` hides it from ``--list`` and refuses it without ``--allow-write``
 (:func:`is_internal`).
+
+The read queries meant for people carry ``// public`` (:func:`is_public`): ``mdesign query
+--list`` shows those, with their parameters. Their headers may give defaults and bounds of
+parameters, which ``mdesign query`` applies (Cypher itself has no parameter defaults)::
+
+    // defaults: limit=10, k=2
+    // bounds: k=1..4, limit=1..10000
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 _INTERNAL = re.compile(r"^\s*//\s*@?internal\b", re.IGNORECASE)
+_PUBLIC = re.compile(r"^\s*//\s*public\s*$", re.IGNORECASE)
+_DEFAULTS = re.compile(r"^\s*//\s*defaults:\s*(.+)$", re.IGNORECASE)
+_BOUNDS = re.compile(r"^\s*//\s*bounds:\s*(.+)$", re.IGNORECASE)
 
 
 @functools.cache
@@ -80,13 +90,63 @@ def strip_comments(text: str) -> str:
     return "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("//"))
 
 
-def description(name: str) -> str:
-    """The leading comment block of a query file, without the ``//`` markers."""
+def _header(name: str) -> list[str]:
     lines = []
     for ln in load(name).splitlines():
         if not ln.lstrip().startswith("//"):
             break
-        lines.append(ln.lstrip()[2:].strip())
+        lines.append(ln)
+    return lines
+
+
+def is_public(name: str) -> bool:
+    """Whether the named query is one for people (``// public`` in its header)."""
+    return any(_PUBLIC.match(ln) for ln in _header(name))
+
+
+def _pairs(name: str, pattern: re.Pattern[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for ln in _header(name):
+        m = pattern.match(ln)
+        if m:
+            for item in m.group(1).split(","):
+                key, _, value = item.partition("=")
+                out[key.strip()] = value.strip()
+    return out
+
+
+def defaults(name: str) -> dict[str, Any]:
+    """The defaults of the query's parameters, from its ``// defaults:`` line."""
+    return dict(_defaults(name))  # a copy: callers may change it
+
+
+@functools.cache
+def _defaults(name: str) -> dict[str, Any]:
+    import json
+
+    out: dict[str, Any] = {}
+    for key, raw in _pairs(name, _DEFAULTS).items():
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def bounds(name: str) -> dict[str, tuple[int, int]]:
+    """Integer bounds of the query's parameters, from its ``// bounds:`` line."""
+    out = {}
+    for key, raw in _pairs(name, _BOUNDS).items():
+        low, _, high = raw.partition("..")
+        out[key] = (int(low), int(high))
+    return out
+
+
+def description(name: str) -> str:
+    """The leading comment block of a query file, without the ``//`` markers and the
+    ``public``/``defaults``/``bounds`` lines."""
+    lines = [ln.lstrip()[2:].strip() for ln in _header(name)
+             if not (_PUBLIC.match(ln) or _DEFAULTS.match(ln) or _BOUNDS.match(ln))]
     return "\n".join(lines).strip()
 
 

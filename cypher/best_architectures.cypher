@@ -5,9 +5,12 @@
 // $task: task name; $limit: how many rows.
 // Optional result properties (std, costs, seeds) are read from properties(r): a store
 // that never held one gives null, without Neo4j's unknown-property warning.
+// public
+// defaults: limit=10
+// bounds: limit=1..100000
 MATCH ()-[r:RESULT]->()
 WHERE r.task = $task AND r.score IS NOT NULL
-WITH r ORDER BY r.task, r.score DESC LIMIT $limit
+WITH r ORDER BY r.task, r.score DESC LIMIT toInteger($limit)
 WITH startNode(r) AS a, r, properties(r) AS p
 RETURN a.uid AS uid, a.space AS space, a.key AS key, r.score AS score,
        p.valid AS valid, p.test AS test, p.valid_std AS valid_std, p.test_std AS test_std,

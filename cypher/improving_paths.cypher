@@ -3,6 +3,9 @@
 // of the path's edit gains). Quantifier bounds must be literals, so each path length
 // has its own branch, and a branch longer than $k is cut off before it expands.
 // $uid: start architecture; $task: task name; $k: max edits (1..4); $limit: rows.
+// public
+// defaults: k=2, limit=10
+// bounds: k=1..4, limit=1..100000
 MATCH (c:Architecture {uid: $uid})
 CALL (c) {
   MATCH p = ANY SHORTEST (c)((x:Architecture)-[e:EDIT]-(y:Architecture)
@@ -37,4 +40,4 @@ WITH m, p, reduce(s = 0.0, i IN range(0, length(p) - 1) |
 RETURN m.uid AS target, m.key AS key, length(p) AS hops, total AS total_gain,
        [n IN nodes(p) | n.uid] AS path
 ORDER BY total_gain DESC, hops, target
-LIMIT $limit
+LIMIT toInteger($limit)

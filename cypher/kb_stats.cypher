@@ -1,6 +1,7 @@
 // Statistics of the knowledge base: counts of architectures, tasks, results, edits and
 // stored gains, per space and per task (the per-task counts are kept on the Task nodes
 // by the importers and the evidence builder).
+// public
 CALL () { MATCH (a:Architecture) RETURN count(a) AS architectures }
 CALL () { MATCH (t:Task) RETURN count(t) AS tasks, sum(coalesce(t.evidence_edits, 0)) AS gains }
 CALL () { MATCH ()-[r:RESULT]->() RETURN count(r) AS results }

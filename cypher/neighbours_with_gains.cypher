@@ -4,6 +4,7 @@
 // representation describes it (`dimension`, `from_choice`, `to_choice`); walking it
 // backwards swaps the choices and negates the gain.
 // $uid: architecture uid (space/key); $tasks: list of task names.
+// public
 MATCH (c:Architecture {uid: $uid})-[e:EDIT]-(m:Architecture)
 WITH c, e, m, startNode(e) = c AS forward
 RETURN m.uid AS uid, m.key AS key, e.dimension AS dimension,

@@ -1,10 +1,20 @@
 // The tasks most similar to one task: Spearman rank correlation of scores over shared
 // architectures (as in task_similarity), for every other task with at least 3 shared
-// architectures, highest first.
+// architectures, highest first. Reads the similarities cached at import (SIMILARITY
+// relationships, kb/similarity.py) and computes on the fly those of tasks whose results
+// changed since.
 // $task: task name; $limit: rows.
+// public
+// defaults: limit=5
+// bounds: limit=1..100000
 MATCH (t:Task {name: $task}), (o:Task)
 WHERE o <> t
-CALL (t, o) {
+OPTIONAL MATCH (t)-[c:SIMILARITY]->(o)
+CALL (t, o, c) {
+  WITH c WHERE c IS NOT NULL
+  RETURN c.spearman AS spearman, c.shared AS shared
+  UNION
+  WITH t, o, c WHERE c IS NULL
   MATCH (t)<-[ra:RESULT]-(a:Architecture)-[rb:RESULT]->(o)
   WITH a, avg(ra.score) AS x, avg(rb.score) AS y
   ORDER BY x
@@ -24,4 +34,4 @@ CALL (t, o) {
 WITH t, o, spearman, shared WHERE shared >= 3
 RETURN t.name AS task_a, o.name AS task_b, spearman, shared
 ORDER BY spearman DESC, task_b
-LIMIT $limit
+LIMIT toInteger($limit)

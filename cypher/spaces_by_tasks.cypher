@@ -1,5 +1,6 @@
 // Design spaces ordered by how many tasks have results in them (most first): where a
 // target without results of its own is refined by default.
+// public
 MATCH (s:Space)
 CALL (s) {
   MATCH (t:Task) WHERE EXISTS { MATCH (t)<-[:RESULT]-(a:Architecture) WHERE a.space = s.name }

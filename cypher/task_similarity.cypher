@@ -2,6 +2,7 @@
 // architectures both have results for (ties get average ranks; several sources of one
 // architecture are averaged). GDS computes the Pearson correlation of the ranks.
 // $task_a, $task_b: task names.
+// public
 MATCH (ta:Task {name: $task_a})<-[ra:RESULT]-(a:Architecture)-[rb:RESULT]->(tb:Task {name: $task_b})
 WITH a, avg(ra.score) AS x, avg(rb.score) AS y
 ORDER BY x

@@ -67,9 +67,8 @@ def main(trials: int = 12, plot: str | None = None) -> None:
         import matplotlib
 
         matplotlib.use("Agg")
-        from optuna.visualization.matplotlib import plot_optimization_history
-
         from matplotlib.ticker import MaxNLocator
+        from optuna.visualization.matplotlib import plot_optimization_history
 
         ax = plot_optimization_history(list(studies.values()))
         ax.set_title(f"{TASK}: mdesign's sampler vs TPE")

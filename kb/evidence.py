@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mdesign.kb.knowledge_base import GAIN_PREFIX, KnowledgeBase
+from mdesign.kb.similarity import refresh_similarities
 from pydantic import BaseModel
 
 
@@ -119,11 +120,14 @@ def build_cypher(kb: KnowledgeBase, space: str, tasks: Sequence[str],
 
 
 def store_counts(kb: KnowledgeBase, counts: dict[str, int]) -> None:
+    """Store the tasks' counts and refresh their cached similarities (their results
+    were just imported)."""
     results = {r["task"]: r["results"]
                for r in kb.query("task_result_counts", tasks=list(counts))}
     kb.query_rows("set_task_counts", [
         {"task": t, "results": results.get(t, 0), "evidence_edits": n}
         for t, n in counts.items()])
+    refresh_similarities(kb, list(counts))
 
 
 BUILDERS = {"python": build_python, "cypher": build_cypher}

@@ -179,8 +179,10 @@ class KnowledgeBase:
         """Run the named query ``cypher/NAME.cypher`` with parameters; rows as dicts.
 
         Any shipped query, internal (writing) ones included: this is mdesign's own path.
+        A parameter left out takes the default its header declares (``// defaults:``).
         """
-        return self.run_cypher(cypher.load(name), params, label=repr(name))
+        return self.run_cypher(cypher.load(name), {**cypher.defaults(name), **params},
+                               label=repr(name))
 
     def run_cypher(self, text: str, params: dict[str, Any], *, label: str,
                    read_only: bool = False) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from mdesign.core.space import DesignSpace, key_of
 from mdesign.kb.evidence import GAIN_PREFIX, edit_gain
 from mdesign.kb.importers.common import architecture_row
 from mdesign.kb.knowledge_base import KnowledgeBase
+from mdesign.kb.similarity import forget_similarities
 from pydantic import BaseModel
 
 
@@ -77,6 +78,9 @@ def _by_source(results: Sequence[Sequence[Any]], imported_only: bool = False
 
 
 def _refresh_counts(kb: KnowledgeBase, task: str) -> None:
+    """The task's counts after its results changed; its cached similarities go (they
+    are computed on the fly until the next import refreshes them)."""
+    forget_similarities(kb, [task])
     results = kb.query("task_result_counts", tasks=[task])[0]["results"]
     kb.query_rows("set_task_counts", [{"task": task, "results": results, "evidence_edits":
                                        kb.query("task_gain_count", task=task)[0]["n"]}])

@@ -24,13 +24,19 @@ class KnowledgeBase(Protocol):
 class RunSummary(TypedDict):
     """One row of ``mdesign runs list`` (``run_list.cypher``)."""
     id: str
+    name: str | None
     task: str
+    evaluator: str
     status: str
     budget: int
     spent: int | None
     best_uid: str | None
     best_score: float | None
+    best_valid: float | None
+    best_test: float | None
+    seconds: int | None
     started: str | None
+    tags: list[str]
 
 
 class StoredRunRow(TypedDict):
@@ -79,9 +85,10 @@ class RunRepository:
         self.kb = kb
 
     def create(self, run_id: str, task: str, space: str, budget: int, evaluator: str,
-               config: str) -> bool:
+               config: str, name: str | None = None, tags: list[str] | None = None) -> bool:
         """A new running run; False when ``task`` is unknown (nothing stored)."""
         return bool(self.kb.query("run_create", id=run_id, task=task, space=space,
+                                  name=name, tags=tags or [],
                                   budget=budget, evaluator=evaluator, config=config))
 
     def set_sources(self, run_id: str, sources: list[dict[str, Any]]) -> None:
@@ -100,9 +107,17 @@ class RunRepository:
         rows = self.kb.query("run_get", id=run_id)
         return StoredRunRow(run=rows[0]["run"], steps=rows[0]["steps"]) if rows else None
 
-    def list(self, limit: int = 50) -> list[RunSummary]:
-        """The latest runs, newest first."""
-        return self.kb.query("run_list", limit=limit)  # type: ignore[return-value]
+    def list(self, limit: int = 50, task: str | None = None, name: str | None = None,
+             status: str | None = None, tags: list[str] | None = None) -> list[RunSummary]:
+        """The latest runs, newest first, optionally only those of ``task``, ``name``,
+        ``status`` and holding every one of ``tags`` (``key=value``)."""
+        return self.kb.query("run_list", limit=limit, task=task, name=name,  # type: ignore[return-value]
+                             status=status, tags=tags or [])
+
+    def delete(self, run_ids: list[str]) -> dict[str, int]:
+        """Delete runs and their steps in one transaction: run id -> steps deleted (ids
+        not stored are absent)."""
+        return {r["id"]: r["steps"] for r in self.kb.query("run_delete", ids=run_ids)}
 
 
 class PredictorRepository:

@@ -23,38 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from mdesign.core.errors import InputError
 from mdesign.core.space import DesignSpace
 from mdesign.kb import settings
 from mdesign.kb.knowledge_base import KnowledgeBase, code_version
 from mdesign.predictors.encoder import PerformancePredictor
 from mdesign.predictors.graph import FEATURES, OP_VOCAB, architecture_graph
 from mdesign.predictors.hypernetwork import GraphHyperNetwork
-from pydantic import BaseModel
+from mdesign.predictors.meta import PredictorMeta, load_meta, predictor_dir, unreadable
 from torch_geometric.data import Data
-
-
-class PredictorMeta(BaseModel):
-    name: str
-    # "performance", "ghn" (a graph hypernetwork, mdesign.predictors.ghn) or "generator"
-    # (an architecture generator, mdesign.generation)
-    type: str = "performance"
-    version: str
-    created: str
-    config: dict[str, int]
-    spaces: list[str]
-    tasks: list[str]
-    kinds: dict[str, str] = {}
-    metrics: dict[str, Any] = {}
-
-
-def predictor_dir(name: str) -> Path:
-    if not name.replace("-", "_").isidentifier():
-        raise InputError(f"predictor name {name!r} must be letters, digits, '-' or '_'",
-                         "choose another name")
-    # a safe slug plus a hash, whatever the name holds: never a path of its own, never
-    # the `graphs` cache
-    return settings.confined(settings.home() / "predictors", settings.safe_name(name))
 
 
 def save(kb: KnowledgeBase, model: torch.nn.Module, meta: PredictorMeta) -> Path:
@@ -68,34 +44,6 @@ def save(kb: KnowledgeBase, model: torch.nn.Module, meta: PredictorMeta) -> Path
         "type": meta.type, "config": json.dumps(meta.config),
         "metrics": json.dumps(meta.metrics)})
     return folder
-
-
-def _unreadable(name: str, folder: Path, err: Exception) -> InputError:
-    return InputError(f"predictor {name!r} at {folder} cannot be read "
-                      f"({str(err).splitlines()[0]})", "train it again")
-
-
-def load_meta(kb: KnowledgeBase, name: str,
-              expect: str | None = None) -> tuple[Path, PredictorMeta]:
-    """A stored predictor's folder and metadata, without its weights; with ``expect``
-    (``performance``, ``ghn`` or ``generator``), one of that type."""
-    row = kb.predictors.get(name)
-    if row is None:
-        train = {"ghn": "ghn train", "generator": "generator train"}.get(expect or "",
-                                                                          "predictor train")
-        raise InputError(f"no predictor named {name!r}", f"train one with `mdesign {train}`")
-    folder = Path(row["props"]["path"])
-    try:
-        meta = PredictorMeta.model_validate_json((folder / "meta.json").read_text())
-    except (OSError, ValueError) as err:
-        raise _unreadable(name, folder, err) from err
-    if expect is not None and meta.type != expect:
-        what = {"ghn": "a graph hypernetwork", "performance": "a performance predictor",
-                "generator": "an architecture generator"}
-        raise InputError(f"predictor {name!r} is {what.get(meta.type, meta.type)}, not "
-                         f"{what.get(expect, expect)}", "give the name of the right kind "
-                         "(`mdesign predictor list`)")
-    return folder, meta
 
 
 def load(kb: KnowledgeBase, name: str, expect: str = "performance",
@@ -116,7 +64,7 @@ def load(kb: KnowledgeBase, name: str, expect: str = "performance",
         model = build(**meta.config)
         model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
     except (OSError, ValueError, RuntimeError) as err:
-        raise _unreadable(name, folder, err) from err
+        raise unreadable(name, folder, err) from err
     model.eval()
     return model, meta
 

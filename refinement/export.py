@@ -29,11 +29,15 @@ and torch_geometric). ``build()`` returns the model; ``model(data)`` gives node 
 (link tasks).
 """
 
+from pathlib import Path
+
 import torch
 from torch import nn
 from torch_geometric import nn as gnn
 
 CONFIG = {config}
+# the trained weights' file, beside this one ({weights_note})
+WEIGHTS = {weights!r}
 
 
 class Op(nn.Module):
@@ -158,7 +162,9 @@ class GraphModel(nn.Module):
         return self.head(self.encoder(data.x, data.edge_index), data)
 
 
-def build(in_dim=CONFIG["in_dim"], out_dim=CONFIG["out_dim"]):
+def build(in_dim=CONFIG["in_dim"], out_dim=CONFIG["out_dim"], weights=True):
+    """The model; with ``weights`` (and a ``WEIGHTS`` file beside this one, written by
+    ``mdesign export`` when the run's best was trained), its trained weights loaded."""
     a, hp = CONFIG["architecture"], CONFIG["hyperparameters"]
     if CONFIG["family"] == "nas-bench-graph":
         enc = NasBenchGraphCell(a["link"], [a["op%d" % i] for i in range(1, 5)], in_dim,
@@ -167,7 +173,12 @@ def build(in_dim=CONFIG["in_dim"], out_dim=CONFIG["out_dim"]):
     else:
         enc = GraphGymEncoder(a, in_dim)
         width, pool = enc.out_dim, a["agg"]
-    return GraphModel(enc, Head(CONFIG["kind"], width, out_dim, pool))
+    model = GraphModel(enc, Head(CONFIG["kind"], width, out_dim, pool))
+    path = Path(__file__).with_name(WEIGHTS) if WEIGHTS else None
+    if weights and path is not None and path.exists():
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        model.eval()
+    return model
 
 
 if __name__ == "__main__":
@@ -227,8 +238,36 @@ def to_yaml(config: dict[str, Any]) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
-def to_module(config: dict[str, Any], version: str) -> str:
+def to_module(config: dict[str, Any], version: str, weights: str | None = None) -> str:
+    """The module file; ``weights``: the name of the state-dict file beside it."""
     title = (f"{config['architecture_uid']}: the best architecture of refinement run "
              f"{config['run_id']} on task {config['task']}")
-    return _MODULE.format(title=title, version=version,
+    note = "loaded by build()" if weights else "none: the run's best was not trained here"
+    return _MODULE.format(title=title, version=version, weights=weights, weights_note=note,
                           config=pprint.pformat(config, sort_dicts=True, width=88))
+
+
+def trained_weights(kb: Any, run_id: str) -> tuple[Any, float | None, str]:
+    """The weights of a run's best architecture as its training gave them: retrained with
+    the run's recorded configuration and first seed (training is seeded, so this is the
+    same model; the returned validation score says what it reached). ``(state dict or
+    None, validation, note)``; None with the reason when the run did not train (the
+    benchmark oracle, an evaluator of your own) or the training failed."""
+    run = load_run(kb, run_id)
+    if run.config.evaluator != "train" or not run.best_uid:
+        return None, None, (f"no trained weights: run {run_id} used the "
+                            f"{run.config.evaluator!r} evaluator, which trains nothing here")
+    from mdesign.training.trainer import train_weights
+
+    cfg = run.config.train or TrainConfig()
+    if cfg.ghn:
+        return None, None, ("no trained weights: the run's trainings started from a graph "
+                            "hypernetwork's weights; export does not retrain those")
+    space = kb.space(run.space)
+    state, seed_run = train_weights(space, space.parse_key(key_of(run.best_uid)),
+                                    load_task(kb, run.task), cfg)
+    if state is None:
+        return None, None, f"no trained weights: the training failed ({seed_run.reason})"
+    return state, seed_run.valid, (f"trained weights of seed {seed_run.seed} (validation "
+                                   f"{seed_run.valid:.4f}; the run's {cfg.seeds}-seed mean "
+                                   "is its stored score)")

@@ -49,6 +49,8 @@ _JSON_FIELDS = ("weights", "source_gains")
 
 class StoredRun(BaseModel):
     id: str
+    name: str | None = None
+    tags: list[str] = []
     task: str
     space: str
     status: str
@@ -85,10 +87,12 @@ class RunStore:
         self.spent: set[str] = set()
 
     @classmethod
-    def create(cls, kb: KnowledgeBase, config: RefineConfig, space: str) -> RunStore:
+    def create(cls, kb: KnowledgeBase, config: RefineConfig, space: str,
+               name: str | None = None, tags: dict[str, str] | None = None) -> RunStore:
         run_id = new_run_id(config.task)
         if not kb.runs.create(run_id, task=config.task, space=space, budget=config.budget,
-                              evaluator=config.evaluator, config=config.model_dump_json()):
+                              evaluator=config.evaluator, config=config.model_dump_json(),
+                              name=name, tags=tag_strings(tags)):
             raise InputError(f"unknown task {config.task!r}", "see `mdesign kb stats`")
         return cls(kb, run_id)
 
@@ -128,7 +132,8 @@ def load_run(kb: KnowledgeBase, run_id: str) -> StoredRun:
             s[f] = json.loads(s[f]) if s.get(f) else {}
         s.pop("run_id", None)
         parsed.append(RefinementStep(**s))
-    return StoredRun(id=run["id"], task=run["task"], space=run["space"], status=run["status"],
+    return StoredRun(id=run["id"], name=run.get("name"), tags=run.get("tags") or [],
+                     task=run["task"], space=run["space"], status=run["status"],
                      config=RefineConfig.model_validate_json(run["config"]),
                      budget=run["budget"], spent=run.get("spent") or 0,
                      best_uid=run.get("best_uid"), best_score=run.get("best_score"),
@@ -137,8 +142,37 @@ def load_run(kb: KnowledgeBase, run_id: str) -> StoredRun:
                      report=json.loads(run["report"]) if run.get("report") else None)
 
 
-def list_runs(kb: KnowledgeBase, limit: int = 50) -> list[RunSummary]:
-    return kb.runs.list(limit)
+def tag_strings(tags: dict[str, str] | None) -> list[str]:
+    """Tags as stored: ``key=value`` strings, sorted."""
+    return sorted(f"{k}={v}" for k, v in (tags or {}).items())
+
+
+def parse_tags(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``KEY=VALUE`` strings (``--tag``) as a mapping (a malformed one is refused)."""
+    out = {}
+    for p in pairs:
+        key, sep, value = p.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"tag {p!r} is not KEY=VALUE", "write e.g. --tag data=v2")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def list_runs(kb: KnowledgeBase, limit: int = 50, task: str | None = None,
+              name: str | None = None, status: str | None = None,
+              tags: dict[str, str] | None = None) -> list[RunSummary]:
+    """The latest runs, newest first, filtered by task, name, status and tags."""
+    return kb.runs.list(limit, task=task, name=name, status=status, tags=tag_strings(tags))
+
+
+def delete_runs(kb: KnowledgeBase, run_ids: list[str]) -> dict[str, int]:
+    """Delete runs and their steps, all in one transaction (run id -> steps deleted). An
+    unknown id is refused before anything is deleted; what the runs recorded as evidence
+    stays (``mdesign task forget`` removes it)."""
+    for run_id in run_ids:
+        if kb.runs.get(run_id) is None:
+            raise InputError(f"unknown run {run_id!r}", "list runs with `mdesign runs list`")
+    return kb.runs.delete(list(dict.fromkeys(run_ids)))
 
 
 def resumable(kb: KnowledgeBase, run_id: str) -> StoredRun:
@@ -246,7 +280,8 @@ def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
             target: Target | None = None, resume: StoredRun | None = None,
             on_step: Callable[[RefinementStep], None] | None = None,
             planners: PlannerCache | None = None,
-            on_run: Callable[[str], None] | None = None) -> RefinementResult:
+            on_run: Callable[[str], None] | None = None, name: str | None = None,
+            tags: dict[str, str] | None = None) -> RefinementResult:
     """Run (or resume) a refinement, persisting it step by step.
 
     A clean interruption (Ctrl-C) stops it within seconds, even in the middle of a
@@ -261,7 +296,7 @@ def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
     run paid for is recorded as the target's observations (when the evaluator
     ``records_evidence``) from the evaluator's own ledger, which a resumed run's
     ``restore`` fills with its earlier evaluations. ``on_run`` hears the run's id as soon
-    as it is stored."""
+    as it is stored; ``name`` and ``tags`` label a new run (``mdesign runs list``)."""
     if resume is not None:
         config = resume.config
         store = RunStore.reopen(kb, resume)
@@ -279,7 +314,7 @@ def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
         elif config.evaluator_version is None and evaluator.spec == config.evaluator \
                 and is_custom(config.evaluator):
             config = config.model_copy(update={"evaluator_version": describe(evaluator)[1]})
-        store = RunStore.create(kb, config, target.space_name)
+        store = RunStore.create(kb, config, target.space_name, name=name, tags=tags)
     if on_run is not None:
         on_run(store.id)
     try:

@@ -9,7 +9,8 @@ degrees d_v and labels y::
     features = feature columns, classes = label count (2 for link prediction)
 
 Graph tasks average the per-graph sizes and degrees over their graphs and add
-``graphs`` (their number).
+``graphs`` (their number). Degrees and edge homophily come from PyTorch Geometric's
+``torch_geometric.utils.degree`` and ``homophily(..., method="edge")``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import math
 import torch
 from mdesign.training.data import TaskData
 from torch_geometric.data import Data
+from torch_geometric.utils import degree, homophily
 
 
 def _graph_stats(d: Data) -> dict[str, float]:
     n, m = d.num_nodes, d.edge_index.size(1)
-    deg = torch.bincount(d.edge_index[0], minlength=n).float()
+    deg = degree(d.edge_index[0], num_nodes=n, dtype=torch.float)
     return {"nodes": float(n), "edges": float(m), "avg_degree": m / n if n else 0.0,
             "density": m / (n * (n - 1)) if n > 1 else 0.0,
             "degree_std": float(deg.std(unbiased=False)) if n else 0.0,
@@ -40,8 +42,7 @@ def meta_features(task: TaskData) -> dict[str, float]:
         assert d is not None
         out = _graph_stats(d)
         if task.kind == "node" and d.y is not None and d.edge_index.size(1):
-            same = d.y[d.edge_index[0]] == d.y[d.edge_index[1]]
-            out["edge_homophily"] = float(same.float().mean())
+            out["edge_homophily"] = float(homophily(d.edge_index, d.y, method="edge"))
     out["log_nodes"] = math.log10(out["nodes"]) if out["nodes"] > 0 else 0.0
     out["features"] = float(task.num_features)
     out["classes"] = float(task.num_outputs if task.kind != "link" else 2)

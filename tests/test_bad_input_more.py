@@ -270,3 +270,23 @@ def test_task_add_without_the_train_extra(kb: KnowledgeBase, without) -> None:
         one_line_error(out, f"`mdesign task add` needs {blocked}",
                        "pip install 'mdesign[train]'")
     assert task_names(kb) == names
+
+
+def test_mistakes_are_answered_before_torch_loads(kb: KnowledgeBase, tmp_path: Path) -> None:
+    """A bad option or an unknown stored name is refused before torch is imported: a torch
+    that cannot be imported would show in the answer otherwise."""
+    fake = tmp_path / "fake" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch was imported')\n")
+    env = {"PYTHONPATH": str(fake.parent)}
+    for args, message in [
+        (("task", "add", "x", "--data", "builtin:karate", "--kind", "nodes"),
+         "'nodes' is not one of"),
+        (("ghn", "score", "--name", "no-such-ghn", "--arch", "x"),
+         "no predictor named 'no-such-ghn'"),
+        (("predict", "--task", "x", "--predictor", "no-such-p", "--arch", "x"),
+         "no predictor named 'no-such-p'"),
+    ]:
+        out = run_cli(*args, env=env)
+        assert out.returncode == 2, out.stderr
+        assert message in out.stderr and "torch was imported" not in out.stderr

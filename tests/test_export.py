@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 from conftest import run_cli
@@ -86,3 +87,45 @@ def test_graphgym_module_matches(tmp_path: Path) -> None:
                                        edge_index=torch.randint(0, 8, (2, 20)))
                                   for _ in range(3)])
     assert torch.allclose(theirs(batch), ours(batch), atol=1e-5)
+
+
+def test_export_with_trained_weights_reproduces_the_stored_score(nbg: KnowledgeBase,
+                                                                 tmp_path: Path) -> None:
+    from mdesign.tasks.store import add_task, load_task
+    from mdesign.training.config import TrainConfig
+    from mdesign.training.trainer import _loops
+
+    add_task(nbg, "exp-karate", "builtin:karate", "node")
+    out = run_cli("refine", "--task", "exp-karate", "--budget", "2", "--space",
+                  "nas-bench-graph", "--evaluator", "train", "--epochs", "20",
+                  "--train-seeds", "1", "--quiet", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    run_id = next(ln.split()[1].rstrip(":") for ln in out.stdout.splitlines()
+                  if ln.startswith("run "))
+    py = tmp_path / "trained.py"
+    done = run_cli("export", run_id, "--out", str(py))
+    assert done.returncode == 0, done.stderr
+    assert "trained weights of seed 0" in done.stdout
+    assert (tmp_path / "trained.pt").exists()
+    spec = importlib.util.spec_from_file_location("exported_trained", py)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    model = module.build()  # the weights beside it, loaded
+    task = load_task(nbg, "exp-karate")
+    _, score = _loops(model.eval(), task, TrainConfig(), torch.device("cpu"))
+    with torch.no_grad():
+        valid = score("val")
+    run = runs.load_run(nbg, run_id)
+    best = next(s for s in run.steps if s.uid == run.best_uid)
+    assert valid == pytest.approx(best.valid, abs=1e-9)
+    untrained = module.build(weights=False)
+    assert not all(torch.equal(a, b) for a, b in zip(untrained.state_dict().values(),
+                                                     model.state_dict().values(),
+                                                     strict=True))
+    # a benchmark run trained nothing: the export says so and writes no weights
+    bench = runs.execute(nbg, RefineConfig(task="cora", budget=2),
+                         BenchmarkEvaluator(nbg, "cora", 2))
+    said = run_cli("export", bench.run_id, "--out", str(tmp_path / "bench.py"))
+    assert said.returncode == 0 and "no trained weights" in said.stdout
+    assert not (tmp_path / "bench.pt").exists()

@@ -4,6 +4,7 @@ base."""
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -179,12 +180,13 @@ def _ghn_round_trip(nbg: KnowledgeBase) -> None:
     ghn, meta = load_ghn(nbg, "g1")
     assert meta.type == "ghn" and meta.config["block"] == 8
     keys = sorted(NBG.key(a) for a in NBG.enumerate())[:3]
-    scored = run_cli("ghn", "score", "--name", "g1", *[a for k in keys for a in ("--arch", k)])
+    scored = run_cli("ghn", "score", "--name", "g1", *[a for k in keys for a in ("--arch", k)],
+                     "--json")
     assert scored.returncode == 0, scored.stderr
     from mdesign.tasks.store import load_task
 
     expect = ghn_scores(ghn, NBG, load_task(nbg, "ghn-sbm"), keys, model_dim=16)
-    got = [float(ln.split("\t")[0]) for ln in scored.stdout.strip().splitlines()]
+    got = [r["score"] for r in json.loads(scored.stdout)]
     assert got == pytest.approx(expect, abs=1e-4)
     for args, message in [
         (("ghn", "score", "--name", "nope", "--arch", keys[0]), "no predictor named 'nope'"),

@@ -4,6 +4,7 @@ in Neo4j)."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -280,16 +281,20 @@ def test_train_save_load_predict_embed(nbg: KnowledgeBase, tmp_path: Path) -> No
     assert tuned != pytest.approx(scores, abs=1e-6)
 
     out = run_cli("predict", "--task", "pubmed", "--predictor", "tiny",
-                  "--arch", keys[0], "--arch", f"nas-bench-graph/{keys[1]}")
+                  "--arch", keys[0], "--arch", f"nas-bench-graph/{keys[1]}", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [r["uid"] for r in rows] == [f"nas-bench-graph/{k}" for k in keys[:2]]
+    assert [r["predicted"] for r in rows] == pytest.approx(scores[:2], abs=1e-3)
+    table = run_cli("predict", "--task", "pubmed", "--predictor", "tiny", "--arch", keys[0])
+    assert "predicted" in table.stdout and keys[0] in table.stdout
+    # adapted to 20 of pubmed's results (the default: ensemble), as from Python
+    out = run_cli("--format", "csv", "predict", "--task", "pubmed", "--predictor", "tiny",
+                  "--finetune", "20", "--arch", keys[0], "--arch", keys[1])
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
-    assert [ln.split("\t")[1] for ln in lines] == [f"nas-bench-graph/{k}" for k in keys[:2]]
-    assert [float(ln.split("\t")[0]) for ln in lines] == pytest.approx(scores[:2], abs=1e-3)
-    # adapted to 20 of pubmed's results (the default: ensemble), as from Python
-    out = run_cli("predict", "--task", "pubmed", "--predictor", "tiny", "--finetune", "20",
-                  "--arch", keys[0], "--arch", keys[1])
-    assert out.returncode == 0, out.stderr
-    got = [float(ln.split("\t")[0]) for ln in out.stdout.strip().splitlines()]
+    assert lines[0] == "uid,predicted"
+    got = [float(ln.split(",")[-1]) for ln in lines[1:]]
     assert got == pytest.approx(tuned[:2], abs=1e-3)
     bad = run_cli("predict", "--task", "pubmed", "--predictor", "tiny", "--finetune", "20",
                   "--adapt", "magic", "--arch", keys[0])
@@ -300,19 +305,29 @@ def test_train_save_load_predict_embed(nbg: KnowledgeBase, tmp_path: Path) -> No
                   "--epochs", "1")
     assert cli.returncode == 0, cli.stderr
     assert "predictor cli-tiny: 30 architectures of nas-bench-graph on 2 tasks" in cli.stdout
-    listed = run_cli("predictor", "list").stdout
-    assert "cli-tiny" in listed and "tiny" in listed and "2 tasks" in listed
+    listed = json.loads(run_cli("predictor", "list", "--json").stdout)
+    assert {"cli-tiny", "tiny"} <= {r["name"] for r in listed}
+    assert next(len(r["tasks"]) for r in listed if r["name"] == "cli-tiny") == 2
+    assert "cli-tiny" in run_cli("predictor", "list").stdout
     bad = run_cli("predictor", "train", "--name", "x", "--tasks", "no-such-task")
     assert bad.returncode == 2 and "no-such-task" in bad.stderr
 
     emb = run_cli("predictor", "embed", "--name", "tiny", "--archs", "60")
     assert emb.returncode == 0 and "60 embeddings" in emb.stdout, emb.stderr
     uid = f"nas-bench-graph/{sample_keys(nbg, 'nas-bench-graph', 60, 0)[0]}"
-    like = run_cli("predictor", "like", uid, "-k", "5")
+    like = run_cli("predictor", "like", uid, "-k", "5", "--json")
     assert like.returncode == 0, like.stderr
-    sims = [float(ln.split("\t")[0]) for ln in like.stdout.strip().splitlines()]
+    sims = [r["similarity"] for r in json.loads(like.stdout)]
     assert len(sims) == 5 and sims == sorted(sims, reverse=True)
     assert uid not in like.stdout and all(-1 <= s <= 1 + 1e-9 for s in sims)
+    # deleting: the wrong kind is refused; the predictor goes with its folder
+    wrong = run_cli("ghn", "delete", "cli-tiny", "--yes")
+    assert wrong.returncode == 2 and "no graph hypernetwork named 'cli-tiny'" in wrong.stderr
+    folder = Path(nbg.predictors.get("cli-tiny")["props"]["path"])
+    gone = run_cli("predictor", "delete", "cli-tiny", "--yes")
+    assert gone.returncode == 0 and "predictor cli-tiny deleted" in gone.stdout, gone.stderr
+    assert nbg.predictors.get("cli-tiny") is None and not folder.exists()
+    assert "tiny" in {r["name"] for r in nbg.predictors.list()}  # the other one stays
 
     # refinement: proteins measured only 2,021 architectures, so as a source of cora most
     # of its gains are missing; the predictor fills every one of them in

@@ -74,6 +74,22 @@ def test_similar_tasks(nbg: KnowledgeBase) -> None:
         assert s.shared == n
 
 
+def test_similar_tasks_cache_matches_the_live_query(nbg: KnowledgeBase) -> None:
+    from mdesign.kb.similarity import forget_similarities, refresh_similarities
+
+    cached = nbg.query("similar_tasks", task="citeseer", limit=20)  # cached at import
+    n_cached = nbg.run_cypher("MATCH (:Task {name: $t})-[s:SIMILARITY]->() RETURN count(s) "
+                              "AS n", {"t": "citeseer"}, label="test")[0]["n"]
+    assert n_cached >= len(ALL) - 1
+    forget_similarities(nbg, ["citeseer"])
+    live = nbg.query("similar_tasks", task="citeseer", limit=20)
+    assert [r["task_b"] for r in live] == [r["task_b"] for r in cached]
+    for a, b in zip(live, cached, strict=True):
+        assert a["spearman"] == pytest.approx(b["spearman"], abs=1e-12)
+        assert a["shared"] == b["shared"]
+    assert refresh_similarities(nbg, ["citeseer"]) >= len(ALL) - 1
+
+
 def test_stats_and_cli_agree(nbg: KnowledgeBase) -> None:
     out = run_cli("kb", "stats", "--json")
     assert out.returncode == 0, out.stderr
@@ -104,12 +120,28 @@ def test_every_named_query_is_documented_and_parameterised() -> None:
 
 
 def test_query_errors_are_one_line(nbg: KnowledgeBase) -> None:
-    out = run_cli("query", "best_architectures", "--param", "task=cora")
+    out = run_cli("query", "best_architectures")
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0
-    assert "needs parameter(s) limit" in out.stderr
+    assert "needs parameter(s) task" in out.stderr
     out = run_cli("query", "no_such_query")
     assert out.returncode == 2 and "no named query 'no_such_query'" in out.stderr
+
+
+def test_query_defaults_bounds_and_unknown_tasks(nbg: KnowledgeBase) -> None:
+    out = run_cli("query", "best_architectures", "--param", "task=cora", "--json")
+    assert out.returncode == 0 and len(json.loads(out.stdout)) == 10  # limit's default
+    # a float limit, as Neo4j Browser's `:param {limit: 5}` sets it, still works
+    out = run_cli("query", "best_architectures", "--param", "task=cora", "--param",
+                  "limit=5.0", "--json")
+    assert out.returncode == 0 and len(json.loads(out.stdout)) == 5
+    out = run_cli("query", "best_architectures", "--param", "task=no-such-task")
+    assert out.returncode == 2 and "unknown task 'no-such-task'" in out.stderr
+    uid = nbg.best_architectures("citeseer", 1)[0].uid
+    out = run_cli("query", "improving_paths", "--param", f"uid={uid}", "--param",
+                  "task=cora", "--param", "k=9")
+    assert out.returncode == 2 and "k=9 is outside 1..4" in out.stderr
+    assert out.stderr.strip().count("\n") == 0
 
 
 def test_python_api_example_runs(nbg: KnowledgeBase) -> None:

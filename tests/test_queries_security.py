@@ -8,6 +8,7 @@ named as such.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import subprocess
@@ -105,19 +106,26 @@ def test_every_writing_query_is_internal() -> None:
         assert not cypher.is_internal(n)
 
 
-def test_list_hides_internal_queries() -> None:
-    out = run_cli("query", "--list")
+def test_list_shows_the_public_queries_with_parameters_and_defaults() -> None:
+    out = run_cli("query", "--list", "--json")
     assert out.returncode == 0, out.stderr
-    listed = [ln.split()[0] for ln in out.stdout.splitlines() if ln.strip()]
-    public = [n for n in cypher.names() if not cypher.is_internal(n)]
-    assert listed == public
-    assert "best_architectures" in listed and "clear_database" not in listed
-    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("best_architectures "))
-    assert line == f"{'best_architectures':28s} " + cypher.description(
-        "best_architectures").splitlines()[0]
-    out = run_cli("query", "--list", "--all")
-    assert out.returncode == 0, out.stderr
-    assert [ln.split()[0] for ln in out.stdout.splitlines() if ln.strip()] == cypher.names()
+    entries = json.loads(out.stdout)
+    public = [n for n in cypher.names() if cypher.is_public(n)]
+    assert [e["name"] for e in entries] == public
+    assert not any(cypher.is_internal(n) for n in public)
+    assert {"best_architectures", "improving_paths", "similar_tasks"} <= set(public)
+    assert "clear_database" not in public and "checksum_evidence" not in public
+    best = next(e for e in entries if e["name"] == "best_architectures")
+    assert best["parameters"] == {"task": "(required)", "limit": 10}
+    assert best["description"] == cypher.description("best_architectures")
+    assert "public" not in best["description"].splitlines()
+    text = run_cli("query", "--list").stdout
+    assert "best_architectures(task, limit=10)" in text
+    # the whole description, not its first line only
+    last = cypher.description("best_architectures").splitlines()[-1]
+    assert f"    {last}" in text.splitlines()
+    out = run_cli("query", "--list", "--all", "--json")
+    assert [e["name"] for e in json.loads(out.stdout)] == cypher.names()
 
 
 def test_internal_queries_are_refused_without_allow_write(kb: KnowledgeBase,

@@ -329,3 +329,52 @@ def test_bench_refine_on_a_single_metric_table(kb: KnowledgeBase, tmp_path: Path
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
     bad = run_cli("bench", "refine", "--tasks", "bench-a", "--methods", "magic")
     assert bad.returncode == 2 and "unknown method(s) magic" in bad.stderr
+
+
+def test_named_runs_list_compare_and_delete(nbg: KnowledgeBase, tmp_path: Path) -> None:
+    ids = []
+    for name, strategy, tag in (("walk-a", "walk", "round=1"), ("sur-b", "surrogate",
+                                                                "round=2")):
+        out = run_cli("refine", "--task", "photo", "--budget", "6", "--strategy", strategy,
+                      "--name", name, "--tag", tag, "--tag", "who=test", "--quiet",
+                      "--out", str(tmp_path))
+        assert out.returncode == 0, out.stderr
+        ids.append(next(ln.split()[1].rstrip(":") for ln in out.stdout.splitlines()
+                        if ln.startswith("run ")))
+    rows = json.loads(run_cli("runs", "list", "--task", "photo", "--tag", "who=test",
+                              "--json").stdout)
+    assert {r["id"] for r in rows} == set(ids)
+    first = next(r for r in rows if r["id"] == ids[0])
+    assert first["name"] == "walk-a" and first["tags"] == ["round=1", "who=test"]
+    assert first["evaluator"] == "benchmark" and first["spent"] == 6
+    assert first["best_valid"] is not None and first["best_test"] is not None
+    assert first["seconds"] is not None and first["seconds"] >= 0
+    only = json.loads(run_cli("runs", "list", "--name", "sur-b", "--json").stdout)
+    assert [r["id"] for r in only] == [ids[1]]
+    assert json.loads(run_cli("runs", "list", "--tag", "round=3", "--json").stdout) == []
+    text = run_cli("runs", "list", "--task", "photo", "--status", "finished")
+    assert text.returncode == 0 and "walk-a" in text.stdout and "6/6" in text.stdout
+    plot = tmp_path / "cmp.png"
+    cmp = run_cli("runs", "compare", *ids, "--plot", str(plot))
+    assert cmp.returncode == 0, cmp.stderr
+    assert "surrogate" in cmp.stdout and "walk" in cmp.stdout
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cmp_json = json.loads(run_cli("runs", "compare", *ids, "--json", "--plot",
+                                  str(plot)).stdout)
+    assert [r["strategy"] for r in cmp_json] == ["walk", "surrogate"]
+    relabel = run_cli("refine", "--resume", ids[0], "--name", "x")
+    assert relabel.returncode == 2 and "label a new run" in relabel.stderr
+    # an unknown id: nothing deleted; no --yes without a terminal: nothing deleted
+    bad = run_cli("runs", "delete", ids[0], "no-such-run", "--yes")
+    assert bad.returncode == 2 and "unknown run 'no-such-run'" in bad.stderr
+    asked = run_cli("runs", "delete", ids[0])
+    assert asked.returncode != 0
+    assert nbg.runs.get(ids[0]) is not None
+    before = len(nbg.task_results("photo"))
+    gone = run_cli("runs", "delete", *ids, "--yes")
+    assert gone.returncode == 0, gone.stderr
+    assert "deleted 2 run(s) and 12 step(s)" in gone.stdout
+    assert all(nbg.runs.get(i) is None for i in ids)
+    assert len(nbg.task_results("photo")) == before  # other data untouched
+    again = run_cli("runs", "delete", *ids, "--yes")
+    assert again.returncode == 2 and "unknown run" in again.stderr

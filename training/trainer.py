@@ -76,8 +76,10 @@ def _check(loss: torch.Tensor, epoch: int) -> None:
 
 
 def _run_seed(space: DesignSpace, arch: Mapping[str, Any], task: TaskData, cfg: TrainConfig,
-              seed: int, device: torch.device, initialise: Initialiser | None
-              ) -> tuple[SeedRun, int]:
+              seed: int, device: torch.device, initialise: Initialiser | None,
+              keep: dict[str, Any] | None = None) -> tuple[SeedRun, int]:
+    """One seed's training; ``keep`` receives the weights at the best validation epoch
+    (``keep["state"]``, on CPU) when given."""
     torch.manual_seed(seed)
     model = build_model(space, arch, task.num_features, task.num_outputs, task.kind,
                         dim=cfg.dim, dropout=cfg.dropout)
@@ -97,6 +99,9 @@ def _run_seed(space: DesignSpace, arch: Mapping[str, Any], task: TaskData, cfg: 
                 val, test = score("val"), score("test")
             if val > best_val:
                 best_val, best_test, since = val, test, 0
+                if keep is not None:
+                    keep["state"] = {k: v.detach().cpu().clone()
+                                     for k, v in model.state_dict().items()}
             else:
                 since += 1
                 if since >= cfg.patience:
@@ -175,6 +180,21 @@ def _loops(model: torch.nn.Module, task: TaskData, cfg: TrainConfig, device: tor
         return roc_auc(model(part), part.edge_label)
 
     return step, score
+
+
+def train_weights(space: DesignSpace, arch: Mapping[str, Any], task: TaskData,
+                  config: TrainConfig | None = None, seed: int | None = None,
+                  initialise: Initialiser | None = None
+                  ) -> tuple[dict[str, torch.Tensor] | None, SeedRun]:
+    """Train ``arch`` with one seed (default: the config's first) exactly as
+    :func:`train_architecture` does, and return the weights at the epoch whose validation
+    score it reports (None when the training failed) with that seed's run."""
+    cfg = config or TrainConfig()
+    torch.set_num_threads(cfg.threads)
+    keep: dict[str, Any] = {}
+    run, _ = _run_seed(space, arch, task, cfg, cfg.first_seed if seed is None else seed,
+                       resolve_device(cfg.device), initialise, keep)
+    return (keep.get("state") if run.status == "ok" else None), run
 
 
 def train_architecture(space: DesignSpace, arch: Mapping[str, Any], task: TaskData,

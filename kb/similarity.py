@@ -1,0 +1,54 @@
+"""Cached task similarities: ``(:Task)-[:SIMILARITY {spearman, shared}]->(:Task)``.
+
+``similar_tasks`` compares a task with every other over their shared architectures;
+on the full NAS-Bench-Graph store that is seconds of Cypher per call. The similarities
+are therefore computed once per import here, in Python from one read of each task's
+mean scores (Spearman with average ranks, :func:`~mdesign.core.stats.spearman`: the
+same number as the query's own), and written as relationships both ways. A task whose
+results change afterwards (mdesign's recorded observations, a forget) has its cached
+similarities dropped, so the query computes those on the fly until the next refresh:
+the cache is never stale, only absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mdesign.core.stats import spearman
+from mdesign.kb.knowledge_base import KnowledgeBase
+
+MIN_SHARED = 3  # as the query: fewer shared architectures give no similarity
+
+
+def refresh_similarities(kb: KnowledgeBase, tasks: Sequence[str] | None = None) -> int:
+    """(Re)compute the cached similarity of every pair of tasks involving one of
+    ``tasks`` (default: all). Returns the pairs written (each counted once)."""
+    names = [t.name for t in kb.tasks()]
+    wanted = set(names if tasks is None else tasks) & set(names)
+    if not wanted:
+        return 0
+    scores = {t: {u: s for u, s in kb.query("task_mean_scores", task=t)[0]["scores"]}
+              for t in names}
+    rows = []
+    done: set[frozenset[str]] = set()
+    for a in sorted(wanted):
+        for b in names:
+            pair = frozenset((a, b))
+            if a == b or pair in done:
+                continue
+            done.add(pair)
+            shared = sorted(scores[a].keys() & scores[b].keys())
+            if len(shared) < MIN_SHARED:
+                continue
+            rho = spearman([scores[a][u] for u in shared], [scores[b][u] for u in shared])
+            for x, y in ((a, b), (b, a)):
+                rows.append({"a": x, "b": y, "spearman": rho, "shared": len(shared)})
+    kb.query("similarity_forget", tasks=sorted(wanted))
+    if rows:
+        kb.query_rows("similarity_write", rows)
+    return len(rows) // 2
+
+
+def forget_similarities(kb: KnowledgeBase, tasks: Sequence[str]) -> None:
+    """Drop the cached similarities of ``tasks`` (their results changed)."""
+    kb.query("similarity_forget", tasks=list(tasks))
