@@ -129,3 +129,5 @@ def test_export_with_trained_weights_reproduces_the_stored_score(nbg: KnowledgeB
     said = run_cli("export", bench.run_id, "--out", str(tmp_path / "bench.py"))
     assert said.returncode == 0 and "no trained weights" in said.stdout
     assert not (tmp_path / "bench.pt").exists()
+    # leave the shared store as found: no extra task in the space for later tests
+    assert run_cli("task", "delete", "exp-karate", "--yes").returncode == 0
