@@ -205,6 +205,8 @@ class Refinement:
         spent, or nothing left to try). Re-raises what stopped the loop, if anything."""
         with self._cv:
             while True:
+                while self._queue and self._queue[0].uid in self._told:
+                    self._queue.popleft()  # told meanwhile (another worker's result)
                 if self._queue:
                     p = self._queue.popleft()
                     self._out[p.uid] = p

@@ -93,3 +93,22 @@ def test_failed_result_and_loop_errors_reach_the_caller(evidence: InMemoryEviden
             evidence, RefineConfig(task="target", budget=3, strategy="surrogate",
                                    lookahead=2)) as run:
         run.ask()
+
+
+def test_a_proposal_told_before_it_is_asked_is_not_handed_out(
+        evidence: InMemoryEvidence) -> None:
+    """The loop queues its first proposal as soon as it starts; a result for it told
+    before anyone asks (another worker's, a resumed study's) must not come back out."""
+    import time
+
+    table = evidence.oracle("target")
+    cfg = RefineConfig(task="target", budget=4)
+    direct = refine(evidence, cfg, BenchmarkEvaluator(None, "target", 4, table=table))
+    first = direct.steps[0].uid
+    with Refinement(evidence, cfg) as run:
+        deadline = time.monotonic() + 10
+        while not run._queue and time.monotonic() < deadline:  # the loop has queued it
+            time.sleep(0.01)
+        run.tell(first, table[first].score)
+        p = run.ask()
+        assert p is not None and p.uid != first
