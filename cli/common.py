@@ -82,12 +82,6 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def say(message: str) -> None:
-    """An informational line on stderr (silenced by ``-q``)."""
-    if OUTPUT["verbosity"] >= 0:
-        click.echo(message, err=True)
-
-
 def print_rows(rows: list[dict[str, Any]], title: str | None = None) -> None:
     """Rows as a table (default), CSV or JSON (``mdesign --format``). No rows: the table
     says ``(no rows)``, CSV prints nothing, JSON ``[]``."""

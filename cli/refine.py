@@ -10,7 +10,14 @@ from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 import click
-from mdesign.cli.common import OUTPUT, open_kb, print_json, print_rows, validated
+from mdesign.cli.common import (
+    OUTPUT,
+    confirm_or_exit,
+    open_kb,
+    print_json,
+    print_rows,
+    validated,
+)
 from mdesign.core.errors import InputError
 from pydantic import ValidationError
 
@@ -326,8 +333,11 @@ def runs_list(limit: int, task: str | None, name: str | None, tags: tuple[str, .
     wanted = runs.parse_tags(tags)
     with open_kb() as kb:
         rows = runs.list_runs(kb, limit, task=task, name=name, status=status, tags=wanted)
-    if as_json or OUTPUT["format"] != "table":  # raw values for machines
-        print_rows(rows) if not as_json else print_json(rows)
+    if as_json:
+        print_json(rows)
+        return
+    if OUTPUT["format"] != "table":  # raw values for machines
+        print_rows(rows)
         return
     print_rows([{"id": r["id"], "name": r["name"] or "", "task": r["task"],
                  "evaluator": r["evaluator"], "status": r["status"],
@@ -383,8 +393,6 @@ def runs_delete(run_ids: tuple[str, ...], yes: bool) -> None:
     from mdesign.refinement import runs
 
     if not yes:
-        from mdesign.cli.common import confirm_or_exit
-
         confirm_or_exit(f"delete {len(run_ids)} run(s) and their steps?")
     with open_kb() as kb:
         gone = runs.delete_runs(kb, list(run_ids))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
-from mdesign.cli.common import open_kb
+from mdesign.cli.common import confirm_or_exit, open_kb, progress_bar
 
 
 @click.group("task")
@@ -44,15 +43,7 @@ def task_forget(name: str, yes: bool) -> None:
     from mdesign.kb.observations import forget_observations
 
     if not yes:
-        try:
-            confirmed = click.confirm(f"delete every result mdesign recorded on {name!r}?")
-        except click.exceptions.Abort as exc:
-            if not isinstance(exc.__context__, EOFError):
-                raise  # Ctrl-C at the prompt: an interruption
-            confirmed = False  # no answer (end of input): as good as "no"
-        if not confirmed:  # a "no" is an answer, not an interruption
-            click.echo("nothing changed", err=True)
-            sys.exit(1)
+        confirm_or_exit(f"delete every result mdesign recorded on {name!r}?")
     with open_kb() as kb:
         report = forget_observations(kb, name)
     click.echo(f"task {name}: {report.results} recorded results deleted; gains on "
@@ -68,7 +59,6 @@ def task_delete(name: str, with_imported: bool, yes: bool) -> None:
     """Delete task NAME and everything recorded for it: its runs, what trainings recorded
     (gains recomputed), generations for it, its stored data; with --with-imported its
     imported results and gains too. Interrupted, run it again; no other task changes."""
-    from mdesign.cli.common import confirm_or_exit, progress_bar
     from mdesign.kb.deletion import delete_task
 
     if not yes:
@@ -104,7 +94,7 @@ def export_cmd(run_id: str, fmt: str, out: Path | None, in_dim: int | None,
         if fmt == "pytorch":
             from mdesign.refinement.export import trained_weights
 
-            state, _, note = trained_weights(kb, run_id)
+            state, note = trained_weights(kb, run_id)
     if state is not None:
         import torch
 

@@ -70,13 +70,7 @@ def delete_task(kb: KnowledgeBase, name: str, imported: bool = False,
                 progress("results", results, max(results, has_imported))
     data = kb.task_data(name)
     generations = kb.query("task_delete", task=name)[0]["generations"]
-    folder = None
-    if data is not None and data.path:
-        parent = Path(data.path).parent
-        home = settings.home().resolve()
-        if parent.resolve().is_relative_to(home) and parent.exists():
-            shutil.rmtree(parent)  # only our own copy under MDESIGN_HOME
-            folder = str(parent)
+    folder = _remove_own_folder(Path(data.path).parent) if data and data.path else None
     return TaskDeletion(task=name, runs=len(gone), steps=sum(gone.values()),
                         recorded_results=forgot.results, imported_results=results,
                         gains=gains, generations=generations, data_folder=folder)
@@ -101,13 +95,18 @@ def delete_model(kb: KnowledgeBase, name: str, kind: str) -> ModelDeletion:
         listed = "predictor list" if kind != "generator" else "generator list"
         raise InputError(f"no {what} named {name!r}", f"see `mdesign {listed}`")
     out = kb.query("predictor_delete", name=name, type=kind)
-    folder = None
-    if out:
-        path = out[0]["path"]
-        if path and Path(path).exists() and Path(path).resolve().is_relative_to(
-                settings.home().resolve()):
-            shutil.rmtree(path)
-            folder = path
-        return ModelDeletion(name=name, type=kind, generations=out[0]["generations"],
-                             embeddings=out[0]["embeddings"], folder=folder)
-    return ModelDeletion(name=name, type=kind, generations=0, embeddings=0)
+    if not out:  # deleted meanwhile by another process
+        return ModelDeletion(name=name, type=kind, generations=0, embeddings=0)
+    path = out[0]["path"]
+    return ModelDeletion(name=name, type=kind, generations=out[0]["generations"],
+                         embeddings=out[0]["embeddings"],
+                         folder=_remove_own_folder(Path(path)) if path else None)
+
+
+def _remove_own_folder(folder: Path) -> str | None:
+    """Remove ``folder`` if it exists under MDESIGN_HOME (only our own copies ever go);
+    the path removed, else None."""
+    if folder.exists() and folder.resolve().is_relative_to(settings.home().resolve()):
+        shutil.rmtree(folder)
+        return str(folder)
+    return None

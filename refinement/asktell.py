@@ -41,7 +41,7 @@ from mdesign.core.space import DesignSpace, key_of
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.observations import record_observations
 from mdesign.refinement.config import RefineConfig, RefinementResult
-from mdesign.refinement.custom import as_evaluation
+from mdesign.refinement.custom import as_evaluation, in_space
 from mdesign.refinement.evidence import EvidenceReader
 from mdesign.refinement.refine import refine
 from mdesign.refinement.runs import (
@@ -86,13 +86,7 @@ class _ToldEvaluator(PaidEvaluator):
         self.intents: dict[str, Intent] = {}
 
     def can_evaluate(self, uid: str) -> bool:
-        space = self.owner.space
-        if not uid.startswith(space.name + "/"):
-            return False
-        try:
-            return not space.violation(space.parse_key(key_of(uid)))
-        except InputError:
-            return False
+        return in_space(self.owner.space, uid)
 
     def intend(self, uid: str, intent: Intent) -> None:
         self.intents[uid] = intent

@@ -44,6 +44,17 @@ ENTRY_POINT_GROUP = "mdesign.evaluators"
 BUILT_IN = ("benchmark", "train")
 
 
+def in_space(space: DesignSpace, uid: str) -> bool:
+    """Whether ``uid`` is a valid architecture of ``space`` (what a user's evaluator, or
+    an ask/tell caller, can be asked for)."""
+    if not uid.startswith(space.name + "/"):
+        return False
+    try:
+        return not space.violation(space.parse_key(key_of(uid)))
+    except InputError:
+        return False
+
+
 def is_custom(spec: str) -> bool:
     """Whether ``spec`` names a user's evaluator rather than a built-in one."""
     return spec not in BUILT_IN
@@ -134,12 +145,7 @@ class FunctionEvaluator(PaidEvaluator):
         return self._spec
 
     def can_evaluate(self, uid: str) -> bool:
-        if not uid.startswith(self.space.name + "/"):
-            return False
-        try:
-            return not self.space.violation(self.space.parse_key(key_of(uid)))
-        except InputError:
-            return False
+        return in_space(self.space, uid)
 
     def _measure(self, uid: str) -> Evaluation:
         choices = self.space.parse_key(key_of(uid))

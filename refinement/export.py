@@ -247,27 +247,27 @@ def to_module(config: dict[str, Any], version: str, weights: str | None = None) 
                           config=pprint.pformat(config, sort_dicts=True, width=88))
 
 
-def trained_weights(kb: Any, run_id: str) -> tuple[Any, float | None, str]:
+def trained_weights(kb: Any, run_id: str) -> tuple[Any, str]:
     """The weights of a run's best architecture as its training gave them: retrained with
     the run's recorded configuration and first seed (training is seeded, so this is the
-    same model; the returned validation score says what it reached). ``(state dict or
-    None, validation, note)``; None with the reason when the run did not train (the
-    benchmark oracle, an evaluator of your own) or the training failed."""
+    same model; the note says the validation score it reached). ``(state dict or None,
+    note)``; None with the reason when the run did not train (the benchmark oracle, an
+    evaluator of your own) or the training failed."""
     run = load_run(kb, run_id)
     if run.config.evaluator != "train" or not run.best_uid:
-        return None, None, (f"no trained weights: run {run_id} used the "
-                            f"{run.config.evaluator!r} evaluator, which trains nothing here")
+        return None, (f"no trained weights: run {run_id} used the "
+                      f"{run.config.evaluator!r} evaluator, which trains nothing here")
     from mdesign.training.trainer import train_weights
 
     cfg = run.config.train or TrainConfig()
     if cfg.ghn:
-        return None, None, ("no trained weights: the run's trainings started from a graph "
-                            "hypernetwork's weights; export does not retrain those")
+        return None, ("no trained weights: the run's trainings started from a graph "
+                      "hypernetwork's weights; export does not retrain those")
     space = kb.space(run.space)
     state, seed_run = train_weights(space, space.parse_key(key_of(run.best_uid)),
                                     load_task(kb, run.task), cfg)
     if state is None:
-        return None, None, f"no trained weights: the training failed ({seed_run.reason})"
-    return state, seed_run.valid, (f"trained weights of seed {seed_run.seed} (validation "
-                                   f"{seed_run.valid:.4f}; the run's {cfg.seeds}-seed mean "
-                                   "is its stored score)")
+        return None, f"no trained weights: the training failed ({seed_run.reason})"
+    return state, (f"trained weights of seed {seed_run.seed} (validation "
+                   f"{seed_run.valid:.4f}; the run's {cfg.seeds}-seed mean is its stored "
+                   "score)")
