@@ -126,12 +126,14 @@ def db_status(as_json: bool) -> None:
 
 @db.command("browser")
 def db_browser() -> None:
-    """Print the address of Neo4j Browser (log in as neo4j with the stored password)."""
+    """Print the address of Neo4j Browser (log in as neo4j with the stored password); the
+    mdesign guide opens by itself at connect."""
     server = _managed()
     if not server.status().running:
         raise MdesignError("the managed server is not running", "run `mdesign db start`")
     click.echo(server.browser_url())
     click.echo(f"user neo4j, password in {server.credentials_file}")
+    click.echo(f"mdesign guide: :play {server.guide_url()}")
 
 
 # -- kb ------------------------------------------------------------------------------------

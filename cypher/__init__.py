@@ -21,6 +21,9 @@ parameters, which ``mdesign query`` applies (Cypher itself has no parameter defa
 
     // defaults: limit=10, k=2
     // bounds: k=1..4, limit=1..10000
+
+A read query for Neo4j Browser's graph view (it returns nodes and relationships) carries
+``// browser`` (:func:`is_browser`); the mdesign guide in the Browser runs it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 _INTERNAL = re.compile(r"^\s*//\s*@?internal\b", re.IGNORECASE)
 _PUBLIC = re.compile(r"^\s*//\s*public\s*$", re.IGNORECASE)
+_BROWSER = re.compile(r"^\s*//\s*browser\s*$", re.IGNORECASE)
 _DEFAULTS = re.compile(r"^\s*//\s*defaults:\s*(.+)$", re.IGNORECASE)
 _BOUNDS = re.compile(r"^\s*//\s*bounds:\s*(.+)$", re.IGNORECASE)
 
@@ -104,6 +108,12 @@ def is_public(name: str) -> bool:
     return any(_PUBLIC.match(ln) for ln in _header(name))
 
 
+def is_browser(name: str) -> bool:
+    """Whether the named query is written for Neo4j Browser's graph view (``// browser``:
+    it returns nodes and relationships; the mdesign guide runs it)."""
+    return any(_BROWSER.match(ln) for ln in _header(name))
+
+
 def _pairs(name: str, pattern: re.Pattern[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for ln in _header(name):
@@ -145,8 +155,9 @@ def bounds(name: str) -> dict[str, tuple[int, int]]:
 def description(name: str) -> str:
     """The leading comment block of a query file, without the ``//`` markers and the
     ``public``/``defaults``/``bounds`` lines."""
+    markers = (_PUBLIC, _BROWSER, _DEFAULTS, _BOUNDS)
     lines = [ln.lstrip()[2:].strip() for ln in _header(name)
-             if not (_PUBLIC.match(ln) or _DEFAULTS.match(ln) or _BOUNDS.match(ln))]
+             if not any(m.match(ln) for m in markers)]
     return "\n".join(lines).strip()
 
 

@@ -47,6 +47,7 @@ from pathlib import Path
 from mdesign import cypher
 from mdesign.core.errors import ServerError
 from mdesign.kb import settings
+from mdesign.kb.server import browser
 
 JVM_FLAGS = [
     "-XX:+UseG1GC",
@@ -230,7 +231,14 @@ class ManagedNeo4j:
         staging.rename(self.jars)
 
     def _classpath(self) -> str:
-        return f"{self.jars / 'plugins'}/*:{self.jars / 'lib'}/*"
+        # The Browser copy with mdesign's guide and style comes first: Neo4j serves
+        # Browser from the first `browser/` folder on the class path (see browser.py).
+        try:
+            overlay = browser.overlay_jar(self.jars / "lib", self.neo4j_home / "browser")
+        except FileNotFoundError as exc:
+            raise ServerError(f"the Neo4j jars in {self.jars} are incomplete ({exc})",
+                              f"remove {self.jars} and rerun `mdesign db start`") from exc
+        return f"{overlay}:{self.jars / 'plugins'}/*:{self.jars / 'lib'}/*"
 
     def _java(self) -> str:
         java = shutil.which("java")
@@ -279,6 +287,9 @@ class ManagedNeo4j:
             # Browser pages of other origins must not read the HTTP API's answers.
             "dbms.security.http_access_control_allow_origin":
                 f"http://127.0.0.1:{creds['http_port']}",
+            # mdesign's guide and style, served by this server (kb/server/browser.py).
+            "browser.remote_content_hostname_whitelist": "127.0.0.1",
+            "browser.post_connect_cmd": browser.post_connect_commands(creds["http_port"]),
             "dbms.security.auth_enabled": "true",
             "dbms.security.procedures.unrestricted": "gds.*",
             "dbms.usage_report.enabled": "false",
@@ -488,6 +499,9 @@ class ManagedNeo4j:
             os.waitpid(pid, os.WNOHANG)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+    def guide_url(self) -> str:
+        return browser.guide_url(self.credentials()["http_port"])
 
     def browser_url(self) -> str:
         creds = self.credentials()
