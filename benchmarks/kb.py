@@ -104,7 +104,7 @@ def main() -> None:
         lambda: kb.improving_paths(next(it), "citeseer", k=2, limit=10, engine="gds"), 10)
     lat["task_similarity"] = timed(
         lambda: kb.task_similarity("cora", "citeseer"), 20)
-    lat["similar_tasks"] = timed(lambda: kb.similar_tasks("cora", limit=5), 10)
+    lat["similar_tasks"] = timed(lambda: kb.similar_tasks("cora", limit=5), 50)
     lat["kb_stats"] = timed(lambda: kb.stats(), 20)
     out["query_latency"] = lat
 
@@ -165,6 +165,8 @@ def markdown(o: dict) -> str:
         target = ""
         if k in ("best_architectures", "neighbours_with_gains"):
             target = f"<= 20 ms median: {'met' if v['median_ms'] <= 20 else 'MISSED'}"
+        elif k == "similar_tasks":  # issue 22: under a second on the full knowledge base
+            target = f"< 1000 ms median: {'met' if v['median_ms'] < 1000 else 'MISSED'}"
         lines.append(f"| {k} | {v['calls']} | {v['median_ms']} | {v['p95_ms']} | {target} |")
     mem = o["in_memory_neighbours_with_gains"]
     lines += ["", f"Plain-Python in-memory neighbours-with-gains (same step, dicts): median "
