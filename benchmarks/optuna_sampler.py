@@ -37,8 +37,9 @@ from mdesign.benchmarks.report import RESULTS, machine
 from mdesign.core.space import split_uid
 from mdesign.integrations.optuna import MdesignSampler
 from mdesign.kb.knowledge_base import KnowledgeBase
+from mdesign.refinement.asktell import Refinement
 from mdesign.refinement.evaluators import BenchmarkEvaluator
-from mdesign.refinement.refine import RefineConfig, refine
+from mdesign.refinement.refine import RefineConfig
 
 DATASETS = ["cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv",
             "proteins"]
@@ -96,7 +97,9 @@ def main() -> None:
                                                               "tpe": []}
             for seed in seeds:
                 cfg = RefineConfig(task=task, budget=top, seed=seed, space=space.name)
-                res = refine(kb, cfg, BenchmarkEvaluator(None, task, top, table=ctx.table))
+                # as `mdesign refine` runs it: driven through ask/tell
+                res = Refinement(kb, cfg, store=False, evaluator=BenchmarkEvaluator(
+                    None, task, top, table=ctx.table)).drive()
                 paid["refine"].append([(s.uid, s.score) for s in
                                        {s.uid: s for s in res.steps}.values()])
                 sampler = _TimedSampler(kb, task, config=cfg.model_copy(
@@ -156,8 +159,9 @@ def markdown(o: dict[str, Any]) -> str:
         "# mdesign's Optuna sampler on NAS-Bench-Graph (leave one dataset out)", "",
         f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores. {len(o['tasks'])} "
         f"datasets x {o['seeds']} seeds; wall time {o['wall_s']} s. Validation % of the "
-        "best paid by validation (mean over seeds). `refine`: `refine()` with the default "
-        "strategy; `sampler`: an Optuna study sampled by `MdesignSampler` (same config); "
+        "best paid by validation (mean over seeds). `refine`: the default strategy "
+        "driven with the stored-results evaluator, as `mdesign refine` runs it; "
+        "`sampler`: an Optuna study sampled by `MdesignSampler` (same config); "
         "`tpe`: Optuna's TPE (the refinement benchmark's baseline).", "",
         f"- sampler trials identical to refine's paid architectures, in order: "
         f"**{o['identical_sequences']}** runs",

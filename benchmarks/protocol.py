@@ -41,8 +41,9 @@ from mdesign.benchmarks.report import machine, targets
 from mdesign.core.evaluation import Evaluation
 from mdesign.core.space import split_uid
 from mdesign.kb.knowledge_base import KnowledgeBase
+from mdesign.refinement.asktell import Refinement
 from mdesign.refinement.evaluators import BenchmarkEvaluator, load_target_table
-from mdesign.refinement.refine import PlannerCache, RefineConfig, refine
+from mdesign.refinement.refine import PlannerCache, RefineConfig
 from mdesign.refinement.transfer import SourceCache
 
 # the sources' normal scores, read once per process (the knowledge base does not change
@@ -99,7 +100,9 @@ def run_method(kb: KnowledgeBase, ctx: TaskContext, method: str, budget: int, se
             overrides["generator"] = loo_generator_name(ctx.task)
         cfg = RefineConfig(task=ctx.task, budget=budget, seed=seed, space=space_name,
                            **overrides)
-        res = refine(kb, cfg, ev, planners=planners, source_cache=SOURCE_CACHE)
+        # through ask/tell, as `mdesign refine` runs (the same loop as refine())
+        res = Refinement(kb, cfg, evaluator=ev, store=False, planners=planners,
+                         loop_options={"source_cache": SOURCE_CACHE}).drive()
         paid = _distinct([s.evaluation() for s in res.steps])
         return Trajectory(paid, res.overhead_ms_per_step, cfg.max_params)
     if method == "retrieval":

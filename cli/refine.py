@@ -211,6 +211,7 @@ def refine_cmd(ghn_init: str | None, resume_id: str | None, as_json: bool,
                        ghn_init=ghn_init, generator=fields["generator"])
     from mdesign.kb import KnowledgeBase
     from mdesign.refinement import report, runs
+    from mdesign.refinement.asktell import Refinement
     from mdesign.refinement.custom import is_custom
     from mdesign.refinement.custom import version as custom_version
     from mdesign.refinement.evaluators import make_evaluator
@@ -252,8 +253,14 @@ def refine_cmd(ghn_init: str | None, resume_id: str | None, as_json: bool,
                             workers=workers, executor=executor, address=address,
                             version=config.evaluator_version, resuming=stored is not None)
         table = None if quiet or as_json else StepTable()
-        result = runs.execute(kb, config, ev, target=target, resume=stored, on_step=table,
-                              name=run_name, tags=tags)
+        # ask/tell with the evaluator as the caller: the one loop of every entry point
+        if stored is None:
+            refinement = Refinement(kb, config, evaluator=ev, target=target, on_step=table,
+                                    name=run_name, tags=tags)
+        else:
+            refinement = Refinement.resuming(kb, stored, evaluator=ev, target=target,
+                                             on_step=table)
+        result = refinement.drive()
     j, p = report.paths(out or _runs_dir(), result.run_id)
     j = report.write_json(result, j)
     p = report.plot(result, p)

@@ -87,7 +87,7 @@ class KarateEvaluator(PaidEvaluator):
 
 def main(task: str = "karate-own", budget: int = 6) -> None:
     from mdesign.kb import KnowledgeBase
-    from mdesign.refinement import RefineConfig, execute
+    from mdesign.refinement import RefineConfig, Refinement
     from mdesign.refinement.custom import make
     from mdesign.refinement.target import resolve
     from mdesign.tasks.store import add_task
@@ -99,7 +99,7 @@ def main(task: str = "karate-own", budget: int = 6) -> None:
                               evaluator=spec)
         target = resolve(kb, config)
         evaluator = make(spec, task, budget, target.space)
-        result = execute(kb, config, evaluator, target=target)
+        result = Refinement(kb, config, evaluator=evaluator, target=target).drive()
     print(f"run {result.run_id}: best {result.best.uid}")
     print(f"  validation {result.best.valid:.3f}, test {result.best.test:.3f}, "
           f"{result.spent} trainings")

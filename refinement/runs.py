@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -233,7 +234,6 @@ def _interruptible(kb: KnowledgeBase) -> Iterator[None]:
     """While a run works in the main thread with Python's own Ctrl-C handling, Ctrl-C
     first breaks the knowledge base's connections, then interrupts as usual."""
     import signal
-    import threading
 
     if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
@@ -276,6 +276,19 @@ def _mark_interrupted(connection: settings.Connection, run_id: str) -> bool:
         return False
 
 
+def recorded_config(config: RefineConfig, evaluator: Evaluator) -> RefineConfig:
+    """``config`` with the evaluator a stored run records: an evaluator of one's own
+    given from Python is named by its class (so that a resume does not replay another
+    one), and a user's evaluator carries the version that provided it."""
+    if not is_custom(config.evaluator) and evaluator.spec != config.evaluator:
+        spec, found = describe(evaluator)
+        return config.model_copy(update={"evaluator": spec, "evaluator_version": found})
+    if config.evaluator_version is None and evaluator.spec == config.evaluator \
+            and is_custom(config.evaluator):
+        return config.model_copy(update={"evaluator_version": describe(evaluator)[1]})
+    return config
+
+
 def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
             target: Target | None = None, resume: StoredRun | None = None,
             on_step: Callable[[RefinementStep], None] | None = None,
@@ -304,16 +317,8 @@ def execute(kb: KnowledgeBase, config: RefineConfig, evaluator: Evaluator, *,
         evaluator.restore(resume.paid())
     else:
         target = check_input(kb, config, target)  # refused input leaves no run behind
-        config = config.model_copy(update={"space": target.space_name})
-        if not is_custom(config.evaluator) and evaluator.spec != config.evaluator:
-            # an evaluator of one's own given from Python: the run says which, so that a
-            # resume does not replay another one
-            spec, found = describe(evaluator)
-            config = config.model_copy(update={"evaluator": spec,
-                                               "evaluator_version": found})
-        elif config.evaluator_version is None and evaluator.spec == config.evaluator \
-                and is_custom(config.evaluator):
-            config = config.model_copy(update={"evaluator_version": describe(evaluator)[1]})
+        config = recorded_config(config.model_copy(update={"space": target.space_name}),
+                                 evaluator)
         store = RunStore.create(kb, config, target.space_name, name=name, tags=tags)
     if on_run is not None:
         on_run(store.id)

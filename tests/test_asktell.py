@@ -112,3 +112,44 @@ def test_a_proposal_told_before_it_is_asked_is_not_handed_out(
         run.tell(first, table[first].score)
         p = run.ask()
         assert p is not None and p.uid != first
+
+
+@pytest.mark.parametrize("strategy", ["walk", "surrogate"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_drive_with_an_evaluator_pays_for_what_refine_does(evidence: InMemoryEvidence,
+                                                           strategy: str, batch: int) -> None:
+    """`mdesign refine` and the benchmarks run through drive(): the same run as refine()."""
+    cfg = RefineConfig(task="target", budget=12, strategy=strategy, seed=5, batch=batch)
+    table = evidence.oracle("target")
+    direct = refine(evidence, cfg, BenchmarkEvaluator(None, "target", 12, table=table))
+    ev = BenchmarkEvaluator(None, "target", 12, table=table)
+    seen: list[str] = []
+    driven = Refinement(evidence, cfg, evaluator=ev, on_step=lambda s: seen.append(s.uid)
+                        ).drive()
+    assert [s.uid for s in driven.steps] == [s.uid for s in direct.steps] == seen
+    assert [s.score for s in driven.steps] == [s.score for s in direct.steps]
+    assert driven.best.uid == direct.best.uid
+    assert ev.spent == direct.spent == driven.spent
+
+
+class _Failing(BenchmarkEvaluator):
+    def _measure(self, uid: str):  # type: ignore[override]
+        if self.spent > 3:
+            raise RuntimeError("the GPU fell off")
+        return super()._measure(uid)
+
+
+def test_drive_raises_the_evaluators_error_and_needs_an_evaluator(
+        evidence: InMemoryEvidence) -> None:
+    table = evidence.oracle("target")
+    cfg = RefineConfig(task="target", budget=8)
+    with pytest.raises(RuntimeError, match="fell off"):
+        Refinement(evidence, cfg, evaluator=_Failing(None, "target", 8, table=table)).drive()
+    with pytest.raises(InputError, match="needs an evaluator"):
+        Refinement(evidence, cfg).drive()
+    run = Refinement(evidence, cfg, evaluator=BenchmarkEvaluator(None, "target", 8,
+                                                                 table=table))
+    assert run.ask() is not None  # asked: it cannot be driven as well
+    with pytest.raises(InputError, match="already being asked"):
+        run.drive()
+    run.close()
