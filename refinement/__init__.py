@@ -16,8 +16,9 @@
 * :mod:`~mdesign.refinement.evaluators`: the ``Evaluator`` protocol and the leave-one-task-out
   benchmark oracle;
 * :mod:`~mdesign.refinement.runs`: runs persisted in Neo4j, resume;
-* :mod:`~mdesign.refinement.asktell`: :class:`Refinement`, the same loop driven by
-  ``ask()``/``tell()`` from your own code (the Optuna sampler sits on it);
+* :mod:`~mdesign.refinement.asktell`: :class:`Refinement`, the loop seen through
+  ``ask()``/``tell()``: from your own code (the Optuna sampler sits on it), or driven by
+  an evaluator (``drive()``, what ``mdesign refine`` runs);
 * :mod:`~mdesign.refinement.custom`: evaluators of your own (``python:MODULE:CALLABLE``,
   entry points of ``mdesign.evaluators``);
 * :mod:`~mdesign.refinement.suggest`: :func:`suggest`, a first design from the evidence
@@ -26,8 +27,10 @@
 * :mod:`~mdesign.refinement.export`: a run's best architecture as a standalone PyG module
   or a design config (``mdesign export``).
 
-Start here: :func:`execute` (a stored, resumable run) with a :class:`RefineConfig` and
-an evaluator (:class:`BenchmarkEvaluator`, or any ``Evaluator``). The torch-based
+Start here: ``Refinement(kb, config, evaluator=ev).drive()`` (a stored, resumable run, as
+``mdesign refine`` runs it) with a :class:`RefineConfig` and an evaluator
+(:class:`BenchmarkEvaluator`, or any ``Evaluator``); :func:`execute` is the same run
+with the evaluator inside the loop. The torch-based
 export functions load on first use. The loop itself, :func:`refine`, is not handed on
 here (the name would hide its module): ``from mdesign.refinement.refine import refine``.
 

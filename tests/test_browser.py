@@ -29,7 +29,7 @@ def as_one_line(name: str) -> str:
 def run_in_editor(page: Page, command: str) -> None:
     editor = page.locator('[data-testid="activeEditor"]')
     editor.click()
-    page.keyboard.type(command)
+    page.keyboard.insert_text(command)
     page.keyboard.press("Control+Enter")
     page.wait_for_timeout(500)
 
@@ -90,6 +90,17 @@ def test_guide_opens_at_connect_styles_and_runs_a_cell(server: ManagedNeo4j, kb:
         page.keyboard.press("Control+Enter")
         page.wait_for_timeout(800)
     page.get_by_text(best[1].key).first.wait_for(timeout=30_000)
+    # The graph slide's style names each edit's gain on the task in its caption.
+    for command in (f":param uid => '{best[0].uid}'", ":param limit => 4",
+                    ":style " + browser.task_style("toy-guide1"),
+                    " ".join(browser.query_text("evidence_neighbourhood").split())):
+        run_in_editor(page, command)
+    page.wait_for_timeout(3000)
+    captions = [t for t in page.locator("svg text").all_text_contents() if t and "→" in t]
+    assert captions, "no edit caption in the graph view"
+    assert all(re.match(r"^(agg|layers|act) \S+ → ", c) for c in captions), captions
+    # long captions are cut with "…" in the drawing; the gains show where there is room
+    assert any(re.match(r"^\w+ \S+ → \S+ -?\d", c) for c in captions), captions
     shot = server.home / "artifacts" / "browser-guide.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shot))

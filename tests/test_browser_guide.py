@@ -4,6 +4,7 @@ Browser's GraSS reader does, and the Browser copy that carries them is built onc
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -67,9 +68,20 @@ def test_every_public_query_has_a_slide_with_its_parameters() -> None:
         query = browser.query_text(name)
         assert cells[-1] == query.replace("&", "&amp;").replace("<", "&lt;").replace(
             ">", "&gt;").replace('"', "&quot;").replace("'", "&#x27;")
-        set_here = {re.match(r":param (\w+) =&gt;", c).group(1) for c in cells[:-1]}
+        set_here = {m.group(1) for c in cells[:-1] if (m := re.match(r":param (\w+) =&gt;", c))}
         needed = set(cypher.parameters(name)) - {"task", "uid"}
         assert needed <= set_here, name
+
+
+def test_the_graph_slide_styles_edits_with_their_gain_on_a_task() -> None:
+    rules = json.loads(browser.task_style("cora"))
+    assert rules["relationship.EDIT"]["caption"].endswith("{gain:cora}")
+    assert rules["node.Architecture"] == browser.parse_style(browser.style())["node.Architecture"]
+    assert browser.parse_style(browser.style()) == grass_like_browser(browser.style())
+    guide = browser.guide_html()
+    slide = re.findall(r'<slide class="row-fluid">(.*?)</slide>', guide, flags=re.DOTALL)[
+        browser.slide_of("evidence_neighbourhood") - 1]
+    assert "{gain:cora}" in slide and ":style {" in slide
 
 
 def test_param_cells_are_cypher_literals() -> None:

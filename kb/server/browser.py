@@ -126,8 +126,53 @@ def _slide(title: str, lead: str, body: str) -> str:
             f'<div class="col-sm-9">{body}</div></slide>')
 
 
+def parse_style(text: str) -> dict[str, dict[str, str]]:
+    """The rules of a GraSS text as {selector: {property: value}}: braces inside quoted
+    values (``caption: "{key}"``) do not open a rule; the quotes are dropped."""
+    rules: dict[str, dict[str, str]] = {}
+    selector, body, quoted, inside = "", "", False, False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "{" and not quoted and not inside:
+            inside = True
+        elif ch == "}" and not quoted and inside:
+            decls = {}
+            for decl in body.split(";"):
+                key, sep, value = decl.partition(":")
+                if sep:
+                    decls[key.strip()] = value.strip()
+            rules[selector.strip()] = decls
+            selector, body, inside = "", "", False
+        elif inside:
+            body += ch
+        else:
+            selector += ch
+    return rules
+
+
+def task_style(task: str) -> str:
+    """mdesign's style with each edit's gain on ``task`` in its caption, as the JSON form
+    of GraSS that ``:style`` also reads (a caption naming ``gain:TASK`` cannot be written
+    in GraSS text: Browser splits a declaration on every ``:``)."""
+    rules = parse_style(style())
+    edit = rules["relationship.EDIT"]
+    edit["caption"] = edit["caption"] + " {gain:" + task + "}"
+    return json.dumps(rules, ensure_ascii=False)
+
+
+def _extra_cells(name: str) -> str:
+    """Cells a query's slide adds before the query itself."""
+    if name != "evidence_neighbourhood":
+        return ""
+    return _cell(":style " + task_style(FIRST_TASK.strip("'")),
+                 "Each edit's caption with its gain on the task (score of its end minus "
+                 "its start): write your task in gain:cora. A caption can only name "
+                 "fixed properties, so the style applied at connect leaves gains out.")
+
+
 def _query_slide(name: str) -> str:
-    cells = "".join(_cell(c) for c in param_commands(name))
+    cells = "".join(_cell(c) for c in param_commands(name)) + _extra_cells(name)
     body = _paragraphs(cypher.description(name)) + cells + _cell(
         query_text(name), f"Named query {name} (cypher/{name}.cypher; the same text "
                           f"runs in `mdesign query {name}`).")
