@@ -362,12 +362,6 @@ class Refinement:
 
     # -- driven by an evaluator ---------------------------------------------------------
 
-    def ask_batch(self) -> list[Proposal]:
-        """Every proposal the loop has made and not handed out (at least one, waiting for
-        the loop), or [] when the run is over."""
-        first = self.ask(wait=True)
-        return [] if first is None else [first, *self._take_queued()]
-
     def drive(self) -> RefinementResult:
         """Run to the end with the refinement's own evaluator: each time the loop asks,
         what it asks for is evaluated (a batch together where the evaluator can) and
