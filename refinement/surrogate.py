@@ -120,31 +120,68 @@ class _Model:
     noise: float
     log_ml: float
     chol: np.ndarray
-    alpha: np.ndarray  # K^-1 (y - mu_P)
+    white: np.ndarray  # L^-1 (y - mu_P)
+    alpha: np.ndarray  # K^-1 (y - mu_P) = L^-T white
+
+
+class _Cross:
+    """One model's ``V = L^-1 K_P*`` kept across refits: ``K_P*`` is the kernel between
+    the paid set and every candidate, ``L`` the Cholesky factor of the paid kernel, and
+    ``ss = sum_j V_j^2`` is the variance the paid set explains at each candidate. A run
+    only appends to its paid set and keeps a model's hyperparameters for many steps; then
+    ``V`` gains a block of rows, ``V_new = L22^-1 (K_new* - L21 V)``: O(N n) per result
+    instead of O(N n^2). The mean needs no more: ``K*P K^-1 r = V' (L^-1 r)``."""
+
+    def __init__(self, hyper: tuple[float, ...], n_candidates: int) -> None:
+        self.hyper = hyper
+        self.paid: list[int] = []
+        self.v = np.zeros((0, n_candidates))
+        self.chol = np.zeros((0, 0))
+        self.ss = np.zeros(n_candidates)
+
+    def update(self, paid: list[int], chol: np.ndarray,
+               columns: Callable[[list[int]], np.ndarray]) -> np.ndarray:
+        """``V`` for the paid set and its factor ``chol``. The rows of the longest common
+        prefix solved with the same leading factor are kept; for the rest
+        ``columns(tail)`` gives the kernel between every candidate and the paid set's
+        last ``len(tail)`` candidates (``N x len(tail)``)."""
+        m = 0
+        for a, b in zip(self.paid, paid, strict=False):
+            if a != b:
+                break
+            m += 1
+        if m and not np.allclose(chol[:m, :m], self.chol[:m, :m], rtol=1e-10, atol=1e-12):
+            m = 0
+        n = len(paid)
+        if m < len(self.paid):
+            self.ss = (self.v[:m] ** 2).sum(axis=0)
+        if n > self.v.shape[0]:  # room in steps of 32 rows: few copies, little slack
+            v = np.empty((-(-n // 32) * 32, self.v.shape[1]))
+            v[:m] = self.v[:m]
+            self.v = v
+        if n > m:
+            k_new = columns(paid[m:]).T
+            if m == 0:
+                self.v[:n] = np.linalg.inv(chol) @ k_new
+            else:
+                self.v[m:n] = np.linalg.inv(chol[m:n, m:n]) @ (k_new - chol[m:n, :m] @ self.v[:m])
+            self.ss = self.ss + (self.v[m:n] ** 2).sum(axis=0)
+        self.paid, self.chol = list(paid), chol
+        return self.v[:n]
 
 
 @dataclass
 class Posterior:
     """The surrogate's prediction over every candidate (latent values, normal-score
-    scale) and what it learnt of the sources. The sd of a candidate costs O(n^2) (n paid),
-    so it is computed where asked (:meth:`sds_at`), and expected improvement computes it
-    only for candidates whose bound (EI at the prior sd) can still beat the best so far."""
+    scale) and what it learnt of the sources."""
 
     mean: np.ndarray
     means: tuple[np.ndarray, ...]  # per model: M1 (if used), M0
-    prior_sds: tuple[np.ndarray, ...]  # per model: the sd before any result (an upper bound)
+    sds: tuple[np.ndarray, ...]    # per model, same order
     probs: tuple[float, ...]       # posterior model probabilities, same order
     transfer_probability: float    # p(M1 | y): 0 without transfer
     source_coefficients: np.ndarray  # (b0 + b) w_s + d_s per source, M1's posterior mean
     best: float                    # the best paid normal score
-    sd_of: Callable[[int, np.ndarray], np.ndarray]  # (model, candidates) -> sd
-
-    def sds_at(self, idx: np.ndarray) -> tuple[np.ndarray, ...]:
-        return tuple(self.sd_of(k, idx) for k in range(len(self.means)))
-
-    @cached_property
-    def sds(self) -> tuple[np.ndarray, ...]:
-        return self.sds_at(np.arange(len(self.mean)))
 
     @cached_property
     def sd(self) -> np.ndarray:
@@ -154,44 +191,17 @@ class Posterior:
         return np.sqrt(np.maximum(second - self.mean ** 2, 1e-12))
 
     def sd_at(self, i: int) -> float:
-        """The mixture's sd at candidate ``i`` alone (O(n^2), not the whole space's)."""
-        sds = self.sds_at(np.array([i]))
-        second = sum(p * (sd[0] ** 2 + mu[i] ** 2) for p, mu, sd in zip(self.probs, self.means,
-                                                                         sds, strict=True))
-        return float(np.sqrt(max(second - self.mean[i] ** 2, 1e-12)))
+        return float(self.sd[i])
 
-    def _ei(self, idx: np.ndarray, sds: Sequence[np.ndarray]) -> np.ndarray:
-        out = np.zeros(len(idx))
-        for p, mu, sd in zip(self.probs, self.means, sds, strict=True):
-            s = np.maximum(sd, 1e-9)
-            u = (mu[idx] - self.best) / s
-            out += p * (s * (u * norm_cdf(u) + norm_pdf(u)))
-        return out
-
-    def expected_improvement(self, allowed: np.ndarray | None = None,
-                             chunk: int = 2048) -> np.ndarray:
+    def expected_improvement(self, allowed: np.ndarray | None = None) -> np.ndarray:
         """EI of the model mixture, ``sum_k p_k EI_k`` (EI is linear in the density), for
-        the ``allowed`` candidates (all by default). EI grows with the sd, so EI at the
-        prior sd bounds it: candidates are scored exactly in the order of that bound,
-        chunk by chunk, until the bound falls below the best exact EI; the rest get -inf
-        (they cannot be the maximum)."""
-        n = len(self.mean)
-        every = np.arange(n)
-        bound = self._ei(every, [sd for sd in self.prior_sds])
-        if allowed is not None:
-            bound = np.where(allowed, bound, -np.inf)
-        order = np.argsort(-bound, kind="stable")
-        out = np.full(n, -np.inf)
-        top = -np.inf
-        for start in range(0, n, chunk):
-            idx = order[start:start + chunk]
-            idx = idx[np.isfinite(bound[idx]) & (bound[idx] >= top)]
-            if not len(idx):
-                break
-            exact = self._ei(idx, self.sds_at(idx))
-            out[idx] = exact
-            top = max(top, float(exact.max()))
-        return out
+        the ``allowed`` candidates (all by default; the others get -inf)."""
+        out = np.zeros(len(self.mean))
+        for p, mu, sd in zip(self.probs, self.means, self.sds, strict=True):
+            s = np.maximum(sd, 1e-9)
+            u = (mu - self.best) / s
+            out += p * (s * (u * norm_cdf(u) + norm_pdf(u)))
+        return out if allowed is None else np.where(allowed, out, -np.inf)
 
     def upper_bound(self, kappa: float = 2.0) -> np.ndarray:
         return self.mean + kappa * self.sd
@@ -237,6 +247,7 @@ class TransferSurrogate:
         self._hamming: dict[int, np.ndarray] = {}
         self._h_cols: tuple[int, ...] = ()
         self._h = np.zeros((self.n, 0), dtype=np.int8)
+        self._cross: dict[bool, _Cross] = {}  # per model (transfer or not)
 
     def hamming_to(self, i: int) -> np.ndarray:
         h = self._hamming.get(i)
@@ -257,6 +268,22 @@ class TransferSurrogate:
             self._h = np.concatenate([self._h, np.stack(new, axis=1)], axis=1)
             self._h_cols = key
         return self._h[:, :len(key)]
+
+    def _columns(self, mo: _Model, h_all: np.ndarray, paid: list[int]
+                 ) -> Callable[[list[int]], np.ndarray]:
+        """The model's kernel between every candidate and the paid set's last candidates
+        (``h_all``'s columns are the paid set in order): ``k(a, p) = c +
+        sf2 rho^h(a, p) [+ F(a) F(p)']``, rho^h by table lookup."""
+        table = mo.signal * mo.rho ** np.arange(self.dims + 1)
+
+        def columns(rows: list[int]) -> np.ndarray:
+            at = np.arange(len(paid) - len(rows), len(paid))
+            cols = CONSTANT + table[h_all[:, at]]
+            if mo.transfer:
+                cols = cols + self.f @ self.f[rows].T
+            return cols
+
+        return columns
 
     def consensus(self) -> np.ndarray:
         """The prior mean's order before anything is paid: ``m(a)``."""
@@ -284,11 +311,13 @@ class TransferSurrogate:
                         chol = np.linalg.cholesky(k)
                     except np.linalg.LinAlgError:
                         continue
-                    alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, r))
+                    white = np.linalg.solve(chol, r)
+                    alpha = np.linalg.solve(chol.T, white)
                     log_ml = float(-0.5 * r @ alpha - np.log(np.diag(chol)).sum()
                                    - 0.5 * n * math.log(2 * math.pi))
                     if best is None or log_ml > best.log_ml:
-                        best = _Model(transfer, rho, signal, noise, log_ml, chol, alpha)
+                        best = _Model(transfer, rho, signal, noise, log_ml, chol, white,
+                                      alpha)
         assert best is not None, "the constant and noise terms keep K positive definite"
         return best
 
@@ -301,7 +330,7 @@ class TransferSurrogate:
             mean = self.b0 * self.m
             sd0 = np.full(self.n, math.sqrt(CONSTANT + 1.0))
             return Posterior(mean, (mean,), (sd0,), (1.0,), 1.0 if self.transfer else 0.0,
-                             self.b0 * self.weights, -math.inf, lambda k, idx: sd0[idx])
+                             self.b0 * self.weights, -math.inf)
         h_pp, t_pp = self._kernel_parts(paid_idx)
         models = []
         if self.transfer:
@@ -315,30 +344,22 @@ class TransferSurrogate:
         probs = np.exp(logs - logs.max())
         probs /= probs.sum()
         h_all = self._hamming_matrix(paid_idx)
-        fp = self.f[paid_idx]
         prior_common = (self.f ** 2).sum(axis=1)
-        means, prior_sds, parts = [], [], []
+        paid_list = [int(i) for i in paid_idx]
+        means, sds = [], []
         for mo in models:
-            # k(a, p) = c + sf2 rho^h(a, p) [+ F(a) F(p)'], rho^h by table lookup
-            table = mo.signal * mo.rho ** np.arange(self.dims + 1)
+            cross = self._cross.get(mo.transfer)
+            hyper = (mo.rho, mo.signal, mo.noise)
+            if cross is None or cross.hyper != hyper:
+                cross = self._cross[mo.transfer] = _Cross(hyper, self.n)
+            v = cross.update(paid_list, mo.chol, self._columns(mo, h_all, paid_list))
             prior_var = np.full(self.n, CONSTANT + mo.signal)
             mu = np.zeros(self.n)
-            mean = CONSTANT * mo.alpha.sum() + table[h_all] @ mo.alpha
             if mo.transfer:
-                mean = mean + self.f @ (fp.T @ mo.alpha)
                 prior_var = prior_var + prior_common
                 mu = self.b0 * self.m
-            means.append(mu + mean)
-            prior_sds.append(np.sqrt(prior_var))
-            parts.append((np.linalg.inv(mo.chol), table, mo.transfer, prior_var))
-
-        def sd_of(k: int, idx: np.ndarray) -> np.ndarray:
-            inv, table, transfer, prior_var = parts[k]
-            rows = CONSTANT + table[h_all[idx]]
-            if transfer:
-                rows = rows + self.f[idx] @ fp.T
-            v = inv @ rows.T  # L^-1 K*': O(n^2) per candidate
-            return np.sqrt(np.maximum(prior_var[idx] - np.einsum("ij,ij->j", v, v), 1e-12))
+            means.append(mu + mo.white @ v)
+            sds.append(np.sqrt(np.maximum(prior_var - cross.ss, 1e-12)))
 
         mean = sum(p * mu for p, mu in zip(probs, means, strict=True))
         coef = np.zeros(self.z.shape[1])
@@ -349,8 +370,8 @@ class TransferSurrogate:
             d = (SOURCE_VAR / s) * (self.z[paid_idx].T @ mo.alpha)
             coef = (self.b0 + b) * self.weights + d
             p1 = float(probs[0])
-        return Posterior(mean, tuple(means), tuple(prior_sds), tuple(float(p) for p in probs),
-                         p1, coef, float(ys.max()), sd_of)
+        return Posterior(mean, tuple(means), tuple(sds), tuple(float(p) for p in probs),
+                         p1, coef, float(ys.max()))
 
 
 def portfolio(z: np.ndarray, weights: np.ndarray, size: int,

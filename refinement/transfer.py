@@ -278,13 +278,27 @@ class _Surrogate(RunLedger):
             acq = self.acquire(post, allowed)
             tie = self.rng.random(len(acq))
             acq = np.where(allowed, acq, -np.inf)
-            i = int(np.lexsort((tie, acq))[-1])  # max acquisition, then the seeded draw
+            i = int(np.lexsort((tie, _tied(acq)))[-1])  # max acquisition, then the draw
             out.append((i, float(acq[i]), float(post.mean[i]), post))
             allowed[i] = False
             # kriging believer: the pick's predicted value is taken as observed
             rows = [*rows, i]
             ys = [*ys, _raw_of(post.mean[i], ys)]
         return out
+
+
+def _tied(acq: np.ndarray, digits: int = 10) -> np.ndarray:
+    """Acquisition values rounded to ``digits`` decimals of the largest magnitude.
+    Candidates the model cannot tell apart (the same distances to every paid one) get
+    values that differ only by rounding, which depends on the BLAS and the order of its
+    sums; the seeded draw, not that noise, must decide between them."""
+    finite = np.isfinite(acq)
+    if not finite.any():
+        return acq
+    scale = float(np.abs(acq[finite]).max()) or 1.0
+    out = np.full(len(acq), -np.inf)
+    out[finite] = np.round(acq[finite] / scale, digits)
+    return out
 
 
 def _raw_of(normal: float, ys: list[float]) -> float:

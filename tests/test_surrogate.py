@@ -15,8 +15,13 @@ from mdesign.refinement.evaluators import BenchmarkEvaluator
 from mdesign.refinement.memory import InMemoryEvidence, StoredResult, TaskTable
 from mdesign.refinement.refine import RefineConfig, RefinementResult, refine
 from mdesign.refinement.similarity import pair_similarity
-from mdesign.refinement.surrogate import TransferSurrogate, normal_scores, portfolio
-from mdesign.refinement.transfer import prior_weights
+from mdesign.refinement.surrogate import (
+    CONSTANT,
+    TransferSurrogate,
+    normal_scores,
+    portfolio,
+)
+from mdesign.refinement.transfer import _tied, prior_weights
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +83,57 @@ def test_posterior_believes_sources_that_predict_the_target() -> None:
     assert np.all(ei >= 0) and ei[paid].max() < ei.max()
     # the paid points are interpolated: the latent sd is small there
     assert good.sd[paid].max() < good.sd.mean()
+
+
+def _dense_posterior(model: TransferSurrogate, paid: list[int], y: np.ndarray,
+                     transfer: bool, rho: float, signal: float, noise: float
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The GP's mean and sd written out densely (the module docstring's K and mu)."""
+    h = (model.codes[:, None, :] != model.codes[None, paid, :]).sum(axis=2)
+    cross = CONSTANT + signal * rho ** h
+    prior = np.full(model.n, CONSTANT + signal)
+    mu = np.zeros(model.n)
+    if transfer:
+        cross = cross + model.f @ model.f[paid].T
+        prior = prior + (model.f ** 2).sum(axis=1)
+        mu = model.b0 * model.m
+    k = cross[paid] + noise * np.eye(len(paid))
+    mean = mu + cross @ np.linalg.solve(k, normal_scores(y) - mu[paid])
+    var = prior - np.einsum("ij,ji->i", cross, np.linalg.solve(k, cross.T))
+    return mean, np.sqrt(np.maximum(var, 1e-12))
+
+
+def test_kept_kernel_answers_like_a_fresh_fit() -> None:
+    """The kernel columns and solves kept across refits (a growing paid set, a batch's
+    fantasies that are then replaced, hyperparameters that change) give the posterior a
+    fresh surrogate and the dense formulas give."""
+    codes = _toy_codes()
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((len(codes), 2))
+    y = z @ [0.7, 0.3] + 0.5 * rng.standard_normal(len(codes))
+    kept = TransferSurrogate(codes, z, np.ones(2))
+    order = [int(i) for i in rng.choice(len(codes), size=30, replace=False)]
+    sets = [order[:n] for n in (1, 2, 3, 6, 7, 12)]
+    sets += [[*order[:12], 200, 201], [*order[:12], *order[12:14]], order[:5], order[:30]]
+    for paid in sets:
+        got = kept.posterior(paid, y[paid])
+        fresh = TransferSurrogate(codes, z, np.ones(2)).posterior(paid, y[paid])
+        for a, b in zip(got.means + got.sds, fresh.means + fresh.sds, strict=True):
+            assert np.allclose(a, b, rtol=1e-9, atol=1e-9)
+        assert got.probs == pytest.approx(fresh.probs, rel=1e-9)
+        models = [kept._cross[True].hyper, kept._cross[False].hyper]
+        for k, (transfer, hyper) in enumerate(zip((True, False), models, strict=True)):
+            mean, sd = _dense_posterior(kept, paid, y[paid], transfer, *hyper)
+            assert np.allclose(got.means[k], mean, atol=1e-8)
+            assert np.allclose(got.sds[k], sd, atol=1e-6)
+
+
+def test_rounding_noise_does_not_decide_between_tied_candidates() -> None:
+    acq = np.array([0.5, 0.5 * (1 + 1e-14), 0.4, -np.inf, 0.5 * (1 + 1e-6)])
+    tied = _tied(acq)
+    assert tied[0] == tied[1] < tied[4]  # equal up to rounding: the seeded draw decides
+    assert tied[2] < tied[0] and tied[3] == -np.inf
+    assert np.array_equal(_tied(np.full(3, -np.inf)), np.full(3, -np.inf))
 
 
 def test_without_transfer_the_sources_are_ignored() -> None:
