@@ -73,6 +73,7 @@ class InMemoryEvidence:
                     pairs.add(pair)
                     self._edits[a].append((b, dim, frm, to))
                     self._edits[b].append((a, dim, to, frm))
+        self._pairs = [tuple(sorted(p)) for p in pairs]
 
     def uid(self, key: str) -> str:
         return f"{self._space.name}/{key}"
@@ -87,9 +88,11 @@ class InMemoryEvidence:
         return r.score if r is not None else None
 
     def _evidence_edits(self, task: str) -> int:
-        return sum(1 for a, edits in self._edits.items() for b, *_ in edits
-                   if a < b and self._score(task, a) is not None
-                   and self._score(task, b) is not None)
+        """Edits whose both ends the task measured (a set test per edit: ``task()`` is
+        read for every source of a run)."""
+        t = self.tables.get(task)
+        scored = {k for k, r in t.results.items() if r.score is not None} if t else set()
+        return sum(1 for a, b in self._pairs if a in scored and b in scored)
 
     # -- the reader -----------------------------------------------------------------------
 
