@@ -272,6 +272,8 @@ def refine_cmd(ghn_init: str | None, resume_id: str | None, as_json: bool,
     click.echo(f"run {result.run_id}: {result.stopped} after {result.spent}/"
                f"{config.budget} evaluations; sources "
                + ", ".join(f"{s.task} ({s.similarity:+.2f})" for s in result.sources))
+    for note in result.notes:
+        click.echo(f"note: {note}")
     click.echo(f"best architecture: {best.uid}")
     if result.split == "single":
         click.echo(f"  score {best.score * 100:.2f} (single metric: selection and report)")

@@ -64,6 +64,7 @@ from mdesign.refinement.sources import (
     candidate_sources,
     choose_sources,
     pick_anchors,
+    similarity_note,
 )
 from mdesign.refinement.target import Target, resolve
 from mdesign.refinement.transfer import SourceCache, refine_surrogate
@@ -462,4 +463,6 @@ def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
     return RefinementResult(run_id=run_id, config=config, space=space_name,
                             split=resolved.task.split, sources=sources, best=run.best,
                             steps=run.steps, spent=evaluator.spent,
-                            overhead_ms_per_step=round(median, 3), stopped=stopped)
+                            overhead_ms_per_step=round(median, 3), stopped=stopped,
+                            notes=[n for n in [similarity_note(config.similarity, sources)]
+                                   if n])

@@ -260,6 +260,8 @@ def test_refine_on_stored_results_needs_no_torch(kb: KnowledgeBase, two_tasks: N
                   "--out", str(tmp_path), env=without("torch", "torch_geometric"))
     assert out.returncode == 0, out.stderr
     assert len(list(tmp_path.glob("*.json"))) == len(list(tmp_path.glob("*.png"))) == 1
+    # the toy table has no meta-features: the run says how its source was chosen
+    assert "note: no meta-features shared by the target and its sources" in out.stdout
 
 
 def test_task_add_without_the_train_extra(kb: KnowledgeBase, without) -> None:

@@ -108,3 +108,15 @@ def test_unknown_task_and_foreign_space(evidence: InMemoryEvidence) -> None:
                BenchmarkEvaluator(None, "nope", 3, table={}))
     with pytest.raises(InputError, match="not 'other'"):
         run(evidence, space="other")
+
+
+def test_the_walk_says_when_no_meta_feature_ranks_its_sources(evidence: InMemoryEvidence
+                                                              ) -> None:
+    assert run(evidence).notes == []  # the tables have meta-features
+    bare = InMemoryEvidence(SPACE, {t: _table(t, *p).model_copy(update={"features": {}})
+                                    for t, p in TASKS.items()})
+    result = run(bare)
+    assert [s.task for s in result.sources] == ["t-a", "t-b", "t-c"]
+    assert len(result.notes) == 1 and "no meta-features" in result.notes[0]
+    assert "--similarity anchors" in result.notes[0]
+    assert run(bare, similarity="anchors").notes == []  # anchors rank them: nothing to say
