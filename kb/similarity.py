@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mdesign.core.space import split_uid
 from mdesign.core.stats import spearman
 from mdesign.kb.knowledge_base import KnowledgeBase
 
@@ -22,17 +23,29 @@ MIN_SHARED = 3  # as the query: fewer shared architectures give no similarity
 
 def refresh_similarities(kb: KnowledgeBase, tasks: Sequence[str] | None = None) -> int:
     """(Re)compute the cached similarity of every pair of tasks involving one of
-    ``tasks`` (default: all). Returns the pairs written (each counted once)."""
-    names = [t.name for t in kb.tasks()]
-    wanted = set(names if tasks is None else tasks) & set(names)
+    ``tasks`` (default: all). Returns the pairs written (each counted once).
+
+    Only tasks with results in a space of ``tasks`` can share architectures with them,
+    so only those are read: a small task imported next to full tables reads its own
+    space, not every table of the store."""
+    names = {t.name for t in kb.tasks()}
+    wanted = sorted(names if tasks is None else set(tasks) & names)
     if not wanted:
         return 0
-    scores = {t: {u: s for u, s in kb.query("task_mean_scores", task=t)[0]["scores"]}
-              for t in names}
+
+    def mean_scores(task: str) -> dict[str, float]:
+        return {u: s for u, s in kb.query("task_mean_scores", task=task)[0]["scores"]}
+
+    scores = {t: mean_scores(t) for t in wanted}
+    if len(wanted) < len(names):
+        spaces = sorted({split_uid(u)[0] for t in wanted for u in scores[t]})
+        for other in sorted({s.name for sp in spaces for s in kb.tasks_in_space(sp)}
+                            - set(wanted)):
+            scores[other] = mean_scores(other)
     rows = []
     done: set[frozenset[str]] = set()
-    for a in sorted(wanted):
-        for b in names:
+    for a in wanted:
+        for b in sorted(scores):
             pair = frozenset((a, b))
             if a == b or pair in done:
                 continue
@@ -43,7 +56,7 @@ def refresh_similarities(kb: KnowledgeBase, tasks: Sequence[str] | None = None) 
             rho = spearman([scores[a][u] for u in shared], [scores[b][u] for u in shared])
             for x, y in ((a, b), (b, a)):
                 rows.append({"a": x, "b": y, "spearman": rho, "shared": len(shared)})
-    kb.query("similarity_forget", tasks=sorted(wanted))
+    kb.query("similarity_forget", tasks=wanted)
     if rows:
         kb.query_rows("similarity_write", rows)
     return len(rows) // 2

@@ -90,6 +90,23 @@ def test_similar_tasks_cache_matches_the_live_query(nbg: KnowledgeBase) -> None:
     assert refresh_similarities(nbg, ["citeseer"]) >= len(ALL) - 1
 
 
+def test_refreshing_one_task_writes_what_a_full_refresh_writes(nbg: KnowledgeBase) -> None:
+    """One task's refresh reads only the tasks of its spaces; no pair is lost by that."""
+    from mdesign.kb.similarity import refresh_similarities
+
+    def cached() -> list[tuple]:
+        return [tuple(r.values()) for r in nbg.run_cypher(
+            "MATCH (a:Task {name: $t})-[s:SIMILARITY]-(b:Task) "
+            "RETURN b.name AS b, startNode(s) = a AS out, s.spearman AS rho, s.shared AS n "
+            "ORDER BY b, out", {"t": "proteins"}, label="test")]
+
+    pairs = refresh_similarities(nbg, ["proteins"])
+    assert pairs >= len(ALL) - 1
+    one = cached()
+    refresh_similarities(nbg)
+    assert cached() == one and len(one) == 2 * pairs
+
+
 def test_stats_and_cli_agree(nbg: KnowledgeBase) -> None:
     out = run_cli("kb", "stats", "--json")
     assert out.returncode == 0, out.stderr
