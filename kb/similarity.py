@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mdesign.core.space import split_uid
 from mdesign.core.stats import spearman
 from mdesign.kb.knowledge_base import KnowledgeBase
 
@@ -38,7 +37,7 @@ def refresh_similarities(kb: KnowledgeBase, tasks: Sequence[str] | None = None) 
 
     scores = {t: mean_scores(t) for t in wanted}
     if len(wanted) < len(names):
-        spaces = sorted({split_uid(u)[0] for t in wanted for u in scores[t]})
+        spaces = sorted({sp for t in wanted for sp in kb.task_spaces(t)})
         for other in sorted({s.name for sp in spaces for s in kb.tasks_in_space(sp)}
                             - set(wanted)):
             scores[other] = mean_scores(other)
