@@ -64,7 +64,7 @@ from mdesign.refinement.sources import (
     candidate_sources,
     choose_sources,
     pick_anchors,
-    similarity_note,
+    similarity_notes,
 )
 from mdesign.refinement.target import Target, resolve
 from mdesign.refinement.transfer import SourceCache, refine_surrogate
@@ -464,5 +464,4 @@ def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
                             split=resolved.task.split, sources=sources, best=run.best,
                             steps=run.steps, spent=evaluator.spent,
                             overhead_ms_per_step=round(median, 3), stopped=stopped,
-                            notes=[n for n in [similarity_note(config.similarity, sources)]
-                                   if n])
+                            notes=similarity_notes(config.similarity, sources))

@@ -95,15 +95,15 @@ def rank_sources(target: TaskInfo, candidates: Sequence[TaskInfo], k: int, how: 
                        anchor_tau=(anchor_tau or {}).get(n)) for n in top]
 
 
-def similarity_note(how: str, sources: Sequence[SourceInfo]) -> str | None:
-    """What a run should say when feature similarity could not rank its sources (pure):
-    with no meta-feature shared by the target and a source, every similarity is 0 and
-    the ranking falls back to task names."""
+def similarity_notes(how: str, sources: Sequence[SourceInfo]) -> list[str]:
+    """What a run should say about how its sources were ranked (pure): with
+    ``features`` and no meta-feature shared by the target and a source, every
+    similarity is 0 and the ranking falls back to task names."""
     if how != "features" or any(s.feature_similarity for s in sources):
-        return None
-    return ("no meta-features shared by the target and its sources: every similarity is "
+        return []
+    return ["no meta-features shared by the target and its sources: every similarity is "
             "0 and the sources are the first by name; add them with `mdesign kb import "
-            "task-features` or use --similarity anchors")
+            "task-features` or use --similarity anchors"]
 
 
 def choose_sources(kb: EvidenceReader, target: TaskInfo, space: str, k: int,
