@@ -28,16 +28,25 @@ from mdesign.refinement.refine import RefineConfig, refine
 SHARES = {0.0: 100, 0.5: 105, 1.0: 110}  # shared share -> family seed
 BUDGETS = (5, 10, 20, 50)
 CONFIGS: dict[str, dict[str, Any]] = {
-    "EI, portfolio 2 (default)": {"strategy": "surrogate"},
-    "EI, portfolio 1": {"strategy": "surrogate", "portfolio": 1},
-    "EI, portfolio 4": {"strategy": "surrogate", "portfolio": 4},
-    "UCB, portfolio 2": {"strategy": "surrogate", "acquisition": "ucb"},
+    "EI, portfolio 2 (the first default)": {"strategy": "surrogate", "acquisition": "ei"},
+    "EI, portfolio 1": {"strategy": "surrogate", "acquisition": "ei", "portfolio": 1},
+    "EI, portfolio 4": {"strategy": "surrogate", "acquisition": "ei", "portfolio": 4},
+    "UCB, portfolio 2 (default)": {"strategy": "surrogate", "acquisition": "ucb"},
     "Thompson, portfolio 2": {"strategy": "surrogate", "acquisition": "thompson"},
-    "EI, portfolio 2, trust radius 1": {"strategy": "surrogate", "trust_radius": 1},
-    "EI, portfolio 2, trust radius 2": {"strategy": "surrogate", "trust_radius": 2},
-    "EI, portfolio 2, agreement odds": {"strategy": "surrogate",
+    "EI, portfolio 2, trust radius 1": {"strategy": "surrogate", "acquisition": "ei",
+                                        "trust_radius": 1},
+    "EI, portfolio 2, trust radius 2": {"strategy": "surrogate", "acquisition": "ei",
+                                        "trust_radius": 2},
+    "EI, portfolio 2, agreement odds": {"strategy": "surrogate", "acquisition": "ei",
                                         "transfer_odds": "agreement"},
-    "without transfer": {"strategy": "surrogate", "transfer": False},
+    "EI, portfolio 2, kernel from the sources": {"strategy": "surrogate",
+                                                 "acquisition": "ei", "kernel": "sources"},
+    "UCB, portfolio 2, kernel from the sources": {"strategy": "surrogate",
+                                                  "acquisition": "ucb", "kernel": "sources"},
+    "without transfer (EI)": {"strategy": "surrogate", "acquisition": "ei",
+                              "transfer": False},
+    "without transfer (UCB)": {"strategy": "surrogate", "acquisition": "ucb",
+                               "transfer": False},
     "the walk (defaults)": {},
 }
 

@@ -36,6 +36,11 @@ MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
                                    True),
     "mdesign-surrogate-trust1": ({"strategy": "surrogate", "trust_radius": 1}, True),
     "mdesign-surrogate-portfolio1": ({"strategy": "surrogate", "portfolio": 1}, True),
+    "mdesign-surrogate-hamming": ({"strategy": "surrogate", "kernel": "hamming"}, True),
+    "mdesign-surrogate-ei": ({"strategy": "surrogate", "acquisition": "ei"}, True),
+    # the configuration nested leave-one-dataset-out chose for the target from the other
+    # datasets only (benchmarks/results/nested_protocol.json)
+    "mdesign-nested": ({"nested": True}, True),
 }
 BASELINES = {"retrieval": False, "random": True, "regevo": True, "tpe": True,
              "tpe-warm": True, "consensus": False}

@@ -23,6 +23,7 @@ are trained by :mod:`~mdesign.benchmarks.loo`, the targets and files written by
 from __future__ import annotations
 
 import bisect
+import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -37,7 +38,8 @@ from mdesign.benchmarks.loo import (
     loo_predictor_name,
 )
 from mdesign.benchmarks.methods import BASELINES, MDESIGN_VARIANTS, METHODS
-from mdesign.benchmarks.report import machine, targets
+from mdesign.benchmarks.report import RESULTS, machine, targets
+from mdesign.core.errors import InputError
 from mdesign.core.evaluation import Evaluation
 from mdesign.core.space import split_uid
 from mdesign.kb.knowledge_base import KnowledgeBase
@@ -85,6 +87,20 @@ def _distinct(evals: Sequence[Evaluation]) -> list[Evaluation]:
     return list(seen.values())
 
 
+def nested_choice(task: str) -> dict[str, Any]:
+    """The configuration that nested leave-one-dataset-out chose for ``task`` from the
+    other datasets (``benchmarks/nested_protocol.py``)."""
+    path = RESULTS / "nested_protocol.json"
+    if not path.exists():
+        raise InputError(f"{path} is missing", "run python benchmarks/nested_protocol.py")
+    out = json.loads(path.read_text())
+    chosen = out["chosen"].get(task)
+    if chosen is None:
+        raise InputError(f"the nested protocol chose nothing for {task!r}",
+                         "run it with that task among its datasets")
+    return dict(out["configs"][chosen["config"]])
+
+
 def run_method(kb: KnowledgeBase, ctx: TaskContext, method: str, budget: int, seed: int,
                planners: PlannerCache) -> Trajectory:
     space_name = split_uid(ctx.uids[0])[0]
@@ -98,6 +114,8 @@ def run_method(kb: KnowledgeBase, ctx: TaskContext, method: str, budget: int, se
             overrides["predictor"] = loo_predictor_name(ctx.task)
         if overrides.get("generator") == "leave-one-out":
             overrides["generator"] = loo_generator_name(ctx.task)
+        if overrides.pop("nested", False):
+            overrides = nested_choice(ctx.task)
         cfg = RefineConfig(task=ctx.task, budget=budget, seed=seed, space=space_name,
                            **overrides)
         # through ask/tell, as `mdesign refine` runs (the same loop as refine())
@@ -207,8 +225,6 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
     predictor (generator) per task."""
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        from mdesign.core.errors import InputError
-
         raise InputError(f"unknown method(s) {', '.join(unknown)}",
                          f"choose from {', '.join(METHODS)}")
     budgets = sorted(budgets)

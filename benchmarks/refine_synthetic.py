@@ -5,7 +5,7 @@ never fall below it by more than noise.
 
     python benchmarks/refine_synthetic.py          # 5 shares, 3 targets, 5 seeds
     python benchmarks/refine_synthetic.py --seeds 3 --methods \
-        mdesign-surrogate,mdesign-surrogate-notransfer,random    # what was run on 2 cores
+        mdesign-surrogate,mdesign-surrogate-notransfer,mdesign,random,tpe  # run on 2 cores
 
 Families of :mod:`mdesign.benchmarks.transfer_family` with seed 0 (the development
 protocol used seeds 100 and up), 9 tasks each; every target ``t0``-``t2`` is refined with

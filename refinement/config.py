@@ -64,13 +64,18 @@ class RefineConfig(BaseModel):
         "over the whole space with every task of the space as a source, and an "
         "acquisition function (docs/refinement.md)")
     acquisition: Literal["ei", "ucb", "thompson"] = Field(
-        default="ei", description="surrogate: expected improvement, upper confidence "
-        "bound (mean + 2 sd) or Thompson sampling")
+        default="ucb", description="surrogate: upper confidence bound (mean + 2 sd; the "
+        "default, chosen by nested leave-one-dataset-out), expected improvement or "
+        "Thompson sampling")
     transfer: bool = Field(default=True, description="surrogate: use the sources (off: "
                            "knowledge-free Bayesian optimisation, the ablation)")
     transfer_odds: Literal["even", "agreement"] = Field(
         default="even", description="surrogate: prior odds of \"the sources transfer\" "
         "against \"target only\": even, or the sources' agreement among themselves")
+    kernel: Literal["hamming", "sources"] = Field(
+        default="hamming", description="surrogate: distance of the transfer model's "
+        "residual kernel: hamming (edits), or sources (also the choice distances the "
+        "sources measured; the target's likelihood decides between the two)")
     portfolio: int = Field(default=2, ge=0, le=32, description="surrogate: first design "
                            "of this many architectures best across the sources (random "
                            "draws without transfer) before the acquisition takes over")
@@ -114,6 +119,24 @@ class RefineConfig(BaseModel):
     def _train_as_set(self, train: TrainConfig | None) -> dict[str, Any] | None:
         # the settings given, as stored and reported before the field was typed
         return None if train is None else train.model_dump(exclude_unset=True)
+
+
+
+# options of the surrogate strategy that the walk does not implement (the walk refuses
+# them; a stored walk run's values of them are set back to the defaults when it is read)
+SURROGATE_ONLY = ("acquisition", "transfer", "transfer_odds", "kernel", "portfolio",
+                  "trust_radius", "enumerate_limit")
+
+
+def stored_config(text: str) -> RefineConfig:
+    """A run's stored configuration. For a walk run the surrogate's options are the
+    defaults of today: a run stored when another default was in force (EI before UCB)
+    resumes as it ran, since the walk never read them."""
+    config = RefineConfig.model_validate_json(text)
+    if config.strategy == "walk":
+        config = config.model_copy(update={n: RefineConfig.model_fields[n].default
+                                           for n in SURROGATE_ONLY})
+    return config
 
 
 class RefinementStep(BaseModel):

@@ -67,7 +67,7 @@ from mdesign.refinement.sources import (
     similarity_notes,
 )
 from mdesign.refinement.target import Target, resolve
-from mdesign.refinement.transfer import SourceCache, refine_surrogate
+from mdesign.refinement.transfer import SourceCache, refine_surrogate, refuse_surrogate_options
 
 PlannerCache = dict[tuple[str, str], SourcePlanner]
 
@@ -406,6 +406,7 @@ def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
         return refine_surrogate(kb, config, evaluator, space, resolved.task, usable, pool,
                                 run_id=run_id, recorder=recorder, on_step=on_step,
                                 cache=source_cache)
+    refuse_surrogate_options(config)
     run = _Refinement(kb, config, evaluator, space, usable, planners, recorder, on_step)
 
     try:

@@ -33,6 +33,7 @@ from mdesign.kb import settings
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.kb.observations import record_observations
 from mdesign.kb.repositories import RunSummary
+from mdesign.refinement.config import stored_config
 from mdesign.refinement.custom import describe, is_custom
 from mdesign.refinement.refine import (
     PlannerCache,
@@ -135,7 +136,7 @@ def load_run(kb: KnowledgeBase, run_id: str) -> StoredRun:
         parsed.append(RefinementStep(**s))
     return StoredRun(id=run["id"], name=run.get("name"), tags=run.get("tags") or [],
                      task=run["task"], space=run["space"], status=run["status"],
-                     config=RefineConfig.model_validate_json(run["config"]),
+                     config=stored_config(run["config"]),
                      budget=run["budget"], spent=run.get("spent") or 0,
                      best_uid=run.get("best_uid"), best_score=run.get("best_score"),
                      started=run.get("started"), stopped=run.get("stopped"),

@@ -32,6 +32,18 @@ averaged by their marginal likelihoods (prior odds 1:1, or ``odds="agreement"``:
 ``p(M1) = b0`` within [0.05, 0.95]): when the sources do not predict the target, M0's
 evidence dominates and the surrogate is the target-only GP, which is the safety net.
 With ``transfer=False`` only M0 is used (knowledge-free BO).
+
+Learned choice distances (``distances``, option ``kernel="sources"``). The Hamming
+distance treats every change of a choice alike: ``gcn -> sage`` as far as ``gcn -> fc``,
+an inert dimension as far as a decisive one. The sources measured that: for dimension
+``d`` and choices ``c, c'``, ``delta_d(c, c')`` is the sources' mean of
+``(z_s(c, x) - z_s(c', x))^2`` over the contexts ``x`` (the other dimensions' choices)
+in which a source measured both (:func:`choice_distances`; made Euclidean by classical
+scaling, so that ``rho^(sum_d delta_d)`` is a valid kernel, and scaled to mean 1 over
+distinct choices, so that the Hamming distance is the special case ``delta = 1``). M1's
+residual ``f`` may then use ``rho^(sum_d delta_d(a_d, a'_d))`` instead of ``rho^h``: the
+shape is one more entry of M1's hyperparameter grid, so the target's marginal likelihood
+decides between them, and M0, the knowledge-free model, keeps the Hamming kernel.
 """
 
 from __future__ import annotations
@@ -110,11 +122,70 @@ def transfer_prior(z: np.ndarray, weights: np.ndarray) -> float:
     return max(0.0, float(np.median(out))) if out else 0.0
 
 
+def choice_distances(tables: Sequence[tuple[np.ndarray, np.ndarray]],
+                     weights: Sequence[float], sizes: Sequence[int]) -> list[np.ndarray]:
+    """Per dimension ``d``, the ``(C_d, C_d)`` squared distances ``delta_d`` between its
+    choices as the sources measured them (the module's docstring).
+
+    ``tables``: per source, ``(codes, z)``: the choice index per dimension of each
+    architecture it measured (``(n_s, D)``) and its normal scores; ``weights``: the
+    sources' prior weights; ``sizes``: the number of choices per dimension. A pair of
+    choices no source measured in a common context gets its dimension's mean distance
+    (1 when the dimension has no measured pair at all). The weighted means are made
+    Euclidean (classical scaling, negative eigenvalues dropped) and scaled to mean 1 over
+    the distinct pairs of every dimension.
+    """
+    dims = len(sizes)
+    out = []
+    for d in range(dims):
+        c = int(sizes[d])
+        total, mass = np.zeros((c, c)), np.zeros((c, c))
+        for (codes, z), w in zip(tables, weights, strict=True):
+            if len(z) == 0 or w <= 0:
+                continue
+            codes = np.asarray(codes, dtype=np.int64)
+            others = [e for e in range(dims) if e != d]
+            ctx = np.zeros(len(z), dtype=np.int64)
+            for e in others:  # mixed-radix id of the other dimensions' choices
+                ctx = ctx * int(sizes[e]) + codes[:, e]
+            _, ctx = np.unique(ctx, return_inverse=True)
+            grid = np.full((int(ctx.max()) + 1, c), np.nan)
+            grid[ctx, codes[:, d]] = z
+            seen = ~np.isnan(grid)
+            filled = np.where(seen, grid, 0.0)
+            both = seen.T.astype(float) @ seen.astype(float)  # contexts measuring both
+            sq = (filled ** 2).T @ seen.astype(float)          # sum z(c)^2 where c' seen
+            sums = sq + sq.T - 2 * filled.T @ filled           # sum (z(c) - z(c'))^2
+            has = both > 0
+            mean = np.where(has, sums / np.maximum(both, 1), 0.0)
+            total += w * mean
+            mass += w * has
+        off = ~np.eye(c, dtype=bool)
+        known = (mass > 0) & off
+        dist = np.where(known, total / np.maximum(mass, 1e-300), 0.0)
+        fill = float(dist[known].mean()) if known.any() else 1.0
+        dist = np.where(off & ~known, fill, dist)
+        dist = (dist + dist.T) / 2
+        np.fill_diagonal(dist, 0.0)
+        # classical scaling: the nearest squared Euclidean distances
+        j = np.eye(c) - 1.0 / c
+        vals, vecs = np.linalg.eigh(-0.5 * j @ dist @ j)
+        x = vecs[:, vals > 1e-12] * np.sqrt(vals[vals > 1e-12])
+        g = x @ x.T
+        sq_norm = np.diag(g)
+        out.append(np.maximum(sq_norm[:, None] + sq_norm[None, :] - 2 * g, 0.0))
+    pairs = np.concatenate([m[~np.eye(len(m), dtype=bool)] for m in out]) if out else \
+        np.zeros(0)
+    scale = float(pairs.mean()) if pairs.size and pairs.mean() > 0 else 1.0
+    return [m / scale for m in out]
+
+
 @dataclass
 class _Model:
     """One model's chosen hyperparameters and its fit on the paid set."""
 
     transfer: bool
+    shape: str  # "hamming" or "learned": the residual kernel's distance
     rho: float
     signal: float
     noise: float
@@ -132,7 +203,7 @@ class _Cross:
     ``V`` gains a block of rows, ``V_new = L22^-1 (K_new* - L21 V)``: O(N n) per result
     instead of O(N n^2). The mean needs no more: ``K*P K^-1 r = V' (L^-1 r)``."""
 
-    def __init__(self, hyper: tuple[float, ...], n_candidates: int) -> None:
+    def __init__(self, hyper: tuple[object, ...], n_candidates: int) -> None:
         self.hyper = hyper
         self.paid: list[int] = []
         self.v = np.zeros((0, n_candidates))
@@ -182,6 +253,7 @@ class Posterior:
     transfer_probability: float    # p(M1 | y): 0 without transfer
     source_coefficients: np.ndarray  # (b0 + b) w_s + d_s per source, M1's posterior mean
     best: float                    # the best paid normal score
+    kernel: str = "hamming"        # M1's residual distance: "hamming" or "learned"
 
     @cached_property
     def sd(self) -> np.ndarray:
@@ -222,7 +294,8 @@ class TransferSurrogate:
     """
 
     def __init__(self, codes: np.ndarray, z: np.ndarray, weights: np.ndarray,
-                 transfer: bool = True, odds: str = "even") -> None:
+                 transfer: bool = True, odds: str = "even",
+                 distances: Sequence[np.ndarray] | None = None) -> None:
         self.odds = odds
         self.codes = np.asarray(codes, dtype=np.int32)
         self.n, self.dims = self.codes.shape
@@ -248,6 +321,12 @@ class TransferSurrogate:
         self._h_cols: tuple[int, ...] = ()
         self._h = np.zeros((self.n, 0), dtype=np.int8)
         self._cross: dict[bool, _Cross] = {}  # per model (transfer or not)
+        # learned choice distances (M1 only): sum_d delta_d per candidate and paid one
+        self.learned = self.transfer and distances is not None
+        self._deltas = [np.asarray(m, dtype=float) for m in distances] \
+            if self.learned and distances is not None else []
+        self._l_cols: tuple[int, ...] = ()
+        self._l = np.zeros((self.n, 0))
 
     def hamming_to(self, i: int) -> np.ndarray:
         h = self._hamming.get(i)
@@ -269,16 +348,35 @@ class TransferSurrogate:
             self._h_cols = key
         return self._h[:, :len(key)]
 
+    def _learned_matrix(self, paid: np.ndarray) -> np.ndarray:
+        """``(N, len(paid))`` learned distances ``sum_d delta_d(a_d, p_d)``, kept and
+        extended like the Hamming distances."""
+        key = tuple(int(i) for i in paid)
+        if key[:len(self._l_cols)] != self._l_cols:
+            self._l_cols, self._l = (), np.zeros((self.n, 0))
+        if len(key) > len(self._l_cols):
+            new = [sum(delta[self.codes[:, d], self.codes[i, d]]
+                       for d, delta in enumerate(self._deltas))
+                   for i in key[len(self._l_cols):]]
+            self._l = np.concatenate([self._l, np.stack(new, axis=1)], axis=1)
+            self._l_cols = key
+        return self._l[:, :len(key)]
+
     def _columns(self, mo: _Model, h_all: np.ndarray, paid: list[int]
                  ) -> Callable[[list[int]], np.ndarray]:
         """The model's kernel between every candidate and the paid set's last candidates
         (``h_all``'s columns are the paid set in order): ``k(a, p) = c +
-        sf2 rho^h(a, p) [+ F(a) F(p)']``, rho^h by table lookup."""
+        sf2 rho^dist(a, p) [+ F(a) F(p)']``; for the Hamming distance rho^h by table
+        lookup."""
         table = mo.signal * mo.rho ** np.arange(self.dims + 1)
+        l_all = self._learned_matrix(np.asarray(paid)) if mo.shape == "learned" else None
 
         def columns(rows: list[int]) -> np.ndarray:
             at = np.arange(len(paid) - len(rows), len(paid))
-            cols = CONSTANT + table[h_all[:, at]]
+            if l_all is not None:
+                cols = CONSTANT + mo.signal * mo.rho ** l_all[:, at]
+            else:
+                cols = CONSTANT + table[h_all[:, at]]
             if mo.transfer:
                 cols = cols + self.f @ self.f[rows].T
             return cols
@@ -297,13 +395,18 @@ class TransferSurrogate:
         return h, fp @ fp.T
 
     def _fit(self, transfer: bool, y: np.ndarray, h: np.ndarray, t: np.ndarray,
-             mu: np.ndarray) -> _Model:
+             mu: np.ndarray, paid: np.ndarray) -> _Model:
         best: _Model | None = None
         n = len(y)
         r = y - mu
-        for rho in RHO_GRID:
+        grid = [("hamming", rho) for rho in RHO_GRID]
+        dist = np.zeros((n, n))
+        if transfer and self.learned:
+            dist = self._learned_matrix(paid)[paid]
+            grid += [("learned", rho) for rho in RHO_GRID]
+        for shape, rho in grid:
             base = CONSTANT + (t if transfer else 0.0)
-            corr = (rho ** np.arange(self.dims + 1))[h]
+            corr = rho ** dist if shape == "learned" else (rho ** np.arange(self.dims + 1))[h]
             for signal in SIGNAL_GRID:
                 for noise in NOISE_GRID:
                     k = base + signal * corr + noise * np.eye(n)
@@ -316,8 +419,8 @@ class TransferSurrogate:
                     log_ml = float(-0.5 * r @ alpha - np.log(np.diag(chol)).sum()
                                    - 0.5 * n * math.log(2 * math.pi))
                     if best is None or log_ml > best.log_ml:
-                        best = _Model(transfer, rho, signal, noise, log_ml, chol, white,
-                                      alpha)
+                        best = _Model(transfer, shape, rho, signal, noise, log_ml, chol,
+                                      white, alpha)
         assert best is not None, "the constant and noise terms keep K positive definite"
         return best
 
@@ -334,8 +437,9 @@ class TransferSurrogate:
         h_pp, t_pp = self._kernel_parts(paid_idx)
         models = []
         if self.transfer:
-            models.append(self._fit(True, ys, h_pp, t_pp, self.b0 * self.m[paid_idx]))
-        models.append(self._fit(False, ys, h_pp, t_pp, np.zeros(len(ys))))
+            models.append(self._fit(True, ys, h_pp, t_pp, self.b0 * self.m[paid_idx],
+                                    paid_idx))
+        models.append(self._fit(False, ys, h_pp, t_pp, np.zeros(len(ys)), paid_idx))
         logs = np.array([mo.log_ml for mo in models])
         if len(models) == 2 and self.odds == "agreement":
             # prior p(M1) = the sources' agreement b0 (kept within [0.05, 0.95])
@@ -349,7 +453,7 @@ class TransferSurrogate:
         means, sds = [], []
         for mo in models:
             cross = self._cross.get(mo.transfer)
-            hyper = (mo.rho, mo.signal, mo.noise)
+            hyper = (mo.shape, mo.rho, mo.signal, mo.noise)
             if cross is None or cross.hyper != hyper:
                 cross = self._cross[mo.transfer] = _Cross(hyper, self.n)
             v = cross.update(paid_list, mo.chol, self._columns(mo, h_all, paid_list))
@@ -371,7 +475,7 @@ class TransferSurrogate:
             coef = (self.b0 + b) * self.weights + d
             p1 = float(probs[0])
         return Posterior(mean, tuple(means), tuple(sds), tuple(float(p) for p in probs),
-                         p1, coef, float(ys.max()))
+                         p1, coef, float(ys.max()), models[0].shape)
 
 
 def portfolio(z: np.ndarray, weights: np.ndarray, size: int,

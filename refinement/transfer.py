@@ -39,13 +39,25 @@ from mdesign.core.evaluation import Evaluator
 from mdesign.core.space import DesignSpace, OneHot, key_choices, key_of
 from mdesign.core.stats import ridge
 from mdesign.kb.models import TaskInfo
-from mdesign.refinement.config import RefineConfig, RefinementResult, RefinementStep, RunRecorder
+from mdesign.refinement.config import (
+    SURROGATE_ONLY,
+    RefineConfig,
+    RefinementResult,
+    RefinementStep,
+    RunRecorder,
+)
 from mdesign.refinement.costs import CostModel
 from mdesign.refinement.evidence import EvidenceReader
 from mdesign.refinement.ledger import RunLedger
 from mdesign.refinement.similarity import pair_similarity
 from mdesign.refinement.sources import SourceInfo, candidate_sources
-from mdesign.refinement.surrogate import Posterior, TransferSurrogate, normal_scores, portfolio
+from mdesign.refinement.surrogate import (
+    Posterior,
+    TransferSurrogate,
+    choice_distances,
+    normal_scores,
+    portfolio,
+)
 
 STALL_WIDEN = 5       # paid evaluations without a new best before the trust region widens
 RANDOM_DRAWS = 2_000  # random candidates per step in a space too large to enumerate
@@ -55,6 +67,17 @@ BALL_RADIUS = 2       # edits around the best paid architectures in those candid
 # options of the walk that the surrogate does not implement: refused, not ignored
 _WALK_ONLY = {"max_params": None, "max_latency": None, "predictor": None, "ghn": None,
               "generator": None, "lookahead": 1, "uncertainty": False}
+
+
+def refuse_surrogate_options(config: RefineConfig) -> None:
+    for name in SURROGATE_ONLY:
+        if name in config.model_fields_set and getattr(config, name) != \
+                RefineConfig.model_fields[name].default:
+            flag = "--" + name.replace("_", "-")
+            if isinstance(RefineConfig.model_fields[name].default, bool):
+                flag = f"--no-{name.replace('_', '-')}"
+            raise InputError(f"{flag} is an option of --strategy surrogate, not of the "
+                             "walk", f"drop {flag} or add --strategy surrogate")
 
 
 def refuse_walk_options(config: RefineConfig) -> None:
@@ -75,6 +98,13 @@ class SourceScores:
         self.normal = dict(zip(keys, z.tolist(), strict=True))
         self.model = ridge(onehot(keys), z, 1.0) if keys else \
             (np.zeros(len(onehot.columns)), 0.0)
+        self._codes: np.ndarray | None = None
+
+    def measured(self, space: DesignSpace, onehot: OneHot) -> tuple[np.ndarray, np.ndarray]:
+        """``(codes, z)`` of the architectures the source measured (codes kept)."""
+        if self._codes is None:
+            self._codes = _codes(space, onehot, list(self.normal))
+        return self._codes, np.array(list(self.normal.values()))
 
 
 # (task, space) -> SourceScores: shared between runs on an unchanged knowledge base
@@ -158,6 +188,12 @@ class _Surrogate(RunLedger):
                     self.onehot, kb.task_scores(src.task, space.name))
         self.table = SourceTable(self.onehot, {s.task: cache[(s.task, space.name)]
                                                for s in self.sources})
+        self.distances: list[np.ndarray] | None = None
+        if config.kernel == "sources" and self.sources:
+            sizes = [len(d.choices) for d in space.dimensions]
+            self.distances = choice_distances(
+                [self.table.sources[t].measured(space, self.onehot) for t in self.table.tasks],
+                [self.weights[t] for t in self.table.tasks], sizes)
         self.enumerated = space.size() <= config.enumerate_limit
         self.keys: list[str] = []
         self.row: dict[str, int] = {}
@@ -174,7 +210,8 @@ class _Surrogate(RunLedger):
         self.z, self.w = z, w
         self.model = TransferSurrogate(_codes(self.space, self.onehot, keys), z, w,
                                        transfer=bool(self.sources),
-                                       odds=self.cfg.transfer_odds)
+                                       odds=self.cfg.transfer_odds,
+                                       distances=self.distances)
         if not self.keys:
             raise InputError("the target's space has no architecture that can be evaluated",
                              "check the target's space restriction")
@@ -347,7 +384,9 @@ def refine_surrogate(kb: EvidenceReader, config: RefineConfig, evaluator: Evalua
         for i, acq, mean, post in picked:
             run.intend(run.uid(i), "search", f"{config.acquisition} {acq:.4g} over the "
                        f"unpaid candidates; p(the sources transfer) "
-                       f"{post.transfer_probability:.2f}", predicted=round(mean, 6),
+                       f"{post.transfer_probability:.2f}"
+                       + (f"; kernel {post.kernel}" if run.distances is not None else ""),
+                       predicted=round(mean, 6),
                        uncertainty=round(post.sd_at(i), 6))
         evaluations = run.evaluate_many([run.uid(i) for i, *_ in picked])
         post = picked[0][3]

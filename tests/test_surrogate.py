@@ -18,6 +18,7 @@ from mdesign.refinement.similarity import pair_similarity
 from mdesign.refinement.surrogate import (
     CONSTANT,
     TransferSurrogate,
+    choice_distances,
     normal_scores,
     portfolio,
 )
@@ -86,10 +87,14 @@ def test_posterior_believes_sources_that_predict_the_target() -> None:
 
 
 def _dense_posterior(model: TransferSurrogate, paid: list[int], y: np.ndarray,
-                     transfer: bool, rho: float, signal: float, noise: float
+                     transfer: bool, shape: str, rho: float, signal: float, noise: float
                      ) -> tuple[np.ndarray, np.ndarray]:
     """The GP's mean and sd written out densely (the module docstring's K and mu)."""
-    h = (model.codes[:, None, :] != model.codes[None, paid, :]).sum(axis=2)
+    if shape == "learned":
+        h = sum(delta[model.codes[:, None, d], model.codes[None, paid, d]]
+                for d, delta in enumerate(model._deltas))
+    else:
+        h = (model.codes[:, None, :] != model.codes[None, paid, :]).sum(axis=2)
     cross = CONSTANT + signal * rho ** h
     prior = np.full(model.n, CONSTANT + signal)
     mu = np.zeros(model.n)
@@ -103,21 +108,26 @@ def _dense_posterior(model: TransferSurrogate, paid: list[int], y: np.ndarray,
     return mean, np.sqrt(np.maximum(var, 1e-12))
 
 
-def test_kept_kernel_answers_like_a_fresh_fit() -> None:
+@pytest.mark.parametrize("learned", [False, True])
+def test_kept_kernel_answers_like_a_fresh_fit(learned: bool) -> None:
     """The kernel columns and solves kept across refits (a growing paid set, a batch's
     fantasies that are then replaced, hyperparameters that change) give the posterior a
-    fresh surrogate and the dense formulas give."""
+    fresh surrogate and the dense formulas give; with the Hamming kernel and with the
+    choice distances learnt from the sources."""
     codes = _toy_codes()
     rng = np.random.default_rng(4)
     z = rng.standard_normal((len(codes), 2))
     y = z @ [0.7, 0.3] + 0.5 * rng.standard_normal(len(codes))
-    kept = TransferSurrogate(codes, z, np.ones(2))
+    dist = choice_distances([(codes, z[:, 0]), (codes, z[:, 1])], [0.5, 0.5], [4] * 4) \
+        if learned else None
+    kept = TransferSurrogate(codes, z, np.ones(2), distances=dist)
     order = [int(i) for i in rng.choice(len(codes), size=30, replace=False)]
     sets = [order[:n] for n in (1, 2, 3, 6, 7, 12)]
     sets += [[*order[:12], 200, 201], [*order[:12], *order[12:14]], order[:5], order[:30]]
     for paid in sets:
         got = kept.posterior(paid, y[paid])
-        fresh = TransferSurrogate(codes, z, np.ones(2)).posterior(paid, y[paid])
+        fresh = TransferSurrogate(codes, z, np.ones(2), distances=dist).posterior(
+            paid, y[paid])
         for a, b in zip(got.means + got.sds, fresh.means + fresh.sds, strict=True):
             assert np.allclose(a, b, rtol=1e-9, atol=1e-9)
         assert got.probs == pytest.approx(fresh.probs, rel=1e-9)
@@ -126,6 +136,42 @@ def test_kept_kernel_answers_like_a_fresh_fit() -> None:
             mean, sd = _dense_posterior(kept, paid, y[paid], transfer, *hyper)
             assert np.allclose(got.means[k], mean, atol=1e-8)
             assert np.allclose(got.sds[k], sd, atol=1e-6)
+
+
+def test_choice_distances_see_inert_dimensions_and_alike_choices() -> None:
+    """Dimension 0 decides (choices 0 and 1 alike, 2 and 3 far from them), dimension 1
+    is inert, dimension 2 matters a little; the distances say so, whatever the other
+    dimensions' choices, and make a valid kernel."""
+    codes = _toy_codes(n_dims=3)
+    rng = np.random.default_rng(5)
+    e0, e2 = np.array([0.0, 0.05, 2.0, -2.0]), 0.3 * rng.standard_normal(4)
+    tables = []
+    for _ in range(2):
+        z = e0[codes[:, 0]] + e2[codes[:, 2]] + 0.01 * rng.standard_normal(len(codes))
+        keep = rng.random(len(codes)) < 0.8  # sources measured part of the space
+        tables.append((codes[keep], z[keep]))
+    delta = choice_distances(tables, [0.7, 0.3], [4, 4, 4])
+    off = ~np.eye(4, dtype=bool)
+    assert np.mean(np.concatenate([d[off] for d in delta])) == pytest.approx(1.0)
+    for d in delta:
+        assert np.allclose(d, d.T) and np.all(np.diag(d) == 0) and np.all(d >= 0)
+    assert delta[1][off].max() < 0.01 < delta[2][off].mean() < delta[0][off].mean()
+    assert delta[0][0, 1] < 0.05 * delta[0][0, 2] and delta[0][2, 3] == delta[0][off].max()
+    dist = sum(d[codes[:, None, i], codes[None, :, i]] for i, d in enumerate(delta))
+    assert np.linalg.eigvalsh(0.5 ** dist).min() > -1e-9
+    # a target ranked unlike the sources (choices 2 and 3 swapped) but with their shape
+    # (which choices are alike, which dimension is inert): its likelihood prefers the
+    # learned distances for the residual
+    truth = e0[[0, 1, 3, 2]][codes[:, 0]] + e2[codes[:, 2]]
+    z = np.stack([e0[codes[:, 0]] + e2[codes[:, 2]]] * 2, axis=1)
+    paid = [int(i) for i in rng.choice(len(codes), size=16, replace=False)]
+    y = truth[paid] + 0.1 * rng.standard_normal(16)
+    assert TransferSurrogate(codes, z, np.ones(2), distances=delta).posterior(
+        paid, y).kernel == "learned"
+    assert TransferSurrogate(codes, z, np.ones(2)).posterior(paid, y).kernel == "hamming"
+    # no source at all: every distinct pair is one edit, the Hamming kernel
+    flat = choice_distances([], [], [3, 2])
+    assert np.allclose(flat[0], 1 - np.eye(3)) and np.allclose(flat[1], 1 - np.eye(2))
 
 
 def test_rounding_noise_does_not_decide_between_tied_candidates() -> None:
@@ -194,12 +240,13 @@ def test_deterministic_seeded_and_within_budget(related: InMemoryEvidence) -> No
     assert [s.uid for s in thompson[0].steps] != [s.uid for s in thompson[1].steps]
 
 
-def test_resume_replays_exactly(related: InMemoryEvidence) -> None:
-    full = run(related, budget=12)
+@pytest.mark.parametrize("kernel", ["hamming", "sources"])
+def test_resume_replays_exactly(related: InMemoryEvidence, kernel: str) -> None:
+    full = run(related, budget=12, kernel=kernel)
     paid = [s.evaluation() for s in full.steps[:6]]
     oracle = BenchmarkEvaluator(None, "t0", 12, table=related.oracle("t0"))
     oracle.restore(paid)
-    resumed = run(related, budget=12, evaluator=oracle)
+    resumed = run(related, budget=12, evaluator=oracle, kernel=kernel)
     assert [s.uid for s in resumed.steps] == [s.uid for s in full.steps]
 
 
@@ -233,6 +280,19 @@ def test_walk_options_are_refused(related: InMemoryEvidence) -> None:
         run(related, lookahead=2)
     with pytest.raises(InputError, match="--max-params"):
         run(related, max_params=10.0)
+
+
+def test_surrogate_options_are_refused_by_the_walk(related: InMemoryEvidence) -> None:
+    oracle = BenchmarkEvaluator(None, "t0", 5, table=related.oracle("t0"))
+    for over, flag in (({"acquisition": "ei"}, "--acquisition"),
+                       ({"kernel": "sources"}, "--kernel"),
+                       ({"transfer": False}, "--no-transfer"),
+                       ({"portfolio": 3}, "--portfolio")):
+        with pytest.raises(InputError, match=f"{flag} is an option of --strategy surrogate"):
+            refine(related, RefineConfig(task="t0", budget=5, **over), oracle)  # type: ignore[arg-type]
+        assert oracle.spent == 0  # refused before anything was paid
+    # the surrogate's defaults given explicitly are no error
+    assert refine(related, RefineConfig(task="t0", budget=5, acquisition="ucb"), oracle).spent == 5
 
 
 class _FormulaEvaluator(PaidEvaluator):
@@ -279,3 +339,17 @@ def test_a_space_too_large_to_enumerate() -> None:
     sample = [score(space.key({f"x{i}": f"c{draw.randrange(8)}" for i in range(dims)}))
               for _ in range(2000)]
     assert res.best.score > max(sample)
+
+
+def test_a_walk_stored_under_another_default_resumes(related: InMemoryEvidence) -> None:
+    """A walk run stored when EI was the surrogate's default carries acquisition "ei";
+    read back, it is the walk it was, not a refused surrogate option."""
+    from mdesign.refinement.config import stored_config
+
+    text = RefineConfig(task="t0", budget=5, acquisition="ei", portfolio=3).model_dump_json()
+    config = stored_config(text)
+    assert config.acquisition == "ucb" and config.portfolio == 2 and config.budget == 5
+    oracle = BenchmarkEvaluator(None, "t0", 5, table=related.oracle("t0"))
+    assert refine(related, config, oracle).spent == 5
+    surrogate = RefineConfig(task="t0", budget=5, strategy="surrogate", acquisition="ei")
+    assert stored_config(surrogate.model_dump_json()).acquisition == "ei"  # as it ran

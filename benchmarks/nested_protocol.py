@@ -1,0 +1,162 @@
+"""Nested leave-one-dataset-out on NAS-Bench-Graph: the development protocol that chooses
+a refinement configuration for a dataset from the other datasets only
+(docs/refinement.md, "Development protocol").
+
+    python benchmarks/nested_protocol.py            # 9 outer datasets, 7 configurations
+    python benchmarks/nested_protocol.py --jobs 2
+
+For an outer dataset T, every other dataset U is an inner target whose sources are the
+remaining 7 (T is removed from the evidence, so nothing of T is read). Each
+configuration of ``CONFIGS`` runs once per inner pair (U, T) at budget 100; its
+criterion is the mean over the inner targets and budgets 5/10/20/30/50/100 of log10 of
+the share (%) of U's space at least as good by validation as the returned architecture.
+The configuration chosen for T is the one with the lowest criterion over its 8 inner
+targets; the configuration for other model bases is the one with the lowest criterion
+over all 72 inner pairs. This script reads no result of T when choosing for T; it does
+not run the outer (reported) benchmark, ``benchmarks/refine_nasbenchgraph.py --transfer``
+does that. Runs in memory (no server): the tables come from the ``nas-bench-graph``
+package and the meta-features from the importer's CSV, as ``mdesign kb import`` stores
+them. Writes ``benchmarks/results/nested_protocol.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from mdesign.benchmarks.report import RESULTS, machine
+from mdesign.core.space import DesignSpace
+from mdesign.kb.importers.nas_bench_graph import DATASETS, read_results, task_spec
+from mdesign.kb.importers.task_features import read_task_features
+from mdesign.refinement.evaluators import BenchmarkEvaluator
+from mdesign.refinement.memory import InMemoryEvidence, StoredResult, TaskTable
+from mdesign.refinement.refine import RefineConfig, refine
+
+BUDGETS = (5, 10, 20, 30, 50, 100)
+# the first six fixed before the first run of this protocol (round 1, kept as
+# nested_protocol_round1.{json,md}); round 2 added the combination of round 1's two best
+# over all pairs (UCB, the kernel from the sources). The walk is a candidate too.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "surrogate, EI (the first default)": {"strategy": "surrogate", "acquisition": "ei",
+                                          "kernel": "hamming"},
+    "surrogate, EI, kernel from the sources": {"strategy": "surrogate", "acquisition": "ei",
+                                               "kernel": "sources"},
+    "surrogate, UCB": {"strategy": "surrogate", "acquisition": "ucb", "kernel": "hamming"},
+    "surrogate, EI, trust radius 1": {"strategy": "surrogate", "acquisition": "ei",
+                                      "kernel": "hamming", "trust_radius": 1},
+    "surrogate without transfer (EI)": {"strategy": "surrogate", "acquisition": "ei",
+                                        "transfer": False},
+    "surrogate, UCB, kernel from the sources": {"strategy": "surrogate", "acquisition": "ucb",
+                                                "kernel": "sources"},
+    "walk (defaults)": {"strategy": "walk"},
+}
+
+
+def load_tables() -> dict[str, TaskTable]:
+    space = DesignSpace.builtin("nas-bench-graph")
+    path = resources.files("mdesign.kb.importers").joinpath("nas_bench_graph_features.csv")
+    with resources.as_file(path) as p:
+        features = read_task_features(p)
+    tables: dict[str, TaskTable] = {}
+    for d in DATASETS:
+        spec = task_spec(d)
+        tables[d] = TaskTable(kind=spec.kind, metric=spec.metric, restrict=spec.restrict,
+                              features=features.get(d, {}))
+    for row in read_results(space, DATASETS):
+        tables[row.task].results[row.key] = StoredResult(
+            score=row.score, valid=row.valid, test=row.test, params=row.params,
+            latency=row.latency, source=row.source)
+    return tables
+
+
+def _inner(outer: str) -> dict[str, dict[str, list[float]]]:
+    """Every configuration on every inner target of ``outer``: log10 share per budget."""
+    import torch
+
+    torch.set_num_threads(1)
+    tables = load_tables()
+    space = DesignSpace.builtin("nas-bench-graph")
+    ev = InMemoryEvidence(space, {k: v for k, v in tables.items() if k != outer})
+    cache: dict = {}
+    out: dict[str, dict[str, list[float]]] = {}
+    for name, over in CONFIGS.items():
+        per: dict[str, list[float]] = {}
+        for target in (d for d in DATASETS if d != outer):
+            table = ev.oracle(target)
+            vals = np.array([e.valid for e in table.values()])
+            res = refine(ev, RefineConfig(task=target, budget=max(BUDGETS), **over),
+                         BenchmarkEvaluator(None, target, max(BUDGETS), table=table),
+                         source_cache=cache)
+            best = -math.inf
+            valid_at: list[float] = []
+            for st in res.steps:
+                best = max(best, st.valid if st.valid is not None else -math.inf)
+                valid_at.append(best)
+            while len(valid_at) < max(BUDGETS):
+                valid_at.append(valid_at[-1])
+            per[target] = [math.log10(float((vals >= valid_at[b - 1]).mean()) * 100)
+                           for b in BUDGETS]
+        out[name] = per
+        print(f"{outer}: {name} done", file=sys.stderr, flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=1)
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(args.jobs) as pool:
+        inner = dict(zip(DATASETS, pool.map(_inner, DATASETS), strict=True))
+    chosen = {}
+    for outer, per in inner.items():
+        crit = {c: statistics.mean(v for t in per[c].values() for v in t) for c in CONFIGS}
+        chosen[outer] = {"config": min(crit, key=lambda c: (crit[c], list(CONFIGS).index(c))),
+                         "criterion": crit}
+    overall = {c: statistics.mean(v for o in inner.values() for t in o[c].values()
+                                  for v in t) for c in CONFIGS}
+    by_budget = {c: [statistics.mean(o[c][t][i] for o in inner.values() for t in o[c])
+                     for i in range(len(BUDGETS))] for c in CONFIGS}
+    out = {"machine": machine(), "wall_s": round(time.perf_counter() - t0, 1),
+           "budgets": BUDGETS, "configs": CONFIGS, "inner": inner, "chosen": chosen,
+           "overall": overall, "overall_by_budget": by_budget,
+           "overall_choice": min(overall, key=lambda c: (overall[c],
+                                                          list(CONFIGS).index(c)))}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "nested_protocol.json").write_text(json.dumps(out, indent=1) + "\n")
+    names = list(CONFIGS)
+    lines = ["# Nested leave-one-dataset-out on NAS-Bench-Graph (development protocol)", "",
+             f"Machine: {out['machine']['cpu']}, {out['machine']['cores']} cores; wall time "
+             f"{out['wall_s']} s; {args.jobs} process(es). One run per configuration and "
+             "inner pair (the surrogate with EI is deterministic). Criterion: mean log10 of "
+             "the share (%) of the inner target's space at least as good by validation, "
+             f"over budgets {', '.join(map(str, BUDGETS))} (lower is better).", "",
+             "## Per outer dataset (criterion over its 8 inner targets)", "",
+             "| outer | " + " | ".join(names) + " | chosen |",
+             "|---|" + "---|" * (len(names) + 1)]
+    for outer, ch in chosen.items():
+        lines.append(f"| {outer} | " + " | ".join(f"{ch['criterion'][c]:.3f}" for c in names)
+                     + f" | {ch['config']} |")
+    lines += ["", "## All 72 inner pairs", "",
+              "| configuration | " + " | ".join(f"@{b}" for b in BUDGETS) + " | criterion |",
+              "|---|" + "---|" * (len(BUDGETS) + 1)]
+    for c in names:
+        lines.append(f"| {c} | " + " | ".join(f"{v:.3f}" for v in by_budget[c])
+                     + f" | {overall[c]:.3f} |")
+    lines += ["", f"Choice for other model bases: **{out['overall_choice']}**."]
+    (RESULTS / "nested_protocol.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    main()
