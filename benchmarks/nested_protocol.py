@@ -13,10 +13,11 @@ the share (%) of U's space at least as good by validation as the returned archit
 The configuration chosen for T is the one with the lowest criterion over its 8 inner
 targets; the configuration for other model bases is the one with the lowest criterion
 over all 72 inner pairs. This script reads no result of T when choosing for T; it does
-not run the outer (reported) benchmark, ``benchmarks/refine_nasbenchgraph.py --transfer``
-does that. Runs in memory (no server): the tables come from the ``nas-bench-graph``
-package and the meta-features from the importer's CSV, as ``mdesign kb import`` stores
-them. Writes ``benchmarks/results/nested_protocol.{json,md}``.
+not run the outer (reported) benchmark: ``benchmarks/refine_nasbenchgraph.py`` with
+the method ``mdesign-nested`` does that (docs/refinement.md gives the command). Runs
+in memory (no server): the tables come from the ``nas-bench-graph`` package and the
+meta-features from the importer's CSV, as ``mdesign kb import`` stores them. Writes
+``benchmarks/results/nested_protocol.{json,md}``.
 """
 
 from __future__ import annotations
@@ -96,14 +97,8 @@ def _inner(outer: str) -> dict[str, dict[str, list[float]]]:
             res = refine(ev, RefineConfig(task=target, budget=max(BUDGETS), **over),
                          BenchmarkEvaluator(None, target, max(BUDGETS), table=table),
                          source_cache=cache)
-            best = -math.inf
-            valid_at: list[float] = []
-            for st in res.steps:
-                best = max(best, st.valid if st.valid is not None else -math.inf)
-                valid_at.append(best)
-            while len(valid_at) < max(BUDGETS):
-                valid_at.append(valid_at[-1])
-            per[target] = [math.log10(float((vals >= valid_at[b - 1]).mean()) * 100)
+            paid = [-math.inf if st.valid is None else st.valid for st in res.steps]
+            per[target] = [math.log10(float((vals >= max(paid[:b])).mean()) * 100)
                            for b in BUDGETS]
         out[name] = per
         print(f"{outer}: {name} done", file=sys.stderr, flush=True)
@@ -120,8 +115,8 @@ def main() -> None:
     chosen = {}
     for outer, per in inner.items():
         crit = {c: statistics.mean(v for t in per[c].values() for v in t) for c in CONFIGS}
-        chosen[outer] = {"config": min(crit, key=lambda c: (crit[c], list(CONFIGS).index(c))),
-                         "criterion": crit}
+        # min keeps the first of equal criteria: CONFIGS' order breaks ties
+        chosen[outer] = {"config": min(crit, key=crit.__getitem__), "criterion": crit}
     overall = {c: statistics.mean(v for o in inner.values() for t in o[c].values()
                                   for v in t) for c in CONFIGS}
     by_budget = {c: [statistics.mean(o[c][t][i] for o in inner.values() for t in o[c])
@@ -129,8 +124,7 @@ def main() -> None:
     out = {"machine": machine(), "wall_s": round(time.perf_counter() - t0, 1),
            "budgets": BUDGETS, "configs": CONFIGS, "inner": inner, "chosen": chosen,
            "overall": overall, "overall_by_budget": by_budget,
-           "overall_choice": min(overall, key=lambda c: (overall[c],
-                                                          list(CONFIGS).index(c)))}
+           "overall_choice": min(overall, key=overall.__getitem__)}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "nested_protocol.json").write_text(json.dumps(out, indent=1) + "\n")
     names = list(CONFIGS)

@@ -121,11 +121,13 @@ class RefineConfig(BaseModel):
         return None if train is None else train.model_dump(exclude_unset=True)
 
 
-
-# options of the surrogate strategy that the walk does not implement (the walk refuses
-# them; a stored walk run's values of them are set back to the defaults when it is read)
+# options of one strategy that the other does not implement: refused there, not ignored
+# (and a stored walk run's values of the surrogate's are set back to the defaults when it
+# is read)
 SURROGATE_ONLY = ("acquisition", "transfer", "transfer_odds", "kernel", "portfolio",
                   "trust_radius", "enumerate_limit")
+WALK_ONLY = ("max_params", "max_latency", "predictor", "ghn", "generator", "lookahead",
+             "uncertainty")
 
 
 def stored_config(text: str) -> RefineConfig:

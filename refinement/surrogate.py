@@ -285,6 +285,28 @@ class Posterior:
         return self.means[k] + self.sds[k] * rng.standard_normal(len(self.mean))
 
 
+class _PaidColumns:
+    """An ``(N, len(paid))`` matrix with ``column(p)`` for each paid candidate ``p``, kept
+    and extended as the paid set grows (a run only appends to it; a paid set that neither
+    extends nor is a prefix of the kept one starts afresh)."""
+
+    def __init__(self, n: int, column: Callable[[int], np.ndarray], dtype: type) -> None:
+        self.column = column
+        self.key: tuple[int, ...] = ()
+        self.matrix = np.zeros((n, 0), dtype=dtype)
+
+    def __call__(self, paid: Sequence[int] | np.ndarray) -> np.ndarray:
+        key = tuple(int(i) for i in paid)
+        if key[:len(self.key)] != self.key and self.key[:len(key)] != key:
+            self.key, self.matrix = (), self.matrix[:, :0]
+        if len(key) > len(self.key):
+            new = np.stack([self.column(i) for i in key[len(self.key):]], axis=1)
+            self.matrix = np.concatenate([self.matrix, new.astype(self.matrix.dtype)],
+                                         axis=1)
+            self.key = key
+        return self.matrix[:, :len(key)]
+
+
 class TransferSurrogate:
     """The two-model GP over fixed candidates; :meth:`posterior` refits on the paid set.
 
@@ -318,15 +340,13 @@ class TransferSurrogate:
             self.f = np.zeros((self.n, 0))
         # Hamming distances of every candidate to each paid one, a column per paid
         self._hamming: dict[int, np.ndarray] = {}
-        self._h_cols: tuple[int, ...] = ()
-        self._h = np.zeros((self.n, 0), dtype=np.int8)
+        self._hamming_matrix = _PaidColumns(self.n, self.hamming_to, np.int8)
         self._cross: dict[bool, _Cross] = {}  # per model (transfer or not)
         # learned choice distances (M1 only): sum_d delta_d per candidate and paid one
         self.learned = self.transfer and distances is not None
         self._deltas = [np.asarray(m, dtype=float) for m in distances] \
             if self.learned and distances is not None else []
-        self._l_cols: tuple[int, ...] = ()
-        self._l = np.zeros((self.n, 0))
+        self._learned_matrix = _PaidColumns(self.n, self.learned_to, np.float64)
 
     def hamming_to(self, i: int) -> np.ndarray:
         h = self._hamming.get(i)
@@ -335,32 +355,10 @@ class TransferSurrogate:
             self._hamming[i] = h
         return h
 
-    def _hamming_matrix(self, paid: np.ndarray) -> np.ndarray:
-        """``(N, len(paid))`` Hamming distances, kept and extended as the paid set grows
-        (a run only ever appends to it)."""
-        key = tuple(int(i) for i in paid)
-        cached = self._h_cols
-        if key[:len(cached)] != cached:
-            cached, self._h = (), np.zeros((self.n, 0), dtype=np.int8)
-        if len(key) > len(cached):
-            new = [self.hamming_to(i) for i in key[len(cached):]]
-            self._h = np.concatenate([self._h, np.stack(new, axis=1)], axis=1)
-            self._h_cols = key
-        return self._h[:, :len(key)]
-
-    def _learned_matrix(self, paid: np.ndarray) -> np.ndarray:
-        """``(N, len(paid))`` learned distances ``sum_d delta_d(a_d, p_d)``, kept and
-        extended like the Hamming distances."""
-        key = tuple(int(i) for i in paid)
-        if key[:len(self._l_cols)] != self._l_cols:
-            self._l_cols, self._l = (), np.zeros((self.n, 0))
-        if len(key) > len(self._l_cols):
-            new = [sum(delta[self.codes[:, d], self.codes[i, d]]
-                       for d, delta in enumerate(self._deltas))
-                   for i in key[len(self._l_cols):]]
-            self._l = np.concatenate([self._l, np.stack(new, axis=1)], axis=1)
-            self._l_cols = key
-        return self._l[:, :len(key)]
+    def learned_to(self, i: int) -> np.ndarray:
+        """The learned distance ``sum_d delta_d(a_d, p_d)`` of every candidate to ``i``."""
+        return sum((delta[self.codes[:, d], self.codes[i, d]]
+                    for d, delta in enumerate(self._deltas)), np.zeros(self.n))
 
     def _columns(self, mo: _Model, h_all: np.ndarray, paid: list[int]
                  ) -> Callable[[list[int]], np.ndarray]:
@@ -400,13 +398,14 @@ class TransferSurrogate:
         n = len(y)
         r = y - mu
         grid = [("hamming", rho) for rho in RHO_GRID]
-        dist = np.zeros((n, n))
+        dist = None
         if transfer and self.learned:
             dist = self._learned_matrix(paid)[paid]
             grid += [("learned", rho) for rho in RHO_GRID]
+        base = CONSTANT + (t if transfer else 0.0)
         for shape, rho in grid:
-            base = CONSTANT + (t if transfer else 0.0)
-            corr = rho ** dist if shape == "learned" else (rho ** np.arange(self.dims + 1))[h]
+            corr = rho ** dist if shape == "learned" and dist is not None else \
+                (rho ** np.arange(self.dims + 1))[h]
             for signal in SIGNAL_GRID:
                 for noise in NOISE_GRID:
                     k = base + signal * corr + noise * np.eye(n)

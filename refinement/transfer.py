@@ -41,6 +41,7 @@ from mdesign.core.stats import ridge
 from mdesign.kb.models import TaskInfo
 from mdesign.refinement.config import (
     SURROGATE_ONLY,
+    WALK_ONLY,
     RefineConfig,
     RefinementResult,
     RefinementStep,
@@ -64,28 +65,29 @@ RANDOM_DRAWS = 2_000  # random candidates per step in a space too large to enume
 SOURCE_BEST = 20      # each source's best architectures among those candidates
 BALL_RADIUS = 2       # edits around the best paid architectures in those candidates
 
-# options of the walk that the surrogate does not implement: refused, not ignored
-_WALK_ONLY = {"max_params": None, "max_latency": None, "predictor": None, "ghn": None,
-              "generator": None, "lookahead": 1, "uncertainty": False}
+def _changed_option(config: RefineConfig, names: tuple[str, ...]) -> str | None:
+    """The flag of the first of ``names`` that ``config`` moves off its default."""
+    for name in names:
+        default = RefineConfig.model_fields[name].default
+        if getattr(config, name) != default:
+            return ("--no-" if default is True else "--") + name.replace("_", "-")
+    return None
 
 
 def refuse_surrogate_options(config: RefineConfig) -> None:
-    for name in SURROGATE_ONLY:
-        if name in config.model_fields_set and getattr(config, name) != \
-                RefineConfig.model_fields[name].default:
-            flag = "--" + name.replace("_", "-")
-            if isinstance(RefineConfig.model_fields[name].default, bool):
-                flag = f"--no-{name.replace('_', '-')}"
-            raise InputError(f"{flag} is an option of --strategy surrogate, not of the "
-                             "walk", f"drop {flag} or add --strategy surrogate")
+    """The walk refuses the surrogate's options instead of ignoring them."""
+    flag = _changed_option(config, SURROGATE_ONLY)
+    if flag:
+        raise InputError(f"{flag} is an option of --strategy surrogate, not of the walk",
+                         f"drop {flag} or add --strategy surrogate")
 
 
 def refuse_walk_options(config: RefineConfig) -> None:
-    for name, default in _WALK_ONLY.items():
-        if getattr(config, name) != default:
-            flag = "--" + name.replace("_", "-")
-            raise InputError(f"{flag} is an option of the walk strategy, not of "
-                             "--strategy surrogate", f"drop {flag} or use --strategy walk")
+    """The surrogate refuses the walk's options instead of ignoring them."""
+    flag = _changed_option(config, WALK_ONLY)
+    if flag:
+        raise InputError(f"{flag} is an option of the walk strategy, not of "
+                         "--strategy surrogate", f"drop {flag} or use --strategy walk")
 
 
 class SourceScores:
@@ -98,13 +100,15 @@ class SourceScores:
         self.normal = dict(zip(keys, z.tolist(), strict=True))
         self.model = ridge(onehot(keys), z, 1.0) if keys else \
             (np.zeros(len(onehot.columns)), 0.0)
-        self._codes: np.ndarray | None = None
+        self._measured: tuple[np.ndarray, np.ndarray] | None = None
 
     def measured(self, space: DesignSpace, onehot: OneHot) -> tuple[np.ndarray, np.ndarray]:
-        """``(codes, z)`` of the architectures the source measured (codes kept)."""
-        if self._codes is None:
-            self._codes = _codes(space, onehot, list(self.normal))
-        return self._codes, np.array(list(self.normal.values()))
+        """``(codes, z)`` of the architectures the source measured (kept: the cache
+        shares a source between runs)."""
+        if self._measured is None:
+            self._measured = (_codes(space, onehot, list(self.normal)),
+                              np.array(list(self.normal.values())))
+        return self._measured
 
 
 # (task, space) -> SourceScores: shared between runs on an unchanged knowledge base
