@@ -48,6 +48,11 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "without transfer (UCB)": {"strategy": "surrogate", "acquisition": "ucb",
                                "transfer": False},
     "the walk (defaults)": {},
+    "UCB, portfolio 2, additive kernel": {"strategy": "surrogate", "acquisition": "ucb",
+                                          "kernel": "additive"},
+    "without transfer (UCB, additive kernel)": {"strategy": "surrogate",
+                                                "acquisition": "ucb", "transfer": False,
+                                                "kernel": "additive"},
 }
 
 

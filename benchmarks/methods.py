@@ -37,6 +37,7 @@ MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "mdesign-surrogate-trust1": ({"strategy": "surrogate", "trust_radius": 1}, True),
     "mdesign-surrogate-portfolio1": ({"strategy": "surrogate", "portfolio": 1}, True),
     "mdesign-surrogate-hamming": ({"strategy": "surrogate", "kernel": "hamming"}, True),
+    "mdesign-surrogate-additive": ({"strategy": "surrogate", "kernel": "additive"}, True),
     "mdesign-surrogate-ei": ({"strategy": "surrogate", "acquisition": "ei"}, True),
     # the configuration nested leave-one-dataset-out chose for the target from the other
     # datasets only (benchmarks/results/nested_protocol.json)

@@ -43,9 +43,18 @@ from mdesign.refinement.memory import InMemoryEvidence, StoredResult, TaskTable
 from mdesign.refinement.refine import RefineConfig, refine
 
 BUDGETS = (5, 10, 20, 30, 50, 100)
+
+
+def _surrogate(acquisition: str, **over: Any) -> dict[str, Any]:
+    return {"strategy": "surrogate", "acquisition": acquisition, **over}
+
+
 # the first six fixed before the first run of this protocol (round 1, kept as
 # nested_protocol_round1.{json,md}); round 2 added the combination of round 1's two best
-# over all pairs (UCB, the kernel from the sources). The walk is a candidate too.
+# over all pairs (UCB, the kernel from the sources); round 4 (2026-12-04) added the main
+# effects kernel with either acquisition; round 5 (2026-12-04) the portfolio size, trust
+# region and prior odds around UCB; round 6 (2026-12-04) UCB's kappa, 1 and 3 around the
+# default 2. The walk is a candidate too.
 CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI (the first default)": {"strategy": "surrogate", "acquisition": "ei",
                                           "kernel": "hamming"},
@@ -59,6 +68,14 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, UCB, kernel from the sources": {"strategy": "surrogate", "acquisition": "ucb",
                                                 "kernel": "sources"},
     "walk (defaults)": {"strategy": "walk"},
+    "surrogate, UCB, additive kernel": _surrogate("ucb", kernel="additive"),
+    "surrogate, EI, additive kernel": _surrogate("ei", kernel="additive"),
+    "surrogate, UCB, trust radius 1": _surrogate("ucb", trust_radius=1),
+    "surrogate, UCB, portfolio 1": _surrogate("ucb", portfolio=1),
+    "surrogate, UCB, portfolio 4": _surrogate("ucb", portfolio=4),
+    "surrogate, UCB, agreement odds": _surrogate("ucb", transfer_odds="agreement"),
+    "surrogate, UCB, kappa 1": _surrogate("ucb", ucb_kappa=1.0),
+    "surrogate, UCB, kappa 3": _surrogate("ucb", ucb_kappa=3.0),
 }
 
 
@@ -79,8 +96,9 @@ def load_tables() -> dict[str, TaskTable]:
     return tables
 
 
-def _inner(outer: str) -> dict[str, dict[str, list[float]]]:
-    """Every configuration on every inner target of ``outer``: log10 share per budget."""
+def _inner(outer: str, names: list[str]) -> dict[str, dict[str, list[float]]]:
+    """The configurations ``names`` on every inner target of ``outer``: log10 share per
+    budget."""
     import torch
 
     torch.set_num_threads(1)
@@ -89,7 +107,8 @@ def _inner(outer: str) -> dict[str, dict[str, list[float]]]:
     ev = InMemoryEvidence(space, {k: v for k, v in tables.items() if k != outer})
     cache: dict = {}
     out: dict[str, dict[str, list[float]]] = {}
-    for name, over in CONFIGS.items():
+    for name in names:
+        over = CONFIGS[name]
         per: dict[str, list[float]] = {}
         for target in (d for d in DATASETS if d != outer):
             table = ev.oracle(target)
@@ -108,10 +127,32 @@ def _inner(outer: str) -> dict[str, dict[str, list[float]]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--only", action="append", default=[], help="a configuration to run "
+                    "(repeatable); "
+                    "the others are read from the stored nested_protocol.json (the runs "
+                    "are deterministic: every earlier round reproduced its rows exactly)")
     args = ap.parse_args()
+    names = args.only or list(CONFIGS)
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        sys.exit(f"error: unknown configuration {unknown[0]!r}; fix: one of {list(CONFIGS)}")
+    stored: dict[str, Any] = {}
+    if len(names) < len(CONFIGS):
+        path = RESULTS / "nested_protocol.json"
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        missing = [c for c in CONFIGS if c not in names
+                   and stored.get("configs", {}).get(c) != CONFIGS[c]]
+        if missing:
+            sys.exit(f"error: {path} holds no run of {missing[0]!r}; fix: add it to --only")
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
-        inner = dict(zip(DATASETS, pool.map(_inner, DATASETS), strict=True))
+        runs = pool.map(_inner, DATASETS, [names] * len(DATASETS))
+        inner = dict(zip(DATASETS, runs, strict=True))
+    for outer, per in inner.items():
+        for c in CONFIGS:
+            if c not in per:
+                per[c] = stored["inner"][outer][c]
+        inner[outer] = {c: per[c] for c in CONFIGS}
     chosen = {}
     for outer, per in inner.items():
         crit = {c: statistics.mean(v for t in per[c].values() for v in t) for c in CONFIGS}
@@ -122,6 +163,7 @@ def main() -> None:
     by_budget = {c: [statistics.mean(o[c][t][i] for o in inner.values() for t in o[c])
                      for i in range(len(BUDGETS))] for c in CONFIGS}
     out = {"machine": machine(), "wall_s": round(time.perf_counter() - t0, 1),
+           "ran": names,
            "budgets": BUDGETS, "configs": CONFIGS, "inner": inner, "chosen": chosen,
            "overall": overall, "overall_by_budget": by_budget,
            "overall_choice": min(overall, key=overall.__getitem__)}
@@ -130,7 +172,9 @@ def main() -> None:
     names = list(CONFIGS)
     lines = ["# Nested leave-one-dataset-out on NAS-Bench-Graph (development protocol)", "",
              f"Machine: {out['machine']['cpu']}, {out['machine']['cores']} cores; wall time "
-             f"{out['wall_s']} s; {args.jobs} process(es). One run per configuration and "
+             f"{out['wall_s']} s for {len(names)} of the {len(CONFIGS)} configurations (the "
+             "others read from the previous run of this file); "
+             f"{args.jobs} process(es). One run per configuration and "
              "inner pair (the surrogate with EI is deterministic). Criterion: mean log10 of "
              "the share (%) of the inner target's space at least as good by validation, "
              f"over budgets {', '.join(map(str, BUDGETS))} (lower is better).", "",

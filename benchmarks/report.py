@@ -184,6 +184,18 @@ def plot(o: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def save(stem: str, data: dict[str, Any], lines: list[str]) -> None:
+    """``results/<stem>.json`` (the data) and ``results/<stem>.md`` (the table lines)."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(data, indent=1) + "\n")
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
+
+
+def machine_text(m: dict[str, Any]) -> str:
+    """The machine line of a result table: ``Machine: <cpu>, <n> cores``."""
+    return f"Machine: {m['cpu']}, {m['cores']} cores"
+
+
 def write(o: dict[str, Any], out_dir: Path, name: str, title: str) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{name}.json", out_dir / f"{name}.md", out_dir / f"{name}.png"]

@@ -67,15 +67,18 @@ class RefineConfig(BaseModel):
         default="ucb", description="surrogate: upper confidence bound (mean + 2 sd; the "
         "default, chosen by nested leave-one-dataset-out), expected improvement or "
         "Thompson sampling")
+    ucb_kappa: float = Field(default=2.0, gt=0, le=10, description="surrogate: the "
+                             "number of posterior sd that UCB adds to the mean")
     transfer: bool = Field(default=True, description="surrogate: use the sources (off: "
                            "knowledge-free Bayesian optimisation, the ablation)")
     transfer_odds: Literal["even", "agreement"] = Field(
         default="even", description="surrogate: prior odds of \"the sources transfer\" "
         "against \"target only\": even, or the sources' agreement among themselves")
-    kernel: Literal["hamming", "sources"] = Field(
-        default="hamming", description="surrogate: distance of the transfer model's "
-        "residual kernel: hamming (edits), or sources (also the choice distances the "
-        "sources measured; the target's likelihood decides between the two)")
+    kernel: Literal["hamming", "sources", "additive"] = Field(
+        default="hamming", description="surrogate: the residual kernel: hamming (edits), "
+        "sources (the transfer model may also use the choice distances the sources "
+        "measured), or additive (both models may also use main effects of the choices); "
+        "the target's likelihood decides between the shapes")
     portfolio: int = Field(default=2, ge=0, le=32, description="surrogate: first design "
                            "of this many architectures best across the sources (random "
                            "draws without transfer) before the acquisition takes over")
@@ -124,8 +127,8 @@ class RefineConfig(BaseModel):
 # options of one strategy that the other does not implement: refused there, not ignored
 # (and a stored walk run's values of the surrogate's are set back to the defaults when it
 # is read)
-SURROGATE_ONLY = ("acquisition", "transfer", "transfer_odds", "kernel", "portfolio",
-                  "trust_radius", "enumerate_limit")
+SURROGATE_ONLY = ("acquisition", "ucb_kappa", "transfer", "transfer_odds", "kernel",
+                  "portfolio", "trust_radius", "enumerate_limit")
 WALK_ONLY = ("max_params", "max_latency", "predictor", "ghn", "generator", "lookahead",
              "uncertainty")
 

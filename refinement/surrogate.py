@@ -44,6 +44,14 @@ distinct choices, so that the Hamming distance is the special case ``delta = 1``
 residual ``f`` may then use ``rho^(sum_d delta_d(a_d, a'_d))`` instead of ``rho^h``: the
 shape is one more entry of M1's hyperparameter grid, so the target's marginal likelihood
 decides between them, and M0, the knowledge-free model, keeps the Hamming kernel.
+
+Main effects (``additive=True``, option ``kernel="additive"``). ``rho^h`` correlates two
+architectures only when they are a few edits apart, so a result says little about an
+architecture that shares one choice with it. ``1 - h/D`` (D dimensions) is the linear
+kernel of the one-hot choices: each choice's effect is the same wherever it sits (the
+main effects). Both models' grids then also hold the shape
+``(1 - lam) rho^h + lam (1 - h/D)`` with ``lam = ADDITIVE_SHARE``, still a function of the
+Hamming distance, and the target's likelihood picks it or the pure ``rho^h``.
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ NOISE_GRID = (0.01, 0.1)
 CONSTANT = 1.0
 SLOPE_VAR = 0.25   # sb2: prior variance of the consensus slope's correction
 SOURCE_VAR = 0.25  # sd2: prior variance of the per-source corrections, shared by S
+ADDITIVE_SHARE = 0.5  # lam: the main-effect share of the "additive" shape, fixed in advance
 
 
 def normal_scores(values: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -185,7 +194,7 @@ class _Model:
     """One model's chosen hyperparameters and its fit on the paid set."""
 
     transfer: bool
-    shape: str  # "hamming" or "learned": the residual kernel's distance
+    shape: str  # "hamming", "additive" (with main effects) or "learned" (distance)
     rho: float
     signal: float
     noise: float
@@ -253,7 +262,7 @@ class Posterior:
     transfer_probability: float    # p(M1 | y): 0 without transfer
     source_coefficients: np.ndarray  # (b0 + b) w_s + d_s per source, M1's posterior mean
     best: float                    # the best paid normal score
-    kernel: str = "hamming"        # M1's residual distance: "hamming" or "learned"
+    kernel: str = "hamming"        # M1's residual shape: "hamming", "additive", "learned"
 
     @cached_property
     def sd(self) -> np.ndarray:
@@ -317,8 +326,9 @@ class TransferSurrogate:
 
     def __init__(self, codes: np.ndarray, z: np.ndarray, weights: np.ndarray,
                  transfer: bool = True, odds: str = "even",
-                 distances: Sequence[np.ndarray] | None = None) -> None:
-        self.odds = odds
+                 distances: Sequence[np.ndarray] | None = None,
+                 additive: bool = False) -> None:
+        self.odds, self.additive = odds, additive
         self.codes = np.asarray(codes, dtype=np.int32)
         self.n, self.dims = self.codes.shape
         self.z = np.asarray(z, dtype=float).reshape(self.n, -1)
@@ -348,6 +358,14 @@ class TransferSurrogate:
             if self.learned and distances is not None else []
         self._learned_matrix = _PaidColumns(self.n, self.learned_to, np.float64)
 
+    def correlation(self, shape: str, rho: float) -> np.ndarray:
+        """The residual correlation at Hamming distance ``0..D`` for a Hamming-based
+        shape."""
+        h = np.arange(self.dims + 1)
+        if shape == "additive":
+            return (1 - ADDITIVE_SHARE) * rho ** h + ADDITIVE_SHARE * (1 - h / self.dims)
+        return rho ** h.astype(float)
+
     def hamming_to(self, i: int) -> np.ndarray:
         h = self._hamming.get(i)
         if h is None:
@@ -366,7 +384,7 @@ class TransferSurrogate:
         (``h_all``'s columns are the paid set in order): ``k(a, p) = c +
         sf2 rho^dist(a, p) [+ F(a) F(p)']``; for the Hamming distance rho^h by table
         lookup."""
-        table = mo.signal * mo.rho ** np.arange(self.dims + 1)
+        table = mo.signal * self.correlation(mo.shape, mo.rho)
         l_all = self._learned_matrix(np.asarray(paid)) if mo.shape == "learned" else None
 
         def columns(rows: list[int]) -> np.ndarray:
@@ -398,6 +416,8 @@ class TransferSurrogate:
         n = len(y)
         r = y - mu
         grid = [("hamming", rho) for rho in RHO_GRID]
+        if self.additive:
+            grid += [("additive", rho) for rho in RHO_GRID]
         dist = None
         if transfer and self.learned:
             dist = self._learned_matrix(paid)[paid]
@@ -405,7 +425,7 @@ class TransferSurrogate:
         base = CONSTANT + (t if transfer else 0.0)
         for shape, rho in grid:
             corr = rho ** dist if shape == "learned" and dist is not None else \
-                (rho ** np.arange(self.dims + 1))[h]
+                self.correlation(shape, rho)[h]
             for signal in SIGNAL_GRID:
                 for noise in NOISE_GRID:
                     k = base + signal * corr + noise * np.eye(n)

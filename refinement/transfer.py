@@ -106,7 +106,7 @@ class SourceScores:
         """``(codes, z)`` of the architectures the source measured (kept: the cache
         shares a source between runs)."""
         if self._measured is None:
-            self._measured = (_codes(space, onehot, list(self.normal)),
+            self._measured = (choice_codes(space, onehot, list(self.normal)),
                               np.array(list(self.normal.values())))
         return self._measured
 
@@ -157,7 +157,7 @@ def prior_weights(target: TaskInfo, sources: list[TaskInfo], columns: int
     return out, use_features
 
 
-def _codes(space: DesignSpace, onehot: OneHot, keys: list[str]) -> np.ndarray:
+def choice_codes(space: DesignSpace, onehot: OneHot, keys: list[str]) -> np.ndarray:
     """``(N, n_dims)``: the index of each key's choice in every dimension."""
     per_dim: dict[str, dict[str, int]] = {}
     for dim, choice in onehot.columns:
@@ -212,10 +212,11 @@ class _Surrogate(RunLedger):
         z = self.table.rows(keys)
         w = np.array([self.weights[t] for t in self.table.tasks])
         self.z, self.w = z, w
-        self.model = TransferSurrogate(_codes(self.space, self.onehot, keys), z, w,
+        self.model = TransferSurrogate(choice_codes(self.space, self.onehot, keys), z, w,
                                        transfer=bool(self.sources),
                                        odds=self.cfg.transfer_odds,
-                                       distances=self.distances)
+                                       distances=self.distances,
+                                       additive=self.cfg.kernel == "additive")
         if not self.keys:
             raise InputError("the target's space has no architecture that can be evaluated",
                              "check the target's space restriction")
@@ -292,7 +293,7 @@ class _Surrogate(RunLedger):
         if how == "ei":
             return post.expected_improvement(allowed)
         if how == "ucb":
-            return post.upper_bound()
+            return post.upper_bound(self.cfg.ucb_kappa)
         return post.thompson(self.rng)
 
     def _allowed(self) -> np.ndarray:
@@ -389,7 +390,7 @@ def refine_surrogate(kb: EvidenceReader, config: RefineConfig, evaluator: Evalua
             run.intend(run.uid(i), "search", f"{config.acquisition} {acq:.4g} over the "
                        f"unpaid candidates; p(the sources transfer) "
                        f"{post.transfer_probability:.2f}"
-                       + (f"; kernel {post.kernel}" if run.distances is not None else ""),
+                       + (f"; kernel {post.kernel}" if config.kernel != "hamming" else ""),
                        predicted=round(mean, 6),
                        uncertainty=round(post.sd_at(i), 6))
         evaluations = run.evaluate_many([run.uid(i) for i, *_ in picked])
