@@ -34,7 +34,7 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-from mdesign.benchmarks.report import RESULTS, machine
+from mdesign.benchmarks.report import RESULTS, machine, machine_text, save
 from mdesign.core.space import DesignSpace
 from mdesign.kb.importers.nas_bench_graph import DATASETS, read_results, task_spec
 from mdesign.kb.importers.task_features import read_task_features
@@ -148,11 +148,8 @@ def main() -> None:
     with ProcessPoolExecutor(args.jobs) as pool:
         runs = pool.map(_inner, DATASETS, [names] * len(DATASETS))
         inner = dict(zip(DATASETS, runs, strict=True))
-    for outer, per in inner.items():
-        for c in CONFIGS:
-            if c not in per:
-                per[c] = stored["inner"][outer][c]
-        inner[outer] = {c: per[c] for c in CONFIGS}
+    inner = {outer: {c: per[c] if c in per else stored["inner"][outer][c] for c in CONFIGS}
+             for outer, per in inner.items()}
     chosen = {}
     for outer, per in inner.items():
         crit = {c: statistics.mean(v for t in per[c].values() for v in t) for c in CONFIGS}
@@ -167,13 +164,12 @@ def main() -> None:
            "budgets": BUDGETS, "configs": CONFIGS, "inner": inner, "chosen": chosen,
            "overall": overall, "overall_by_budget": by_budget,
            "overall_choice": min(overall, key=overall.__getitem__)}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "nested_protocol.json").write_text(json.dumps(out, indent=1) + "\n")
+    ran = "" if len(names) == len(CONFIGS) else \
+        f" for {len(names)} of the {len(CONFIGS)} configurations (the others read from the " \
+        "previous run of this file)"
     names = list(CONFIGS)
     lines = ["# Nested leave-one-dataset-out on NAS-Bench-Graph (development protocol)", "",
-             f"Machine: {out['machine']['cpu']}, {out['machine']['cores']} cores; wall time "
-             f"{out['wall_s']} s for {len(names)} of the {len(CONFIGS)} configurations (the "
-             "others read from the previous run of this file); "
+             f"{machine_text(out['machine'])}; wall time {out['wall_s']} s{ran}; "
              f"{args.jobs} process(es). One run per configuration and "
              "inner pair (the surrogate with EI is deterministic). Criterion: mean log10 of "
              "the share (%) of the inner target's space at least as good by validation, "
@@ -191,7 +187,7 @@ def main() -> None:
         lines.append(f"| {c} | " + " | ".join(f"{v:.3f}" for v in by_budget[c])
                      + f" | {overall[c]:.3f} |")
     lines += ["", f"Choice for other model bases: **{out['overall_choice']}**."]
-    (RESULTS / "nested_protocol.md").write_text("\n".join(lines) + "\n")
+    save("nested_protocol", out, lines)
     print("\n".join(lines))
 
 

@@ -6,8 +6,9 @@
 Issue 20 asks for a well-kept library wherever it meets the overhead target (50 ms per
 step). This measures the part a library would replace: the target-only model (M0) and
 its acquisition over NAS-Bench-Graph's 26,206 architectures. For each target, the paid
-sequence is the one the default surrogate run paid (in memory, the other 8 datasets as
-sources), so both models see the same results; at 10, 25, 50 and 100 paid:
+sequence is the one the default surrogate run paid (in memory, the other 8 datasets and
+their meta-features as ``mdesign kb import`` stores them), so both models see the same
+results; at 10, 25, 50 and 100 paid:
 
 - **mdesign**: ``TransferSurrogate(..., transfer=False)`` (the Hamming kernel, and the
   ``additive`` shape), refitted over its grid on the paid prefix, then UCB over every
@@ -34,12 +35,12 @@ import warnings
 from importlib import metadata
 
 import numpy as np
+from mdesign.benchmarks.nested_protocol import load_tables
 from mdesign.benchmarks.report import machine, machine_text, save
 from mdesign.core.space import DesignSpace, OneHot, key_of
 from mdesign.core.stats import spearman
-from mdesign.kb.importers.nas_bench_graph import DATASETS, read_results
 from mdesign.refinement.evaluators import BenchmarkEvaluator
-from mdesign.refinement.memory import InMemoryEvidence, StoredResult, TaskTable
+from mdesign.refinement.memory import InMemoryEvidence
 from mdesign.refinement.refine import RefineConfig, refine
 from mdesign.refinement.surrogate import TransferSurrogate, normal_scores
 from mdesign.refinement.transfer import choice_codes
@@ -49,16 +50,6 @@ BUDGET = 100
 BINS = ((1, 10), (11, 25), (26, 50), (51, 100))
 CHECKS = (10, 25, 50, 100)  # paid counts at which the ranking is measured
 KAPPA = 2.0
-
-
-def _tables(space: DesignSpace) -> dict[str, TaskTable]:
-    tables = {d: TaskTable(kind="node", metric="accuracy") for d in DATASETS
-              if d != "proteins"}
-    for row in read_results(space, tuple(tables)):
-        tables[row.task].results[row.key] = StoredResult(
-            score=row.score, valid=row.valid, test=row.test, params=row.params,
-            latency=row.latency, source=row.source)
-    return tables
 
 
 def _ours(codes: np.ndarray, order: list[int], y: np.ndarray, additive: bool
@@ -131,7 +122,7 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)  # fit_gpytorch_mll retries from random draws when a fit fails
     space = DesignSpace.builtin("nas-bench-graph")
-    tables = _tables(space)
+    tables = load_tables()
     out: dict = {"machine": machine(), "botorch": version,
                  "gpytorch": metadata.version("gpytorch"), "targets": {}}
     for target in TARGETS:

@@ -94,12 +94,11 @@ def _dense_posterior(model: TransferSurrogate, paid: list[int], y: np.ndarray,
     if shape == "learned":
         h = sum(delta[model.codes[:, None, d], model.codes[None, paid, d]]
                 for d, delta in enumerate(model._deltas))
-        corr = rho ** h
     else:
         h = (model.codes[:, None, :] != model.codes[None, paid, :]).sum(axis=2)
-        corr = rho ** h
-        if shape == "additive":  # the module docstring's main-effects mixture
-            corr = (1 - ADDITIVE_SHARE) * corr + ADDITIVE_SHARE * (1 - h / model.dims)
+    corr = rho ** h
+    if shape == "additive":  # the module docstring's main-effects mixture
+        corr = (1 - ADDITIVE_SHARE) * corr + ADDITIVE_SHARE * (1 - h / model.dims)
     cross = CONSTANT + signal * corr
     prior = np.full(model.n, CONSTANT + signal)
     mu = np.zeros(model.n)
