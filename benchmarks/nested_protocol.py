@@ -54,7 +54,8 @@ def _surrogate(acquisition: str, **over: Any) -> dict[str, Any]:
 # over all pairs (UCB, the kernel from the sources); round 4 (2026-12-04) added the main
 # effects kernel with either acquisition; round 5 (2026-12-04) the portfolio size, trust
 # region and prior odds around UCB; round 6 (2026-12-04) UCB's kappa, 1 and 3 around the
-# default 2. The walk is a candidate too.
+# default 2; round 7 (2026-12-05) the paid anchors as the sources' prior weights
+# (--similarity anchors, and both: with the meta-features). The walk is a candidate too.
 CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI (the first default)": {"strategy": "surrogate", "acquisition": "ei",
                                           "kernel": "hamming"},
@@ -76,6 +77,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, UCB, agreement odds": _surrogate("ucb", transfer_odds="agreement"),
     "surrogate, UCB, kappa 1": _surrogate("ucb", ucb_kappa=1.0),
     "surrogate, UCB, kappa 3": _surrogate("ucb", ucb_kappa=3.0),
+    "surrogate, UCB, anchors": _surrogate("ucb", similarity="anchors"),
+    "surrogate, UCB, anchors and features": _surrogate("ucb", similarity="both"),
 }
 
 

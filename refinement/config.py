@@ -125,23 +125,24 @@ class RefineConfig(BaseModel):
 
 
 # options of one strategy that the other does not implement: refused there, not ignored
-# (and a stored walk run's values of the surrogate's are set back to the defaults when it
-# is read)
+# (and a stored run's values of the other strategy's options are set back to the defaults
+# when it is read)
 SURROGATE_ONLY = ("acquisition", "ucb_kappa", "transfer", "transfer_odds", "kernel",
                   "portfolio", "trust_radius", "enumerate_limit")
-WALK_ONLY = ("max_params", "max_latency", "predictor", "ghn", "generator", "lookahead",
-             "uncertainty")
+WALK_ONLY = ("max_params", "max_latency", "predictor", "ghn", "ghn_pool", "generator",
+             "generated", "generator_patience", "lookahead", "lookahead_engine",
+             "uncertainty", "sources", "start", "calibrate", "window", "planner",
+             "planner_threshold", "planner_penalty", "expand", "backtrack")
 
 
 def stored_config(text: str) -> RefineConfig:
-    """A run's stored configuration. For a walk run the surrogate's options are the
-    defaults of today: a run stored when another default was in force (EI before UCB)
-    resumes as it ran, since the walk never read them."""
+    """A run's stored configuration. The other strategy's options are the defaults of
+    today: a run stored when another default was in force (EI before UCB) resumes as it
+    ran, since its strategy never read them."""
     config = RefineConfig.model_validate_json(text)
-    if config.strategy == "walk":
-        config = config.model_copy(update={n: RefineConfig.model_fields[n].default
-                                           for n in SURROGATE_ONLY})
-    return config
+    other = SURROGATE_ONLY if config.strategy == "walk" else WALK_ONLY
+    return config.model_copy(update={n: RefineConfig.model_fields[n].default
+                                     for n in other})
 
 
 class RefinementStep(BaseModel):

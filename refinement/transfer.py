@@ -37,7 +37,7 @@ import numpy as np
 from mdesign.core.errors import InputError
 from mdesign.core.evaluation import Evaluator
 from mdesign.core.space import DesignSpace, OneHot, key_choices, key_of
-from mdesign.core.stats import ridge
+from mdesign.core.stats import kendall_tau, ridge
 from mdesign.kb.models import TaskInfo
 from mdesign.refinement.config import (
     SURROGATE_ONLY,
@@ -51,7 +51,7 @@ from mdesign.refinement.costs import CostModel
 from mdesign.refinement.evidence import EvidenceReader
 from mdesign.refinement.ledger import RunLedger
 from mdesign.refinement.similarity import pair_similarity
-from mdesign.refinement.sources import SourceInfo, candidate_sources
+from mdesign.refinement.sources import SourceInfo, candidate_sources, pick_anchors
 from mdesign.refinement.surrogate import (
     Posterior,
     TransferSurrogate,
@@ -139,21 +139,32 @@ class SourceTable:
         return out
 
 
-def prior_weights(target: TaskInfo, sources: list[TaskInfo], columns: int
+def prior_weights(target: TaskInfo, sources: list[TaskInfo], columns: int,
+                  how: str = "features", anchor_tau: dict[str, float | None] | None = None
                   ) -> tuple[list[SourceInfo], bool]:
-    """The sources with their prior weights, and whether meta-features were used."""
+    """The sources with their prior weights ``w_s ~ e_s * sim_s``, and whether
+    meta-features were used. ``how``: ``features`` (the pair similarity of
+    meta-features; 1 for every source when no task pair shares one), ``anchors``
+    (Kendall's tau over the paid anchors, mapped to [0, 1]; 0.5 for a source that
+    measured fewer than 3 of them) or ``both`` (the mean of the two that are known)."""
     sims = {s.name: (pair_similarity(target.features, s.features)
                      if target.features and s.features else None) for s in sources}
-    use_features = any(v is not None for v in sims.values())
-    raw = {}
+    use_features = how != "anchors" and any(v is not None for v in sims.values())
+    taus = anchor_tau or {}
+    raw, similarity = {}, {}
     for s in sources:
-        evidence = s.results / (s.results + columns)
-        sim = (sims[s.name] or 0.0) if use_features else 1.0
-        raw[s.name] = evidence * sim
+        parts = [sims[s.name] or 0.0] if use_features else []
+        if how != "features":
+            tau = taus.get(s.name)
+            if tau is not None or not parts:
+                parts.append((tau + 1.0) / 2.0 if tau is not None else 0.5)
+        similarity[s.name] = sum(parts) / len(parts) if parts else 1.0
+        raw[s.name] = s.results / (s.results + columns) * similarity[s.name]
     total = sum(raw.values())
-    out = [SourceInfo(task=s.name, similarity=sims[s.name] if use_features else 1.0,
+    out = [SourceInfo(task=s.name, similarity=similarity[s.name],
                       weight=(raw[s.name] / total) if total > 0 else 1.0 / len(sources),
-                      feature_similarity=sims[s.name]) for s in sources]
+                      feature_similarity=sims[s.name], anchor_tau=taus.get(s.name))
+           for s in sources]
     return out, use_features
 
 
@@ -179,11 +190,11 @@ class _Surrogate(RunLedger):
                  cache: SourceCache | None) -> None:
         super().__init__(evaluator, CostModel(None, None), recorder, on_step)
         self.kb, self.cfg, self.space, self.usable = kb, config, space, usable
-        tasks = candidate_sources(kb, target, space.name) if config.transfer else []
+        self.target = target
+        self.tasks = candidate_sources(kb, target, space.name) if config.transfer else []
         self.onehot = OneHot(space)
-        columns = len(self.onehot.columns)
-        self.sources, self.used_features = prior_weights(target, tasks, columns) \
-            if tasks else ([], False)
+        self.sources, self.used_features = prior_weights(
+            target, self.tasks, len(self.onehot.columns)) if self.tasks else ([], False)
         self.weights = {s.task: s.weight for s in self.sources}
         cache = cache if cache is not None else {}
         for src in self.sources:
@@ -193,11 +204,7 @@ class _Surrogate(RunLedger):
         self.table = SourceTable(self.onehot, {s.task: cache[(s.task, space.name)]
                                                for s in self.sources})
         self.distances: list[np.ndarray] | None = None
-        if config.kernel == "sources" and self.sources:
-            sizes = [len(d.choices) for d in space.dimensions]
-            self.distances = choice_distances(
-                [self.table.sources[t].measured(space, self.onehot) for t in self.table.tasks],
-                [self.weights[t] for t in self.table.tasks], sizes)
+        self._learn_distances()
         self.enumerated = space.size() <= config.enumerate_limit
         self.keys: list[str] = []
         self.row: dict[str, int] = {}
@@ -206,20 +213,71 @@ class _Surrogate(RunLedger):
         self.rng = np.random.default_rng(config.seed)
         self.radius = config.trust_radius
 
+    def _learn_distances(self) -> None:
+        """``--kernel sources``: the choice distances the sources measured, weighted by
+        their prior weights."""
+        if self.cfg.kernel == "sources" and self.sources:
+            sizes = [len(d.choices) for d in self.space.dimensions]
+            self.distances = choice_distances(
+                [self.table.sources[t].measured(self.space, self.onehot)
+                 for t in self.table.tasks],
+                [self.weights[t] for t in self.table.tasks], sizes)
+
     def _set_rows(self, keys: list[str]) -> None:
+        if not keys:
+            raise InputError("the target's space has no architecture that can be evaluated",
+                             "check the target's space restriction")
         self.keys = keys
         self.row = {k: i for i, k in enumerate(keys)}
-        z = self.table.rows(keys)
-        w = np.array([self.weights[t] for t in self.table.tasks])
-        self.z, self.w = z, w
-        self.model = TransferSurrogate(choice_codes(self.space, self.onehot, keys), z, w,
-                                       transfer=bool(self.sources),
+        self.z = self.table.rows(keys)
+        self._build_model()
+
+    def _build_model(self) -> None:
+        self.w = np.array([self.weights[t] for t in self.table.tasks])
+        self.model = TransferSurrogate(choice_codes(self.space, self.onehot, self.keys),
+                                       self.z, self.w, transfer=bool(self.sources),
                                        odds=self.cfg.transfer_odds,
                                        distances=self.distances,
                                        additive=self.cfg.kernel == "additive")
-        if not self.keys:
-            raise InputError("the target's space has no architecture that can be evaluated",
-                             "check the target's space restriction")
+
+    def pay_anchors(self) -> None:
+        """``--similarity anchors|both``: pay for ``--anchors`` architectures (each
+        source's best, heaviest source first, then seeded draws: the walk's rule,
+        :func:`~mdesign.refinement.sources.pick_anchors`) and weigh the sources by
+        Kendall's tau between the target's results and each source's stored ones there
+        (GraphGym's task similarity). The anchors are paid results like any other: the
+        surrogate learns from them too."""
+        if self.cfg.similarity == "features" or not self.sources:
+            return
+        if not self.enumerated:
+            self._rebuild(0)
+        firsts: list[str] = []
+        for s in sorted(self.sources, key=lambda s: (-s.weight, s.task)):
+            ranked = sorted(self.table.sources[s.task].normal.items(),
+                            key=lambda kv: (-kv[1], kv[0]))
+            firsts += [f"{self.space.name}/{k}" for k, _ in ranked[:50]
+                       if self.usable(f"{self.space.name}/{k}")][:1]
+        paid: dict[str, float] = {}
+        for uid in pick_anchors(firsts, [self.uid(i) for i in range(len(self.keys))],
+                                self.cfg.anchors, self.cfg.seed):
+            if self.budget_left <= 0 and uid not in self.seen:
+                break
+            self.intend(uid, "anchor", "anchor: paid to measure how alike the target "
+                        "and each source rank architectures")
+            e = self.evaluate(uid)
+            self.record(self.step_of("anchor", e))
+            paid[key_of(uid)] = e.score
+        tau: dict[str, float | None] = {}
+        for t in self.table.tasks:
+            known = self.table.sources[t].normal
+            pairs = [(known[k], y) for k, y in paid.items() if k in known]
+            tau[t] = kendall_tau([p[0] for p in pairs], [p[1] for p in pairs]) \
+                if len(pairs) >= 3 else None
+        self.sources, self.used_features = prior_weights(
+            self.target, self.tasks, len(self.onehot.columns), self.cfg.similarity, tau)
+        self.weights = {s.task: s.weight for s in self.sources}
+        self._learn_distances()
+        self._build_model()
 
     def uid(self, i: int) -> str:
         return f"{self.space.name}/{self.keys[i]}"
@@ -284,8 +342,10 @@ class _Surrogate(RunLedger):
         n = min(self.cfg.portfolio, self.budget_left)
         if n <= 0:
             return []
+        unpaid = np.ones(len(self.keys), dtype=bool)
+        unpaid[self.paid_rows()[0]] = False  # the anchors, when there are any
         if self.sources:
-            return portfolio(self.z, self.w, n)
+            return portfolio(self.z, self.w, n, unpaid)
         return [int(i) for i in self.rng.choice(len(self.keys), size=n, replace=False)]
 
     def acquire(self, post: Posterior, allowed: np.ndarray) -> np.ndarray:
@@ -364,6 +424,7 @@ def refine_surrogate(kb: EvidenceReader, config: RefineConfig, evaluator: Evalua
     t_start = time.perf_counter()
     run = _Surrogate(kb, config, evaluator, space, target, usable, pool, recorder, on_step,
                      cache)
+    run.pay_anchors()
     if recorder is not None:
         recorder.sources(run.sources)
     stopped = "budget spent"
@@ -413,8 +474,10 @@ def refine_surrogate(kb: EvidenceReader, config: RefineConfig, evaluator: Evalua
     median = step_times[len(step_times) // 2] * 1000 if step_times else \
         (time.perf_counter() - t_start - run.eval_time) * 1000
     notes = []
-    if run.sources and not run.used_features:
-        notes.append("no meta-features: equal prior weights of the sources")
+    if run.sources and not run.used_features and config.similarity != "anchors":
+        notes.append("no meta-features: equal prior weights of the sources"
+                     if config.similarity == "features" else
+                     "no meta-features: prior weights from the anchors only")
     if not run.sources:
         notes.append("no transfer: the target-only model (knowledge-free)")
     return RefinementResult(run_id=run_id, config=config, space=space.name,

@@ -200,3 +200,18 @@ def test_surrogate_strategy_end_to_end(nbg: KnowledgeBase, tmp_path: Path) -> No
     assert refused.returncode == 2
     assert "--lookahead is an option of the walk" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+    # the walk's source count means nothing to the surrogate: refused, not ignored
+    refused = run_cli("refine", "--task", "citeseer", "--budget", "6", "--strategy",
+                      "surrogate", "--sources", "5", "--quiet")
+    assert refused.returncode == 2 and "--sources is an option of the walk" in refused.stderr
+    # paid anchors weigh the sources: they are the run's first steps
+    anchored = tmp_path / "anchors"
+    out = run_cli("refine", "--task", "citeseer", "--budget", "6", "--strategy", "surrogate",
+                  "--similarity", "anchors", "--anchors", "3", "--quiet",
+                  "--out", str(anchored))
+    assert out.returncode == 0, out.stderr
+    report = json.loads(next(anchored.glob("*.json")).read_text())
+    assert [s["kind"] for s in report["steps"]][:3] == ["anchor"] * 3
+    assert report["spent"] == 6 and len({s["uid"] for s in report["steps"]}) == 6
+    taus = [s["anchor_tau"] for s in report["sources"] if s["task"] != "proteins"]
+    assert all(t is not None for t in taus)  # each full table measured every anchor

@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 import pytest
-from mdesign.benchmarks.transfer_family import family
+from mdesign.benchmarks.transfer_family import family, family_space
 from mdesign.core.errors import InputError
 from mdesign.core.evaluation import Evaluation, PaidEvaluator
 from mdesign.core.space import DesignSpace, key_choices, key_of
@@ -306,6 +306,41 @@ def test_walk_options_are_refused(related: InMemoryEvidence) -> None:
         run(related, lookahead=2)
     with pytest.raises(InputError, match="--max-params"):
         run(related, max_params=10.0)
+    # every option the surrogate would otherwise ignore
+    for over, flag in (({"sources": 5}, "--sources"), ({"start": "vote"}, "--start"),
+                       ({"calibrate": False}, "--no-calibrate"),
+                       ({"planner": "off"}, "--planner"), ({"expand": "current"}, "--expand"),
+                       ({"window": 4}, "--window"), ({"ghn_pool": 8}, "--ghn-pool")):
+        with pytest.raises(InputError, match=f"{flag} is an option of the walk"):
+            run(related, **over)
+
+
+def test_paid_anchors_weigh_the_sources(related: InMemoryEvidence,
+                                        unrelated: InMemoryEvidence) -> None:
+    """--similarity anchors: the anchors are paid first (they count against the budget
+    and feed the surrogate), and a source that ranks them as the target does outweighs
+    one that does not, although both hold a full table."""
+    ev = InMemoryEvidence(family_space(), {"t0": related.tables["t0"],
+                                            "near": related.tables["t1"],
+                                            "far": unrelated.tables["t1"]})
+    res = run(ev, budget=12, similarity="anchors", anchors=6)
+    assert [s.kind for s in res.steps[:6]] == ["anchor"] * 6
+    assert res.spent == 12 == len({s.uid for s in res.steps})
+    w = {s.task: s for s in res.sources}
+    assert w["near"].anchor_tau is not None and w["far"].anchor_tau is not None
+    assert w["near"].anchor_tau > w["far"].anchor_tau
+    assert w["near"].weight > w["far"].weight
+    assert res.notes == []  # the anchors, not missing meta-features, set the weights
+    plain = run(ev, budget=12)
+    assert {s.task: s.weight for s in plain.sources} == {"near": 0.5, "far": 0.5}
+    # "both" without meta-features says that the anchors alone set the weights
+    assert "no meta-features: prior weights from the anchors only" in \
+        run(ev, budget=8, similarity="both").notes
+    # deterministic, and a resume after the anchors replays the run exactly
+    oracle = BenchmarkEvaluator(None, "t0", 12, table=ev.oracle("t0"))
+    oracle.restore([s.evaluation() for s in res.steps[:7]])
+    again = run(ev, budget=12, evaluator=oracle, similarity="anchors", anchors=6)
+    assert [s.uid for s in again.steps] == [s.uid for s in res.steps]
 
 
 def test_surrogate_options_are_refused_by_the_walk(related: InMemoryEvidence) -> None:
@@ -380,3 +415,25 @@ def test_a_walk_stored_under_another_default_resumes(related: InMemoryEvidence) 
     assert refine(related, config, oracle).spent == 5
     surrogate = RefineConfig(task="t0", budget=5, strategy="surrogate", acquisition="ei")
     assert stored_config(surrogate.model_dump_json()).acquisition == "ei"  # as it ran
+
+
+def test_transfer_ceiling_measures_what_a_source_says_about_the_top() -> None:
+    """benchmarks/transfer_ceiling.py: a source that ranks the space as the target does
+    holds all of the target's top 1% inside its top 2% (lift 50) and pays a top-1%
+    architecture first; an unrelated source holds about the base rate (lift ~1)."""
+    from mdesign.benchmarks.transfer_ceiling import ceiling
+
+    rng = np.random.default_rng(3)
+    y = rng.uniform(0.70, 0.74, 5000)
+    test = y + rng.normal(0, 0.0001, len(y))
+    row = ceiling("arxiv", {"arxiv": y}, test, {"twin": y + 0.1,
+                                                 "noise": rng.uniform(0, 1, len(y))})
+    twin, noise = row["per_source"]["twin"], row["per_source"]["noise"]
+    assert twin["lift"] == pytest.approx(50.0) and twin["evals_top1"] == 1
+    assert noise["lift"] < 5 and noise["evals_top1"] > 1
+    assert row["best_lift_source"] == "twin" and row["best_evals_source"] == "twin"
+    # the bar of arxiv (73.36%) lies in the top 16% of this table: 20 draws from the
+    # twin's top 2% reach it surely, 20 uniform draws with probability 1 - 0.84^20
+    assert row["p_bar_20_best_source"] == pytest.approx(1.0)
+    assert row["p_bar_20_random"] == pytest.approx(1 - (1 - row["share_at_bar"] / 100) ** 20)
+    assert row["valid_test_rho_top10"] > 0.9
