@@ -168,7 +168,7 @@ def main() -> None:
                     for method, ghn_name in (("mdesign", None),
                                              ("mdesign + ghn filter", cfg.name)):
                         forget_observations(kb, name)
-                        ev = TrainEvaluator(kb, name, p["budget"], space,
+                        ev = TrainEvaluator(load_task(kb, name), name, p["budget"], space,
                                             tc.model_copy(update={"first_seed": seed}))
                         t = time.perf_counter()
                         r = refine(kb, RefineConfig(task=name, budget=p["budget"],

@@ -82,7 +82,7 @@ def main() -> None:
         for name, executor, workers in (("1 worker", "local", 1), ("2 workers", "local", 2),
                                         ("ray, 2 CPUs", "ray", 2)):
             t = time.perf_counter()
-            ev = TrainEvaluator(kb, "bench-mutag", budget, space, cfg, workers=workers,
+            ev = TrainEvaluator(mutag, "bench-mutag", budget, space, cfg, workers=workers,
                                 executor=executor)
             started = time.perf_counter()
             try:
@@ -106,11 +106,11 @@ def main() -> None:
         rows = {"mdesign": [], "random": []}
         for seed in range(3):
             seeded = cfg.model_copy(update={"first_seed": seed})
-            ev = TrainEvaluator(kb, "bench-mutag", budget, space, seeded)
+            ev = TrainEvaluator(mutag, "bench-mutag", budget, space, seeded)
             r = refine(kb, RefineConfig(task="bench-mutag", budget=budget, seed=seed,
                                         space=space.name), ev)
             rows["mdesign"].append({"valid": r.best.valid, "test": r.best.test})
-            ev = TrainEvaluator(kb, "bench-mutag", budget, space, seeded)
+            ev = TrainEvaluator(mutag, "bench-mutag", budget, space, seeded)
             r = baselines.random_search(space, ev, seed)
             rows["random"].append({"valid": r.best.valid, "test": r.best.test})
             print("seed", seed, rows["mdesign"][-1], rows["random"][-1], file=sys.stderr,
@@ -123,7 +123,7 @@ def main() -> None:
                 "runs": v} for m, v in rows.items()}}
 
         # 4. predicted against trained, on a synthetic node task
-        ev = TrainEvaluator(kb, "bench-sbm", 12, space, cfg)
+        ev = TrainEvaluator(load_task(kb, "bench-sbm"), "bench-sbm", 12, space, cfg)
         res = refine(kb, RefineConfig(task="bench-sbm", budget=12, space=space.name), ev)
         score = {s.uid: s.score for s in res.steps}
         pred, real = [], []

@@ -46,7 +46,7 @@ def main() -> None:
     from mdesign.kb import KnowledgeBase
     from mdesign.kb.observations import forget_observations
     from mdesign.refinement.refine import RefineConfig, refine
-    from mdesign.tasks.store import add_task
+    from mdesign.tasks.store import add_task, load_task
     from mdesign.training.config import TrainConfig
     from mdesign.training.evaluator import TrainEvaluator
 
@@ -64,7 +64,7 @@ def main() -> None:
             for seed in range(args.seeds):
                 seeded = cfg.model_copy(update={"first_seed": seed})
                 for method in METHODS:
-                    ev = TrainEvaluator(kb, task, args.budget, space, seeded)
+                    ev = TrainEvaluator(load_task(kb, task), task, args.budget, space, seeded)
                     t = time.perf_counter()
                     extra: dict = {}
                     if method == "mdesign-surrogate":

@@ -90,6 +90,7 @@ def make_evaluator(kb: KnowledgeBase, name: str, target: Target, budget: int,
                              "add --evaluator train, or drop them")
         return BenchmarkEvaluator(kb, target.task.name, budget)
     if name == "train":
+        from mdesign.tasks.store import load_task
         from mdesign.training.evaluator import TrainEvaluator
 
         initialise = None
@@ -97,6 +98,7 @@ def make_evaluator(kb: KnowledgeBase, name: str, target: Target, budget: int,
             from mdesign.predictors.ghn import ghn_initialiser
 
             initialise = ghn_initialiser(train.ghn)
-        return TrainEvaluator(kb, target.task.name, budget, target.space, train, workers=workers,
+        return TrainEvaluator(load_task(kb, target.task.name), target.task.name, budget,
+                              target.space, train, workers=workers,
                               executor=executor, address=address, initialise=initialise)
     raise AssertionError(name)  # is_custom covers every other name

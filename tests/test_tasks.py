@@ -162,7 +162,7 @@ def test_batched_parallel_training_matches_sequential(nbg: KnowledgeBase) -> Non
     instance: same architectures, same scores, budget exact; Ray is shut down after."""
     import ray
     from mdesign.refinement.refine import RefineConfig, refine
-    from mdesign.tasks.store import add_task
+    from mdesign.tasks.store import add_task, load_task
     from mdesign.training.config import TrainConfig
     from mdesign.training.evaluator import TrainEvaluator
 
@@ -171,7 +171,8 @@ def test_batched_parallel_training_matches_sequential(nbg: KnowledgeBase) -> Non
     cfg = TrainConfig(epochs=8, seeds=1)
     results = []
     for executor, workers in (("local", 1), ("local", 2), ("ray", 2)):
-        ev = TrainEvaluator(nbg, "sbm-par", 5, space, cfg, workers=workers, executor=executor)
+        ev = TrainEvaluator(load_task(nbg, "sbm-par"), "sbm-par", 5, space, cfg,
+                            workers=workers, executor=executor)
         if executor == "ray":  # the private instance listens on loopback only
             assert [n["NodeManagerAddress"] for n in ray.nodes()] == ["127.0.0.1"]
             assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")

@@ -15,9 +15,8 @@ import json
 from mdesign.core.errors import InputError
 from mdesign.core.evaluation import Evaluation, PaidEvaluator
 from mdesign.core.space import DesignSpace, key_of
-from mdesign.kb.knowledge_base import KnowledgeBase, code_version
+from mdesign.kb.knowledge_base import code_version
 from mdesign.models.builder import family
-from mdesign.tasks.store import load_task
 from mdesign.training.config import TrainConfig
 from mdesign.training.data import TaskData
 from mdesign.training.executors import Executor, make_executor
@@ -40,12 +39,13 @@ class TrainEvaluator(PaidEvaluator):
     records_evidence = True
     spec = "train"  # type: ignore[assignment]
 
-    def __init__(self, kb: KnowledgeBase, task: str, budget: int, space: DesignSpace,
+    def __init__(self, data: TaskData, task: str, budget: int, space: DesignSpace,
                  config: TrainConfig | None = None, workers: int = 1,
                  executor: str = "local", address: str | None = None,
                  initialise: Initialiser | None = None) -> None:
-        """``initialise``: see :func:`~mdesign.training.trainer.train_architecture` (a
-        configuration with ``ghn`` needs one; picklable for the workers)."""
+        """``data``: the task's data (:func:`mdesign.tasks.load_task` reads a stored
+        task's); ``initialise``: see :func:`~mdesign.training.trainer.train_architecture`
+        (a configuration with ``ghn`` needs one; picklable for the workers)."""
         super().__init__(task, budget)
         family(space)  # a space the builder cannot realise fails before any training
         if workers < 1:
@@ -57,7 +57,7 @@ class TrainEvaluator(PaidEvaluator):
                              "no initialiser was given (pass ghn_initialiser(config.ghn))")
         self.initialise = initialise
         self.workers = workers
-        self.data = load_task(kb, task)
+        self.data = data
         self.version = code_version()
         # One local worker trains in this process; anything else goes to an executor,
         # started now so that a dead cluster fails before the run is stored.
