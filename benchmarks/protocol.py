@@ -15,6 +15,13 @@ smaller budget from the prefix of their paid evaluations: the best of the first 
 paid is, evaluation for evaluation, what the same run with budget ``b`` returns (tested).
 Regularised evolution's population depends on the budget, so it runs per budget.
 
+With a ``checkpoint`` file every finished run is appended to it as it ends, so that an
+interrupted benchmark (Ctrl-C, a crash, a lost server) loses at most the run in flight:
+the same command reads the file back and runs only what is missing, provided the code
+and the knowledge base are those it was written with (a fingerprint of both heads the
+file; another fingerprint starts afresh, and says so). The file goes once the benchmark
+is complete.
+
 The methods are named in :mod:`~mdesign.benchmarks.methods`, the leave-one-out models
 are trained by :mod:`~mdesign.benchmarks.loo`, the targets and files written by
 :mod:`~mdesign.benchmarks.report`.
@@ -23,11 +30,13 @@ are trained by :mod:`~mdesign.benchmarks.loo`, the targets and files written by
 from __future__ import annotations
 
 import bisect
+import hashlib
 import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mdesign.benchmarks import baselines
@@ -78,6 +87,80 @@ class TaskContext:
     median_params: float | None = None
     split: str = "valid_test"
     restrict: dict[str, list[str]] | None = None
+
+
+class Checkpoint:
+    """The finished runs of one benchmark, one JSON line each after a header line with
+    the fingerprint of the code and the knowledge base (the module's docstring). Without
+    a path it keeps nothing."""
+
+    def __init__(self, path: Path | None, fingerprint: str,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.path = path
+        self.runs: dict[str, Trajectory] = {}
+        if path is None:
+            return
+        header = {"fingerprint": fingerprint}
+        if path.exists():
+            lines = path.read_text().splitlines()
+            try:
+                same = bool(lines) and json.loads(lines[0]) == header
+            except json.JSONDecodeError:
+                same = False
+            if same:
+                for line in lines[1:]:
+                    try:  # a line torn by the interruption is run again
+                        r = json.loads(line)
+                        self.runs[r["key"]] = Trajectory(
+                            [Evaluation.model_validate(e) for e in r["paid"]],
+                            r["overhead_ms"], r["limit"])
+                    except (json.JSONDecodeError, KeyError, ValueError):
+                        continue
+                if progress:
+                    progress(f"resuming: {len(self.runs)} finished runs read from {path}")
+            elif progress:
+                progress(f"{path} was written by other code or another knowledge base: "
+                         "starting afresh")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w") as f:
+            f.write(json.dumps(header) + "\n")
+            for key, t in self.runs.items():
+                f.write(self._line(key, t))
+
+    @staticmethod
+    def _line(key: str, t: Trajectory) -> str:
+        return json.dumps({"key": key, "paid": [e.model_dump() for e in t.paid],
+                           "overhead_ms": t.overhead_ms, "limit": t.limit}) + "\n"
+
+    def run(self, key: str, make: Callable[[], Trajectory]) -> Trajectory:
+        """The run ``key``, read back or made now (and kept)."""
+        if key in self.runs:
+            return self.runs[key]
+        t = self.runs[key] = make()
+        if self.path is not None:
+            with self.path.open("a") as f:
+                f.write(self._line(key, t))
+        return t
+
+    def done(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def fingerprint(kb: KnowledgeBase) -> str:
+    """What a checkpoint's runs depend on: the package's source files and the knowledge
+    base's counts."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[0] in {"tests", "scripts", "examples"} or "results" in rel.parts:
+            continue
+        h.update(str(rel).encode() + b"\0" + path.read_bytes())
+    stats = kb.stats()
+    h.update(json.dumps([stats.architectures, stats.tasks, stats.results, stats.edits,
+                         stats.gains]).encode())
+    return h.hexdigest()[:16]
 
 
 def _distinct(evals: Sequence[Evaluation]) -> list[Evaluation]:
@@ -218,9 +301,10 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
                  progress: Callable[[str], None] | None = None,
                  predictor_settings: dict[str, Any] | None = None,
                  generator_settings: dict[str, Any] | None = None,
-                 select: str = "valid") -> dict[str, Any]:
+                 select: str = "valid", checkpoint: Path | None = None) -> dict[str, Any]:
     """Run every method on every task; rows of :func:`describe`, plus the curves.
-    ``select``: what the oracle reveals and the methods select on (:func:`task_context`).
+    ``select``: what the oracle reveals and the methods select on (:func:`task_context`);
+    ``checkpoint``: a file that keeps the finished runs (:class:`Checkpoint`).
     ``mdesign-predictor`` (``mdesign-generator``) first trains or reuses a leave-one-out
     predictor (generator) per task."""
     unknown = [m for m in methods if m not in METHODS]
@@ -238,6 +322,12 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
                   if any(MDESIGN_VARIANTS.get(m, ({}, False))[0].get("generator")
                          for m in methods) else {})
     determinism: dict[str, bool] = {}
+    kept = Checkpoint(checkpoint, fingerprint(kb) if checkpoint else "", progress)
+
+    def run(task: str, ctx: TaskContext, method: str, budget: int, seed: int) -> Trajectory:
+        return kept.run(f"{select}|{task}|{method}|{budget}|{seed}",
+                        lambda: run_method(kb, ctx, method, budget, seed, planners))
+
     for task in tasks:
         ctx = task_context(kb, task, select)
         space_best[task] = ctx.best_score * 100
@@ -246,10 +336,10 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
                 else BASELINES[method]
             n = seeds if stochastic else 1
             if method == "regevo":
-                per_budget = {b: [run_method(kb, ctx, method, b, s, planners)
-                                  for s in range(n)] for b in budgets}
+                per_budget = {b: [run(task, ctx, method, b, s) for s in range(n)]
+                              for b in budgets}
             else:
-                runs = [run_method(kb, ctx, method, top, s, planners) for s in range(n)]
+                runs = [run(task, ctx, method, top, s) for s in range(n)]
                 per_budget = {b: runs for b in budgets}
                 if not stochastic and method.startswith("mdesign") and task == tasks[0]:
                     again = run_method(kb, ctx, method, top, 0, planners)
@@ -267,6 +357,7 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
                 for b in range(1, top + 1)]
         if progress:
             progress(f"{task} done ({time.perf_counter() - t_all:.0f} s)")
+    kept.done()
     return {"machine": machine(), "seeds": seeds, "budgets": list(budgets),
             "tasks": list(tasks), "methods": list(methods), "select": select,
             "wall_s": round(time.perf_counter() - t_all, 1), "deterministic": determinism,

@@ -201,7 +201,8 @@ def main() -> None:
                                     [int(b) for b in args.budgets.split(",")],
                                     args.methods.split(","), args.seeds,
                                     progress=lambda m: print(m, file=sys.stderr, flush=True),
-                                    select=args.select)
+                                    select=args.select,
+                                    checkpoint=args.out_dir / f"{name}.partial.jsonl")
         if args.select == "test":
             args.out_dir.mkdir(parents=True, exist_ok=True)
             (args.out_dir / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n")

@@ -468,8 +468,11 @@ def bench_refine(tasks: str, budgets: str, methods: str | None, seeds: int, out:
     with open_kb() as kb:
         for t in tasks.split(","):
             kb.task(t)
+        # finished runs are kept as they end: an interrupted benchmark resumes when the
+        # same command runs again
         o = protocol.run_protocol(kb, tasks.split(","), budget_list, method_list, seeds,
-                                  progress=lambda m: click.echo(m, err=True))
+                                  progress=lambda m: click.echo(m, err=True),
+                                  checkpoint=out / f"{name}.partial.jsonl")
     paths = report.write(o, out, name, "Refinement benchmark, leave one task out")
     sys.stdout.write(paths[1].read_text())
     click.echo(f"wrote {', '.join(str(p) for p in paths)}")
