@@ -7,6 +7,9 @@ the whole design space, with every other task of the space as a source.
    a full table), ``sim_s`` the pair similarity of meta-features
    (:func:`~mdesign.refinement.similarity.pair_similarity`: depends on the two tasks
    only), or 1 for every source when a task lacks meta-features (the run says so).
+   With ``similarity="anchors"`` (``"both"``: the mean with the meta-features) the run
+   first pays for ``anchors`` architectures and ``sim_s`` maps Kendall's tau between the
+   target's and source ``s``'s results on them to [0, 1] (:meth:`_Surrogate.pay_anchors`).
 2. **Source scores**: one read per source (``task_scores``), mapped to normal scores; an
    architecture a source never measured gets the source's ridge prediction over the
    one-hot choices (fitted on its normal scores).
