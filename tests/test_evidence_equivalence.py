@@ -134,18 +134,22 @@ def test_neighbours_and_scores_agree(readers: tuple[KnowledgeBase, InMemoryEvide
     assert _dump(a) == _dump(b) and len(a) == len(uids)
 
 
-@pytest.mark.parametrize("cfg", [{}, {"lookahead": 2, "uncertainty": True},
-                                 {"similarity": "both", "anchors": 3, "max_params": 2500.0},
+@pytest.mark.parametrize("cfg", [{"sources": 2}, {"sources": 2, "lookahead": 2,
+                                                  "uncertainty": True},
+                                 {"sources": 2, "similarity": "both", "anchors": 3,
+                                  "max_params": 2500.0},
                                  {"strategy": "surrogate"},
                                  {"strategy": "surrogate", "acquisition": "thompson",
-                                  "seed": 2}])
+                                  "seed": 2},
+                                 {"strategy": "surrogate", "similarity": "both",
+                                  "anchors": 3}])
 def test_one_refinement_gives_the_same_steps(readers: tuple[KnowledgeBase, InMemoryEvidence],
                                              cfg: dict) -> None:
     results = []
     for r in readers:
         oracle = BenchmarkEvaluator(None, "toy-eq-a", 8,
                                     table=readers[1].oracle("toy-eq-a"))
-        results.append(refine(r, RefineConfig(task="toy-eq-a", budget=8, sources=2, **cfg),
+        results.append(refine(r, RefineConfig(task="toy-eq-a", budget=8, **cfg),
                               oracle))
     a, b = ([s.model_dump(exclude={"overhead_ms"}) for s in x.steps] for x in results)
     # the same decisions; the planners' ridge fits sum the source's scores in the store's
