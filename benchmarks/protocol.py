@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from mdesign.benchmarks import baselines
 from mdesign.benchmarks.loo import (
@@ -89,15 +89,33 @@ class TaskContext:
     restrict: dict[str, list[str]] | None = None
 
 
-class Checkpoint:
+def _encode_trajectory(t: Trajectory) -> dict[str, Any]:
+    return {"paid": [e.model_dump() for e in t.paid], "overhead_ms": t.overhead_ms,
+            "limit": t.limit}
+
+
+def _decode_trajectory(r: dict[str, Any]) -> Trajectory:
+    return Trajectory([Evaluation.model_validate(e) for e in r["paid"]], r["overhead_ms"],
+                      r["limit"])
+
+
+V = TypeVar("V")
+
+
+class Checkpoint(Generic[V]):
     """The finished runs of one benchmark, one JSON line each after a header line with
     the fingerprint of the code and the knowledge base (the module's docstring). Without
-    a path it keeps nothing."""
+    a path it keeps nothing. A run's value is written by ``encode`` and read back by
+    ``decode`` (a :class:`Trajectory` unless told otherwise)."""
 
     def __init__(self, path: Path | None, fingerprint: str,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None,
+                 encode: Callable[[V], dict[str, Any]] | None = None,
+                 decode: Callable[[dict[str, Any]], V] | None = None) -> None:
         self.path = path
-        self.runs: dict[str, Trajectory] = {}
+        self.encode: Callable[[Any], dict[str, Any]] = encode or _encode_trajectory
+        self.decode: Callable[[dict[str, Any]], Any] = decode or _decode_trajectory
+        self.runs: dict[str, V] = {}
         if path is None:
             return
         header = {"fingerprint": fingerprint}
@@ -111,10 +129,8 @@ class Checkpoint:
                 for line in lines[1:]:
                     try:  # a line torn by the interruption is run again
                         r = json.loads(line)
-                        self.runs[r["key"]] = Trajectory(
-                            [Evaluation.model_validate(e) for e in r["paid"]],
-                            r["overhead_ms"], r["limit"])
-                    except (json.JSONDecodeError, KeyError, ValueError):
+                        self.runs[r["key"]] = self.decode(r)
+                    except (json.JSONDecodeError, KeyError, ValueError, TypeError):
                         continue
                 if progress:
                     progress(f"resuming: {len(self.runs)} finished runs read from {path}")
@@ -124,23 +140,21 @@ class Checkpoint:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w") as f:
             f.write(json.dumps(header) + "\n")
-            for key, t in self.runs.items():
-                f.write(self._line(key, t))
+            for key, value in self.runs.items():
+                f.write(self._line(key, value))
 
-    @staticmethod
-    def _line(key: str, t: Trajectory) -> str:
-        return json.dumps({"key": key, "paid": [e.model_dump() for e in t.paid],
-                           "overhead_ms": t.overhead_ms, "limit": t.limit}) + "\n"
+    def _line(self, key: str, value: V) -> str:
+        return json.dumps({"key": key, **self.encode(value)}) + "\n"
 
-    def run(self, key: str, make: Callable[[], Trajectory]) -> Trajectory:
+    def run(self, key: str, make: Callable[[], V]) -> V:
         """The run ``key``, read back or made now (and kept)."""
         if key in self.runs:
             return self.runs[key]
-        t = self.runs[key] = make()
+        value = self.runs[key] = make()
         if self.path is not None:
             with self.path.open("a") as f:
-                f.write(self._line(key, t))
-        return t
+                f.write(self._line(key, value))
+        return value
 
     def done(self) -> None:
         if self.path is not None:
