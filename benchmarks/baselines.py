@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Callable, Container
 
 from mdesign.core.evaluation import Evaluation, Evaluator
 from mdesign.core.space import DesignSpace, key_choices, key_of
@@ -26,6 +27,16 @@ class SearchResult(BaseModel):
     method: str
     best: Evaluation
     paid: list[str]
+
+
+class _Accepted:
+    """A container of the uids a predicate accepts."""
+
+    def __init__(self, accept: Callable[[str], bool]) -> None:
+        self.accept = accept
+
+    def __contains__(self, uid: object) -> bool:
+        return isinstance(uid, str) and self.accept(uid)
 
 
 def _finish(method: str, seen: dict[str, Evaluation]) -> SearchResult:
@@ -124,18 +135,21 @@ def sources_best(kb: KnowledgeBase, target: str, space: DesignSpace,
 
 def tpe(space: DesignSpace, evaluator: Evaluator, seed: int,
         restrict: dict[str, list[str]] | None = None,
-        uids: list[str] | None = None, warm: list[str] | None = None) -> SearchResult:
+        uids: list[str] | None = None, warm: list[str] | None = None,
+        accept: Callable[[str], bool] | None = None) -> SearchResult:
     """Optuna's TPE over the space's dimensions (one categorical parameter each).
 
     A sampled combination is canonicalised; one that violates a constraint or cannot be
     evaluated is told to the study as failed (it costs no budget); a repeat of a paid
     architecture is a free re-read and is told its known score again. ``warm``:
-    architectures enqueued first (``enqueue_trial``; the warm-started TPE baseline)."""
+    architectures enqueued first (``enqueue_trial``; the warm-started TPE baseline).
+    ``accept`` says which uids may be paid, where listing them is too much."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    allowed = set(uids if uids is not None else space.uids(restrict,
-                                                          evaluator.can_evaluate))
+    # ``accept`` instead of a set of every allowed uid: a space too large to enumerate
+    allowed: Container[str] = _Accepted(accept) if accept is not None else set(
+        uids if uids is not None else space.uids(restrict, evaluator.can_evaluate))
     study = optuna.create_study(direction="maximize",
                                 sampler=optuna.samplers.TPESampler(seed=seed))
     choices = {d.name: [str(c) for c in d.choices

@@ -2,20 +2,25 @@
 protocol"): synthetic families only, never a reported benchmark.
 
     python benchmarks/dev_protocol.py
+    python benchmarks/dev_protocol.py --tasks 9 --families 5   # round 8's check (9 tasks)
 
 Families of :mod:`mdesign.benchmarks.transfer_family` with seeds 100 (shared share 0),
 105 (0.5) and 110 (1.0), 7 tasks each; targets t0-t2 with the other 6 as sources; 2 seeds;
 budgets 5/10/20/50 read from one run at 50. Criterion: the mean over all runs and budgets
 of log10 of the share (%) of the space at least as good as the returned architecture.
-Writes ``benchmarks/results/dev_protocol.{json,md}``.
+Writes ``benchmarks/results/dev_protocol.{json,md}`` (with other ``--tasks``,
+``--families`` or ``--only``: ``dev_protocol_<T>tasks_<F>families.{json,md}``).
 """
 
 from __future__ import annotations
 
+import argparse
+import itertools
 import json
 import math
 import os
 import statistics
+import sys
 import time
 from typing import Any
 
@@ -53,44 +58,78 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "without transfer (UCB, additive kernel)": {"strategy": "surrogate",
                                                 "acquisition": "ucb", "transfer": False,
                                                 "kernel": "additive"},
+    "UCB, portfolio 2, selected model": {"strategy": "surrogate", "acquisition": "ucb",
+                                         "transfer_model": "select"},
+    "UCB, portfolio 2, agreement odds": {"strategy": "surrogate", "acquisition": "ucb",
+                                         "transfer_odds": "agreement"},
 }
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tasks", type=int, default=7, help="tasks per family (7: the "
+                    "protocol; 9: the size of the reported synthetic benchmark)")
+    ap.add_argument("--families", type=int, default=1, help="families per shared share, "
+                    "seeds SEED .. SEED + N - 1 (1: the protocol; at most 5)")
+    ap.add_argument("--only", action="append", default=[], help="a configuration to run "
+                    "(repeatable; default: all)")
+    args = ap.parse_args()
+    if not 1 <= args.families <= 5:
+        sys.exit("error: --families must be 1 to 5; fix: the seeds of the next share "
+                 "start 5 later")
+    configs = {c: CONFIGS[c] for c in args.only} if args.only else CONFIGS
     import torch
 
     torch.set_num_threads(1)
     t_all = time.perf_counter()
-    shares: dict[str, list[float]] = {c: [] for c in CONFIGS}
-    for share, seed in SHARES.items():
-        ev = family(share, tasks=7, seed=seed)
+    shares: dict[str, list[float]] = {c: [] for c in configs}
+    # (config, shared share, budget) -> log10 shares, for the table by share
+    cells: dict[tuple[str, float, int], list[float]] = {}
+    for (share, first), fam in itertools.product(SHARES.items(), range(args.families)):
+        ev = family(share, tasks=args.tasks, seed=first + fam)
         for target in ("t0", "t1", "t2"):
             table = ev.oracle(target)
             vals = np.array([e.score for e in table.values()])
-            for name, over in CONFIGS.items():
+            for name, over in configs.items():
                 for s in (0, 1):
                     oracle = BenchmarkEvaluator(None, target, max(BUDGETS), table=table)
                     res = refine(ev, RefineConfig(task=target, budget=max(BUDGETS), seed=s,
                                                   **over), oracle)
                     scores = [st.score for st in res.steps]
                     for b in BUDGETS:
-                        shares[name].append(float((vals >= max(scores[:b])).mean() * 100))
+                        pct = float((vals >= max(scores[:b])).mean() * 100)
+                        shares[name].append(pct)
+                        cells.setdefault((name, share, b), []).append(math.log10(pct))
     rows = [{"config": name, "runs": len(v), "mean_share": statistics.mean(v),
-             "mean_log10_share": statistics.mean(math.log10(x) for x in v)}
+             "mean_log10_share": statistics.mean(math.log10(x) for x in v),
+             "by_share": {str(sh): [statistics.mean(cells[(name, sh, b)]) for b in BUDGETS]
+                          for sh in SHARES}}
             for name, v in shares.items()]
     out = {"machine": machine(), "wall_s": round(time.perf_counter() - t_all, 1),
-           "rows": rows}
+           "tasks": args.tasks, "families": args.families, "rows": rows}
+    # the protocol's own file only for the protocol itself
+    name = "dev_protocol" if (args.tasks, args.families, args.only) == (7, 1, []) else \
+        f"dev_protocol_{args.tasks}tasks_{args.families}families"
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "dev_protocol.json").write_text(json.dumps(out, indent=1) + "\n")
+    (RESULTS / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n")
+    seeds = "/".join("-".join(str(s + f) for f in sorted({0, args.families - 1}))
+                     for s in SHARES.values())
     lines = ["# Development protocol of the surrogate's defaults", "",
              f"Machine: {out['machine']['cpu']}, {out['machine']['cores']} cores; wall time "
-             f"{out['wall_s']} s. Synthetic families only (seeds 100/105/110, shared share "
-             "0/0.5/1), 3 targets x 2 seeds x budgets 5/10/20/50 per configuration. Lower is "
-             "better.", "", "| configuration | mean share % | mean log10 share |",
-             "|---|---|---|"]
+             f"{out['wall_s']} s. Synthetic families only ({args.tasks} tasks, seeds "
+             f"{seeds}, shared share 0/0.5/1), 3 targets x 2 seeds x budgets 5/10/20/50 per "
+             "configuration. Lower is better.", "",
+             "| configuration | mean share % | mean log10 share |", "|---|---|---|"]
     lines += [f"| {r['config']} | {r['mean_share']:.3f} | {r['mean_log10_share']:.3f} |"
               for r in rows]
-    (RESULTS / "dev_protocol.md").write_text("\n".join(lines) + "\n")
+    lines += ["", "Mean log10 share by shared share, at budgets "
+              + "/".join(map(str, BUDGETS)) + ":", "",
+              "| configuration | " + " | ".join(f"shared {sh}" for sh in SHARES) + " |",
+              "|---|" + "---|" * len(SHARES)]
+    lines += [f"| {r['config']} | " + " | ".join(
+        " / ".join(f"{v:+.2f}" for v in r["by_share"][str(sh)]) for sh in SHARES) + " |"
+        for r in rows]
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

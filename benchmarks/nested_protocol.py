@@ -55,7 +55,9 @@ def _surrogate(acquisition: str, **over: Any) -> dict[str, Any]:
 # effects kernel with either acquisition; round 5 (2026-12-04) the portfolio size, trust
 # region and prior odds around UCB; round 6 (2026-12-04) UCB's kappa, 1 and 3 around the
 # default 2; round 7 (2026-12-05) the paid anchors as the sources' prior weights
-# (--similarity anchors, and both: with the meta-features). The walk is a candidate too.
+# (--similarity anchors, and both: with the meta-features); round 8 (2026-12-06) the
+# acquisition on the more probable model alone (--transfer-model select). The walk is a
+# candidate too.
 CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI (the first default)": {"strategy": "surrogate", "acquisition": "ei",
                                           "kernel": "hamming"},
@@ -79,6 +81,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, UCB, kappa 3": _surrogate("ucb", ucb_kappa=3.0),
     "surrogate, UCB, anchors": _surrogate("ucb", similarity="anchors"),
     "surrogate, UCB, anchors and features": _surrogate("ucb", similarity="both"),
+    "surrogate, UCB, selected model": _surrogate("ucb", transfer_model="select"),
 }
 
 

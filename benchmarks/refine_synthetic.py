@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 from mdesign.benchmarks import baselines
-from mdesign.benchmarks.report import RESULTS, machine
+from mdesign.benchmarks.report import RESULTS, log_panels, machine
 from mdesign.benchmarks.transfer_family import family
 from mdesign.core.space import split_uid
 from mdesign.refinement.evaluators import BenchmarkEvaluator
@@ -158,6 +158,7 @@ def paired(rows: list[dict[str, Any]], a: str, b: str) -> list[dict[str, Any]]:
         lo, hi = bootstrap_interval(np.array(diffs))
         verdict = "behind" if lo > 0 else "ahead" if hi < 0 else "within noise"
         out.append({"shared": shared, "budget": budget, "targets": len(diffs),
+                    "ahead_on": int(sum(d < 0 for d in diffs)),
                     "mean_log10_diff": mean, "ci95": [lo, hi], "verdict": verdict})
     return out
 
@@ -190,13 +191,13 @@ def markdown(o: dict[str, Any]) -> str:
                   f"(negative: {method} ahead; -1 = a 10x smaller share), with its 95% "
                   "bootstrap interval over the targets; \"behind\" only where the whole "
                   "interval is above 0.", "",
-                  "| shared | budget | targets | difference | 95% interval | verdict |",
-                  "|---|---|---|---|---|---|"]
+                  "| shared | budget | targets | ahead on | difference | 95% interval | "
+                  "verdict |", "|---|---|---|---|---|---|---|"]
         for p in cells:
             lo, hi = p["ci95"]
             lines.append(f"| {p['shared']} | {p['budget']} | {p['targets']} | "
-                         f"{p['mean_log10_diff']:+.2f} | [{lo:+.2f}, {hi:+.2f}] | "
-                         f"{p['verdict']} |")
+                         f"{p.get('ahead_on', '')} | {p['mean_log10_diff']:+.2f} | "
+                         f"[{lo:+.2f}, {hi:+.2f}] | {p['verdict']} |")
         behind = [p for p in cells if p["verdict"] == "behind"]
         lines += ["", f"Cells where {name} is behind knowledge-free BO by more than "
                   f"noise: **{len(behind)} of {len(cells)}**" + (
@@ -206,29 +207,14 @@ def markdown(o: dict[str, Any]) -> str:
 
 
 def plot(o: dict[str, Any]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     get = {(r["shared"], r["method"], r["budget"]): r for r in o["rows"]}
     methods = list(dict.fromkeys(r["method"] for r in o["rows"]))
-    fig, axes = plt.subplots(1, len(o["budgets"]), figsize=(4 * len(o["budgets"]), 3.4),
-                             squeeze=False)
-    for ax, b in zip(axes[0], o["budgets"], strict=True):
-        for mm in methods:
-            ax.plot(o["shares"], [get[(s, mm, b)]["top_pct_mean"] for s in o["shares"]],
-                    marker="o", label=mm, lw=2.2 if mm == "mdesign-surrogate" else 1.2)
-        ax.set_yscale("log")
-        ax.invert_xaxis()
-        ax.set_xlabel("shared share of the tasks' scores")
-        ax.set_ylabel("top % reached (lower is better)")
-        ax.set_title(f"budget {b}")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(methods), fontsize=8)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(RESULTS / "refine_synthetic.png", dpi=110)
-    plt.close(fig)
+    log_panels(RESULTS / "refine_synthetic.png",
+               [(f"budget {b}", o["shares"],
+                 {mm: [get[(s, mm, b)]["top_pct_mean"] for s in o["shares"]]
+                  for mm in methods}) for b in o["budgets"]],
+               "shared share of the tasks' scores", "top % reached (lower is better)",
+               invert_x=True)
 
 
 if __name__ == "__main__":

@@ -191,6 +191,33 @@ def save(stem: str, data: dict[str, Any], lines: list[str]) -> None:
     (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
 
 
+def log_panels(path: Path, panels: list[tuple[str, list[float], dict[str, list[float]]]],
+               xlabel: str, ylabel: str, *, bold: str = "mdesign-surrogate",
+               invert_x: bool = False) -> None:
+    """One row of panels ``(title, xs, {series: ys})`` on a log y axis, with one legend
+    below them; ``bold`` is drawn thicker."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
+    for ax, (title, xs, series) in zip(axes[0], panels, strict=True):
+        for name, ys in series.items():
+            ax.plot(xs, ys, marker="o", label=name, lw=2.2 if name == bold else 1.2)
+        ax.set_yscale("log")
+        if invert_x:
+            ax.invert_xaxis()
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def machine_text(m: dict[str, Any]) -> str:
     """The machine line of a result table: ``Machine: <cpu>, <n> cores``."""
     return f"Machine: {m['cpu']}, {m['cores']} cores"

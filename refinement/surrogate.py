@@ -31,7 +31,9 @@ chosen per model by type-II maximum likelihood over a fixed grid, and the two mo
 averaged by their marginal likelihoods (prior odds 1:1, or ``odds="agreement"``: prior
 ``p(M1) = b0`` within [0.05, 0.95]): when the sources do not predict the target, M0's
 evidence dominates and the surrogate is the target-only GP, which is the safety net.
-With ``transfer=False`` only M0 is used (knowledge-free BO).
+With ``transfer=False`` only M0 is used (knowledge-free BO). The acquisition scores the
+average (:class:`Posterior`) or, on request, the likelier model alone
+(:meth:`Posterior.selected`).
 
 Learned choice distances (``distances``, option ``kernel="sources"``). The Hamming
 distance treats every change of a choice alike: ``gcn -> sage`` as far as ``gcn -> fc``,
@@ -58,7 +60,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from statistics import NormalDist
 
@@ -273,6 +275,16 @@ class Posterior:
 
     def sd_at(self, i: int) -> float:
         return float(self.sd[i])
+
+    def selected(self) -> Posterior:
+        """The more probable model alone, as if it were certain (``transfer_model=
+        "select"``); M1 on an exact tie. The mixture's sd adds the spread between the
+        models and M1's uncertainty about the sources' coefficients, which is largest
+        where the sources' scores are extreme; while "target only" is the likelier model,
+        the selected posterior leaves that out of the acquisition."""
+        k = int(np.argmax(self.probs))
+        return replace(self, mean=self.means[k], means=(self.means[k],),
+                       sds=(self.sds[k],), probs=(1.0,))
 
     def expected_improvement(self, allowed: np.ndarray | None = None) -> np.ndarray:
         """EI of the model mixture, ``sum_k p_k EI_k`` (EI is linear in the density), for

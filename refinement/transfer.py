@@ -21,7 +21,9 @@ the whole design space, with every other task of the space as a source.
    draws.
 5. **Each step**: the :class:`~mdesign.refinement.surrogate.TransferSurrogate` refits on
    every paid result (model averaging of "sources transfer" and "target only"), the
-   acquisition (EI, UCB or Thompson) scores the unpaid candidates, optionally within
+   acquisition (EI, UCB or Thompson; of the model average, or with
+   ``transfer_model="select"`` of the more probable model alone) scores the unpaid
+   candidates, optionally within
    ``trust_radius`` edits of the best paid (widened after 5 paid without a new best);
    ties break on a seeded draw. ``batch`` > 1 picks greedily with the kriging believer
    (each pick's predicted mean is taken as observed before the next).
@@ -353,6 +355,8 @@ class _Surrogate(RunLedger):
 
     def acquire(self, post: Posterior, allowed: np.ndarray) -> np.ndarray:
         how = self.cfg.acquisition
+        if self.cfg.transfer_model == "select":
+            post = post.selected()
         if how == "ei":
             return post.expected_improvement(allowed)
         if how == "ucb":

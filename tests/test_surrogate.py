@@ -349,7 +349,8 @@ def test_surrogate_options_are_refused_by_the_walk(related: InMemoryEvidence) ->
                        ({"kernel": "sources"}, "--kernel"),
                        ({"ucb_kappa": 1.0}, "--ucb-kappa"),
                        ({"transfer": False}, "--no-transfer"),
-                       ({"portfolio": 3}, "--portfolio")):
+                       ({"portfolio": 3}, "--portfolio"),
+                       ({"transfer_model": "select"}, "--transfer-model")):
         with pytest.raises(InputError, match=f"{flag} is an option of --strategy surrogate"):
             refine(related, RefineConfig(task="t0", budget=5, **over), oracle)  # type: ignore[arg-type]
         assert oracle.spent == 0  # refused before anything was paid
@@ -437,3 +438,34 @@ def test_transfer_ceiling_measures_what_a_source_says_about_the_top() -> None:
     assert row["p_bar_20_best_source"] == pytest.approx(1.0)
     assert row["p_bar_20_random"] == pytest.approx(1 - (1 - row["share_at_bar"] / 100) ** 20)
     assert row["valid_test_rho_top10"] > 0.9
+
+
+def test_the_selected_model_leaves_the_sources_uncertainty_out_of_the_acquisition(
+        unrelated: InMemoryEvidence, related: InMemoryEvidence) -> None:
+    """``--transfer-model select``: the acquisition scores the more probable model alone.
+    Where the target-only model is the likelier, M1's uncertainty about the sources'
+    coefficients (largest where the sources' scores are extreme) no longer raises UCB."""
+    space = family_space()
+    keys = [space.key(a) for a in space.enumerate()]
+    codes = np.array([[int(p.split("=")[1][1:]) for p in k.split(",")] for k in keys])
+    tables = {t: unrelated.oracle(t) for t in ("t1", "t2", "t3")}
+    z = np.column_stack([normal_scores([table[unrelated.uid(k)].score for k in keys])
+                         for table in tables.values()])
+    model = TransferSurrogate(codes, z, np.ones(3))
+    target = unrelated.oracle("t0")
+    paid = [0, 500, 3000, 7000]
+    post = model.posterior(paid, [target[unrelated.uid(keys[i])].score for i in paid])
+    assert len(post.probs) == 2 and abs(sum(post.probs) - 1) < 1e-12
+    chosen = post.selected()
+    k = int(np.argmax(post.probs))
+    assert np.array_equal(chosen.mean, post.means[k]) and chosen.probs == (1.0,)
+    assert np.allclose(chosen.sd, post.sds[k], atol=1e-6)
+    assert np.allclose(chosen.upper_bound(2.0), post.means[k] + 2 * post.sds[k], atol=1e-6)
+    # the mixture's sd is never below either model's share of it: it adds their spread
+    assert bool(np.all(post.sd >= np.minimum(post.sds[0], post.sds[1]) - 1e-9))
+    assert chosen.transfer_probability == post.transfer_probability  # still reported
+    # a run with it is deterministic and spends its budget, related or not
+    for ev in (unrelated, related):
+        a = run(ev, budget=8, transfer_model="select")
+        b = run(ev, budget=8, transfer_model="select")
+        assert a.spent == 8 and [s.uid for s in a.steps] == [s.uid for s in b.steps]
