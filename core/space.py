@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+import random
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -380,6 +381,24 @@ class DesignSpace(BaseModel):
             if canon is not None and canon not in seen:
                 seen.add(canon)
                 yield self._as_arch(canon)
+
+    def random_keys(self, rng: random.Random, n: int, keep: Callable[[str], bool] | None = None,
+                    tries: int = 20) -> list[str]:
+        """Up to ``n`` keys of canonical architectures that ``keep`` accepts, each choice
+        drawn uniformly (a draw that violates a constraint is dropped; at most ``tries * n``
+        draws). Works on tuples of choice texts: a space too large to enumerate is sampled
+        every step."""
+        texts = [[format_choice(c) for c in d.choices] for d in self.dimensions]
+        out: list[str] = []
+        for _ in range(tries * n):
+            if len(out) >= n:
+                break
+            canon = self._canonical_tuple(tuple(rng.choice(cs) for cs in texts))
+            if canon is not None:
+                key = self._key_of_tuple(canon)
+                if keep is None or keep(key):
+                    out.append(key)
+        return out
 
     def all_keys(self) -> list[str]:
         """The keys of all valid canonical architectures, sorted."""

@@ -126,7 +126,9 @@ class SourceTable:
     def __init__(self, onehot: OneHot, sources: dict[str, SourceScores]) -> None:
         self.onehot, self.tasks, self.sources = onehot, list(sources), sources
 
-    def rows(self, keys: list[str]) -> np.ndarray:
+    def rows(self, keys: list[str], onehot: Callable[[], np.ndarray] | None = None
+             ) -> np.ndarray:
+        """``onehot()``: the keys' one-hot rows, when the caller has them cheaper."""
         out = np.zeros((len(keys), len(self.tasks)))
         if not self.tasks or not keys:
             return out
@@ -137,7 +139,7 @@ class SourceTable:
             miss = np.isnan(col)
             if miss.any():
                 if x is None:
-                    x = self.onehot(keys)
+                    x = onehot() if onehot is not None else self.onehot(keys)
                 theta, b = self.sources[t].model
                 col[miss] = x[miss] @ theta + b
             out[:, j] = col
@@ -180,9 +182,27 @@ def choice_codes(space: DesignSpace, onehot: OneHot, keys: list[str]) -> np.ndar
         index = per_dim.setdefault(dim, {})
         index[choice] = len(index)
     names = space.dimension_names
-    return np.array([[per_dim[d][ch[d]] for d in names]
-                     for ch in (key_choices(k) for k in keys)], dtype=np.int32).reshape(
-        len(keys), len(names))
+    # a key is "dim=choice,..." in the space's order: its i-th part names dimension i's
+    # choice (a key in another order is parsed in full)
+    parts = [{f"{d}={c}": i for c, i in per_dim[d].items()} for d in names]
+    out = np.empty((len(keys), len(names)), dtype=np.int32)
+    for row, key in enumerate(keys):
+        try:
+            out[row] = [parts[i][p] for i, p in enumerate(key.split(","))]
+        except (KeyError, IndexError, ValueError):
+            ch = key_choices(key)
+            out[row] = [per_dim[d][ch[d]] for d in names]
+    return out
+
+
+def onehot_of_codes(codes: np.ndarray, sizes: list[int]) -> np.ndarray:
+    """The one-hot rows (:class:`~mdesign.core.space.OneHot`'s columns: each dimension's
+    choices in order) of choice codes, without parsing a key again."""
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    out = np.zeros((len(codes), int(sum(sizes))))
+    if len(codes):
+        out[np.arange(len(codes))[:, None], offsets[None, :] + codes] = 1.0
+    return out
 
 
 class _Surrogate(RunLedger):
@@ -234,13 +254,14 @@ class _Surrogate(RunLedger):
                              "check the target's space restriction")
         self.keys = keys
         self.row = {k: i for i, k in enumerate(keys)}
-        self.z = self.table.rows(keys)
+        self.codes = choice_codes(self.space, self.onehot, keys)
+        sizes = [len(d.choices) for d in self.space.dimensions]
+        self.z = self.table.rows(keys, lambda: onehot_of_codes(self.codes, sizes))
         self._build_model()
 
     def _build_model(self) -> None:
         self.w = np.array([self.weights[t] for t in self.table.tasks])
-        self.model = TransferSurrogate(choice_codes(self.space, self.onehot, self.keys),
-                                       self.z, self.w, transfer=bool(self.sources),
+        self.model = TransferSurrogate(self.codes, self.z, self.w, transfer=bool(self.sources),
                                        odds=self.cfg.transfer_odds,
                                        distances=self.distances,
                                        additive=self.cfg.kernel == "additive")
@@ -291,18 +312,8 @@ class _Surrogate(RunLedger):
 
     def _random_keys(self, n: int, seed: int) -> list[str]:
         rng = random.Random(f"surrogate:{self.cfg.seed}:{seed}")
-        out: list[str] = []
-        for _ in range(20 * n):
-            if len(out) >= n:
-                break
-            arch = self.space.parse({d.name: rng.choice(d.choices)
-                                     for d in self.space.dimensions})
-            if self.space.violation(arch):
-                continue
-            uid = self.space.uid(self.space.canonical_form(arch))
-            if self.usable(uid):
-                out.append(key_of(uid))
-        return out
+        return self.space.random_keys(rng, n,
+                                      lambda k: self.usable(f"{self.space.name}/{k}"))
 
     def _ball(self, key: str, radius: int) -> set[str]:
         frontier, seen = {key}, {key}

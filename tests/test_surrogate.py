@@ -469,3 +469,27 @@ def test_the_selected_model_leaves_the_sources_uncertainty_out_of_the_acquisitio
         a = run(ev, budget=8, transfer_model="select")
         b = run(ev, budget=8, transfer_model="select")
         assert a.spent == 8 and [s.uid for s in a.steps] == [s.uid for s in b.steps]
+
+
+def test_choice_codes_and_their_one_hot_rows_match_the_keys() -> None:
+    """The fast paths of a large space's candidate sets: codes read from a key's parts
+    in the space's order (any other order parsed in full), and one-hot rows made from
+    the codes equal to :class:`OneHot` of the keys."""
+    from mdesign.core.space import OneHot
+    from mdesign.refinement.transfer import choice_codes, onehot_of_codes
+
+    space = family_space()
+    rng = random.Random(4)
+    keys = space.random_keys(rng, 50)
+    assert len(keys) == 50 and all(space.parse_key(k) for k in keys)
+    onehot = OneHot(space)
+    codes = choice_codes(space, onehot, keys)
+    shuffled = [",".join(reversed(k.split(","))) for k in keys]  # another order
+    assert np.array_equal(choice_codes(space, onehot, shuffled), codes)
+    sizes = [len(d.choices) for d in space.dimensions]
+    assert np.array_equal(onehot_of_codes(codes, sizes), onehot(keys))
+    # the same draws as the choices drawn one by one: a seeded run is unchanged
+    again = random.Random(4)
+    first = space.key({d.name: again.choice(d.choices) for d in space.dimensions})
+    assert keys[0] == space.key(space.canonical_form(space.parse_key(first)))
+    assert space.random_keys(random.Random(4), 3, keep=lambda k: k != keys[0]) == keys[1:4]
