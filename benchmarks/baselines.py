@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable, Container
+from collections.abc import Callable
 
 from mdesign.core.evaluation import Evaluation, Evaluator
 from mdesign.core.space import DesignSpace, key_choices, key_of
@@ -27,16 +27,6 @@ class SearchResult(BaseModel):
     method: str
     best: Evaluation
     paid: list[str]
-
-
-class _Accepted:
-    """A container of the uids a predicate accepts."""
-
-    def __init__(self, accept: Callable[[str], bool]) -> None:
-        self.accept = accept
-
-    def __contains__(self, uid: object) -> bool:
-        return isinstance(uid, str) and self.accept(uid)
 
 
 def _finish(method: str, seen: dict[str, Evaluation]) -> SearchResult:
@@ -148,8 +138,8 @@ def tpe(space: DesignSpace, evaluator: Evaluator, seed: int,
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # ``accept`` instead of a set of every allowed uid: a space too large to enumerate
-    allowed: Container[str] = _Accepted(accept) if accept is not None else set(
-        uids if uids is not None else space.uids(restrict, evaluator.can_evaluate))
+    allowed = accept if accept is not None else set(
+        uids if uids is not None else space.uids(restrict, evaluator.can_evaluate)).__contains__
     study = optuna.create_study(direction="maximize",
                                 sampler=optuna.samplers.TPESampler(seed=seed))
     choices = {d.name: [str(c) for c in d.choices
@@ -169,7 +159,7 @@ def tpe(space: DesignSpace, evaluator: Evaluator, seed: int,
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             continue
         uid = space.uid(space.canonical_form(arch))
-        if uid not in allowed:
+        if not allowed(uid):
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             continue
         seen[uid] = evaluator.evaluate(uid)

@@ -540,8 +540,19 @@ class OneHot:
     def __init__(self, space: DesignSpace) -> None:
         self.columns = [(d.name, c) for d in space.dimensions
                         for c in (format_choice(x) for x in d.choices)]
+        self.sizes = [len(d.choices) for d in space.dimensions]
         self._index = {c: i for i, c in enumerate(self.columns)}
         self._cache: dict[str, np.ndarray] = {}
+
+    def of_codes(self, codes: np.ndarray) -> np.ndarray:
+        """The rows of architectures given as choice codes ``(N, n_dims)``, the index of
+        each dimension's choice (the columns hold each dimension's choices in order), without
+        parsing a key."""
+        offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
+        out = np.zeros((len(codes), len(self.columns)))
+        if len(codes):
+            out[np.arange(len(codes))[:, None], offsets[None, :] + codes] = 1.0
+        return out
 
     def __call__(self, keys: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(keys), len(self.columns)))

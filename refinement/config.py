@@ -132,8 +132,7 @@ class RefineConfig(BaseModel):
 # (and a stored run's values of the other strategy's options are set back to the defaults
 # when it is read)
 SURROGATE_ONLY = ("acquisition", "ucb_kappa", "transfer", "transfer_odds", "transfer_model",
-                  "kernel",
-                  "portfolio", "trust_radius", "enumerate_limit")
+                  "kernel", "portfolio", "trust_radius", "enumerate_limit")
 WALK_ONLY = ("max_params", "max_latency", "predictor", "ghn", "ghn_pool", "generator",
              "generated", "generator_patience", "lookahead", "lookahead_engine",
              "uncertainty", "sources", "start", "calibrate", "window", "planner",

@@ -195,16 +195,6 @@ def choice_codes(space: DesignSpace, onehot: OneHot, keys: list[str]) -> np.ndar
     return out
 
 
-def onehot_of_codes(codes: np.ndarray, sizes: list[int]) -> np.ndarray:
-    """The one-hot rows (:class:`~mdesign.core.space.OneHot`'s columns: each dimension's
-    choices in order) of choice codes, without parsing a key again."""
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    out = np.zeros((len(codes), int(sum(sizes))))
-    if len(codes):
-        out[np.arange(len(codes))[:, None], offsets[None, :] + codes] = 1.0
-    return out
-
-
 class _Surrogate(RunLedger):
     """One surrogate run; :func:`refine_surrogate` drives it."""
 
@@ -255,8 +245,7 @@ class _Surrogate(RunLedger):
         self.keys = keys
         self.row = {k: i for i, k in enumerate(keys)}
         self.codes = choice_codes(self.space, self.onehot, keys)
-        sizes = [len(d.choices) for d in self.space.dimensions]
-        self.z = self.table.rows(keys, lambda: onehot_of_codes(self.codes, sizes))
+        self.z = self.table.rows(keys, lambda: self.onehot.of_codes(self.codes))
         self._build_model()
 
     def _build_model(self) -> None:

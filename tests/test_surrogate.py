@@ -476,7 +476,7 @@ def test_choice_codes_and_their_one_hot_rows_match_the_keys() -> None:
     in the space's order (any other order parsed in full), and one-hot rows made from
     the codes equal to :class:`OneHot` of the keys."""
     from mdesign.core.space import OneHot
-    from mdesign.refinement.transfer import choice_codes, onehot_of_codes
+    from mdesign.refinement.transfer import choice_codes
 
     space = family_space()
     rng = random.Random(4)
@@ -486,8 +486,7 @@ def test_choice_codes_and_their_one_hot_rows_match_the_keys() -> None:
     codes = choice_codes(space, onehot, keys)
     shuffled = [",".join(reversed(k.split(","))) for k in keys]  # another order
     assert np.array_equal(choice_codes(space, onehot, shuffled), codes)
-    sizes = [len(d.choices) for d in space.dimensions]
-    assert np.array_equal(onehot_of_codes(codes, sizes), onehot(keys))
+    assert np.array_equal(onehot.of_codes(codes), onehot(keys))
     # the same draws as the choices drawn one by one: a seeded run is unchanged
     again = random.Random(4)
     first = space.key({d.name: again.choice(d.choices) for d in space.dimensions})
