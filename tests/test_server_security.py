@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
+from mdesign.kb import settings
 from mdesign.kb.server import ADMIN_CLASS, ManagedNeo4j
 
 
@@ -66,9 +67,15 @@ class CmdlineWatch:
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """A fresh home whose pid file names a live `sleep`, then started by `db start`."""
+    """A fresh home whose pid file names a live `sleep`, then started by `db start`.
+
+    Its generated password is made to begin with `-` (1 in 64 generated passwords do),
+    which the admin tool once read as an option: the first start then failed."""
     home = tmp_path_factory.mktemp("fresh") / "home"
     server = ManagedNeo4j(home=home)
+    creds = server._ensure_credentials()
+    settings.write_private_json(server.credentials_file,
+                                {**creds, "password": "-" + creds["password"]})
     server.pid_file.parent.mkdir(parents=True)
     sleep = subprocess.Popen(["sleep", "300"])
     env = {"MDESIGN_HOME": str(home)}
@@ -124,6 +131,7 @@ def test_password_never_on_a_command_line(fresh: dict) -> None:
 
     server: ManagedNeo4j = fresh["server"]
     creds = server.credentials()
+    assert creds["password"].startswith("-")  # the case the admin tool once misread
     password = creds["password"].encode()
     seen = fresh["cmdlines"]
     # the watch did see the admin tool run (so it was looking at the right time) ...

@@ -335,15 +335,18 @@ class ManagedNeo4j:
         fd = os.open(argfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "w") as fh:
-                fh.write(f'{ADMIN_CLASS}\ndbms\nset-initial-password\n"{pw}"\n')
+                # `--` ends the options: a password may begin with `-` (token_urlsafe's
+                # alphabet has it), which the tool would otherwise read as an option.
+                fh.write(f'{ADMIN_CLASS}\ndbms\nset-initial-password\n--\n"{pw}"\n')
             cmd = [self._java(), "-Xmx256m", "-cp", self._classpath(), f"@{argfile}"]
             proc = subprocess.run(cmd, env=self._env(), capture_output=True, text=True,
                                   stdin=subprocess.DEVNULL, umask=UMASK)
         finally:
             argfile.unlink(missing_ok=True)
         if proc.returncode != 0:
+            said = (proc.stderr or proc.stdout).strip().splitlines() or ["no output"]
             raise ServerError(
-                f"could not set the Neo4j password: {(proc.stderr or proc.stdout).strip()[:200]}",
+                f"could not set the Neo4j password: {said[0][:200]}",
                 f"remove {self.neo4j_home} to start over (this deletes the stored knowledge base)",
             )
         _write_private_text(marker, "set\n")
