@@ -62,6 +62,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
                                          "transfer_model": "select"},
     "UCB, portfolio 2, agreement odds": {"strategy": "surrogate", "acquisition": "ucb",
                                          "transfer_odds": "agreement"},
+    "UCB, portfolio 2, slope prior from the sources": {"strategy": "surrogate",
+                                                       "acquisition": "ucb",
+                                                       "slope_prior": "sources"},
 }
 
 

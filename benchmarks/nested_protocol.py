@@ -56,8 +56,9 @@ def _surrogate(acquisition: str, **over: Any) -> dict[str, Any]:
 # region and prior odds around UCB; round 6 (2026-12-04) UCB's kappa, 1 and 3 around the
 # default 2; round 7 (2026-12-05) the paid anchors as the sources' prior weights
 # (--similarity anchors, and both: with the meta-features); round 8 (2026-12-06) the
-# acquisition on the more probable model alone (--transfer-model select). The walk is a
-# candidate too.
+# acquisition on the more probable model alone (--transfer-model select); round 9
+# (2026-12-06) the consensus slope's prior variance from the sources' spread of agreement
+# (--slope-prior sources). The walk is a candidate too.
 CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI (the first default)": {"strategy": "surrogate", "acquisition": "ei",
                                           "kernel": "hamming"},
@@ -82,6 +83,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, UCB, anchors": _surrogate("ucb", similarity="anchors"),
     "surrogate, UCB, anchors and features": _surrogate("ucb", similarity="both"),
     "surrogate, UCB, selected model": _surrogate("ucb", transfer_model="select"),
+    "surrogate, UCB, slope prior from the sources": _surrogate("ucb", slope_prior="sources"),
 }
 
 

@@ -74,6 +74,10 @@ class RefineConfig(BaseModel):
     transfer_odds: Literal["even", "agreement"] = Field(
         default="even", description="surrogate: prior odds of \"the sources transfer\" "
         "against \"target only\": even, or the sources' agreement among themselves")
+    slope_prior: Literal["fixed", "sources"] = Field(
+        default="fixed", description="surrogate: the prior variance of how far the "
+        "target's slope on the sources' consensus strays from the sources' agreement: "
+        "fixed (0.25), or the sources' own spread of agreement (at least 0.01)")
     transfer_model: Literal["average", "select"] = Field(
         default="average", description="surrogate: what the acquisition scores: the "
         "average of the models \"the sources transfer\" and \"target only\" weighted by "
@@ -131,8 +135,9 @@ class RefineConfig(BaseModel):
 # options of one strategy that the other does not implement: refused there, not ignored
 # (and a stored run's values of the other strategy's options are set back to the defaults
 # when it is read)
-SURROGATE_ONLY = ("acquisition", "ucb_kappa", "transfer", "transfer_odds", "transfer_model",
-                  "kernel", "portfolio", "trust_radius", "enumerate_limit")
+SURROGATE_ONLY = ("acquisition", "ucb_kappa", "transfer", "transfer_odds", "slope_prior",
+                  "transfer_model", "kernel", "portfolio", "trust_radius",
+                  "enumerate_limit")
 WALK_ONLY = ("max_params", "max_latency", "predictor", "ghn", "ghn_pool", "generator",
              "generated", "generator_patience", "lookahead", "lookahead_engine",
              "uncertainty", "sources", "start", "calibrate", "window", "planner",

@@ -74,6 +74,7 @@ SIGNAL_GRID = (0.25, 1.0)
 NOISE_GRID = (0.01, 0.1)
 CONSTANT = 1.0
 SLOPE_VAR = 0.25   # sb2: prior variance of the consensus slope's correction
+SLOPE_FLOOR = 0.01  # sb2's least value when the sources set it (slope="sources")
 SOURCE_VAR = 0.25  # sd2: prior variance of the per-source corrections, shared by S
 ADDITIVE_SHARE = 0.5  # lam: the main-effect share of the "additive" shape, fixed in advance
 
@@ -119,9 +120,30 @@ def transfer_prior(z: np.ndarray, weights: np.ndarray) -> float:
     scores and the (weighted) consensus of the others; 0 with fewer than two sources.
     The sources' agreement among themselves is the prior belief that their consensus
     also describes a new task (the data then correct it)."""
+    r = source_agreements(z, weights)
+    return max(0.0, float(np.median(r))) if r else 0.0
+
+
+def slope_variance(z: np.ndarray, weights: np.ndarray) -> float:
+    """``sb2`` from the sources (``slope="sources"``): how far a source's agreement with
+    the others' consensus strays from ``b0``, ``mean_s (r_s - b0)^2``, at least
+    ``SLOPE_FLOOR``; :data:`SLOPE_VAR` with fewer than two sources. The target is taken
+    as one more task like the sources: where they all agree (every task shares the same
+    effects) or all disagree (none does), the consensus slope is nearly known, and the
+    prior no longer spends the acquisition's exploration on the consensus' extremes."""
+    r = source_agreements(z, weights)
+    if len(r) < 2:
+        return SLOPE_VAR
+    b0 = max(0.0, float(np.median(r)))
+    return max(SLOPE_FLOOR, float(np.mean((np.asarray(r) - b0) ** 2)))
+
+
+def source_agreements(z: np.ndarray, weights: np.ndarray) -> list[float]:
+    """Per source, the correlation of its normal scores with the weighted consensus of
+    the other sources (none with fewer than two sources)."""
     s = z.shape[1]
     if s < 2:
-        return 0.0
+        return []
     out = []
     for i in range(s):
         w = np.delete(weights, i)
@@ -130,7 +152,7 @@ def transfer_prior(z: np.ndarray, weights: np.ndarray) -> float:
         rest = np.delete(z, i, axis=1) @ (w / w.sum())
         if rest.std() > 0 and z[:, i].std() > 0:
             out.append(float(np.corrcoef(z[:, i], rest)[0, 1]))
-    return max(0.0, float(np.median(out))) if out else 0.0
+    return out
 
 
 def choice_distances(tables: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -339,7 +361,7 @@ class TransferSurrogate:
     def __init__(self, codes: np.ndarray, z: np.ndarray, weights: np.ndarray,
                  transfer: bool = True, odds: str = "even",
                  distances: Sequence[np.ndarray] | None = None,
-                 additive: bool = False) -> None:
+                 additive: bool = False, slope: str = "fixed") -> None:
         self.odds, self.additive = odds, additive
         self.codes = np.asarray(codes, dtype=np.int32)
         self.n, self.dims = self.codes.shape
@@ -352,13 +374,15 @@ class TransferSurrogate:
             sd = m.std()
             self.m = (m - m.mean()) / sd if sd > 0 else m - m.mean()
             self.b0 = transfer_prior(self.z, self.weights)
+            self.sb2 = slope_variance(self.z, self.weights) if slope == "sources" \
+                else SLOPE_VAR
             # the transfer part of the kernel is F F' with F = [sqrt(sb2) m, sqrt(sd2/S) Z]
             s = self.z.shape[1]
-            self.f = np.hstack([math.sqrt(SLOPE_VAR) * self.m[:, None],
+            self.f = np.hstack([math.sqrt(self.sb2) * self.m[:, None],
                                 math.sqrt(SOURCE_VAR / s) * self.z])
         else:
             self.m = np.zeros(self.n)
-            self.b0 = 0.0
+            self.b0, self.sb2 = 0.0, SLOPE_VAR
             self.f = np.zeros((self.n, 0))
         # Hamming distances of every candidate to each paid one, a column per paid
         self._hamming: dict[int, np.ndarray] = {}
@@ -501,7 +525,7 @@ class TransferSurrogate:
         p1 = 0.0
         if self.transfer:
             mo, s = models[0], self.z.shape[1]
-            b = SLOPE_VAR * float(self.m[paid_idx] @ mo.alpha)
+            b = self.sb2 * float(self.m[paid_idx] @ mo.alpha)
             d = (SOURCE_VAR / s) * (self.z[paid_idx].T @ mo.alpha)
             coef = (self.b0 + b) * self.weights + d
             p1 = float(probs[0])

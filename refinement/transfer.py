@@ -252,6 +252,7 @@ class _Surrogate(RunLedger):
         self.w = np.array([self.weights[t] for t in self.table.tasks])
         self.model = TransferSurrogate(self.codes, self.z, self.w, transfer=bool(self.sources),
                                        odds=self.cfg.transfer_odds,
+                                       slope=self.cfg.slope_prior,
                                        distances=self.distances,
                                        additive=self.cfg.kernel == "additive")
 

@@ -18,10 +18,15 @@ from mdesign.refinement.similarity import pair_similarity
 from mdesign.refinement.surrogate import (
     ADDITIVE_SHARE,
     CONSTANT,
+    SLOPE_FLOOR,
+    SLOPE_VAR,
     TransferSurrogate,
     choice_distances,
     normal_scores,
     portfolio,
+    slope_variance,
+    source_agreements,
+    transfer_prior,
 )
 from mdesign.refinement.transfer import _tied, prior_weights
 
@@ -350,7 +355,8 @@ def test_surrogate_options_are_refused_by_the_walk(related: InMemoryEvidence) ->
                        ({"ucb_kappa": 1.0}, "--ucb-kappa"),
                        ({"transfer": False}, "--no-transfer"),
                        ({"portfolio": 3}, "--portfolio"),
-                       ({"transfer_model": "select"}, "--transfer-model")):
+                       ({"transfer_model": "select"}, "--transfer-model"),
+                       ({"slope_prior": "sources"}, "--slope-prior")):
         with pytest.raises(InputError, match=f"{flag} is an option of --strategy surrogate"):
             refine(related, RefineConfig(task="t0", budget=5, **over), oracle)  # type: ignore[arg-type]
         assert oracle.spent == 0  # refused before anything was paid
@@ -469,6 +475,46 @@ def test_the_selected_model_leaves_the_sources_uncertainty_out_of_the_acquisitio
         a = run(ev, budget=8, transfer_model="select")
         b = run(ev, budget=8, transfer_model="select")
         assert a.spent == 8 and [s.uid for s in a.steps] == [s.uid for s in b.steps]
+
+
+def test_slope_prior_from_the_sources_spread_of_agreement(
+        unrelated: InMemoryEvidence, related: InMemoryEvidence) -> None:
+    """``--slope-prior sources``: ``sb2 = max(SLOPE_FLOOR, mean_s (r_s - b0)^2)``, each
+    ``r_s`` a source's correlation with the others' consensus. Sources that share nothing
+    (or all the same) leave the slope nearly known, so the transfer model's sd no longer
+    peaks at the consensus' extremes."""
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((400, 5))
+    z[:, 1] += z[:, 0]
+    w = np.array([0.1, 0.2, 0.3, 0.2, 0.2])
+    r = np.array(source_agreements(z, w))
+    rest = z[:, 1:] @ (w[1:] / 0.9)  # the others' consensus of source 0
+    assert r.shape == (5,) and abs(r[0] - np.corrcoef(z[:, 0], rest)[0, 1]) < 1e-12
+    b0 = transfer_prior(z, w)
+    assert b0 == max(0.0, float(np.median(r)))
+    assert slope_variance(z, w) == pytest.approx(max(SLOPE_FLOOR, float(np.mean((r - b0) ** 2))))
+    assert slope_variance(z[:, :1], w[:1]) == SLOPE_VAR  # one source: nothing to measure
+    same = np.repeat(z[:, :1], 4, axis=1)
+    assert slope_variance(same, np.ones(4)) == SLOPE_FLOOR  # full agreement: the floor
+    space = family_space()
+    keys = [space.key(a) for a in space.enumerate()]
+    codes = np.array([[int(p.split("=")[1][1:]) for p in k.split(",")] for k in keys])
+    for ev in (unrelated, related):
+        tables = [ev.oracle(t) for t in ("t1", "t2", "t3", "t4")]
+        zs = np.column_stack([normal_scores([table[ev.uid(k)].score for k in keys])
+                              for table in tables])
+        fixed = TransferSurrogate(codes, zs, np.ones(4))
+        learned = TransferSurrogate(codes, zs, np.ones(4), slope="sources")
+        assert learned.b0 == fixed.b0 and fixed.sb2 == SLOPE_VAR
+        assert SLOPE_FLOOR <= learned.sb2 < SLOPE_VAR  # both families: sources agree alike
+        target = ev.oracle("t0")
+        paid = [0, 500, 3000]
+        y = [target[ev.uid(keys[i])].score for i in paid]
+        top = int(np.argmax(np.abs(fixed.m)))  # the consensus' most extreme architecture
+        assert learned.posterior(paid, y).sds[0][top] < fixed.posterior(paid, y).sds[0][top]
+    a = run(unrelated, budget=8, slope_prior="sources")
+    b = run(unrelated, budget=8, slope_prior="sources")
+    assert a.spent == 8 and [s.uid for s in a.steps] == [s.uid for s in b.steps]
 
 
 def test_choice_codes_and_their_one_hot_rows_match_the_keys() -> None:
