@@ -540,7 +540,9 @@ class OneHot:
     def __init__(self, space: DesignSpace) -> None:
         self.columns = [(d.name, c) for d in space.dimensions
                         for c in (format_choice(x) for x in d.choices)]
-        self.sizes = [len(d.choices) for d in space.dimensions]
+        # where each dimension's choices start among the columns (for of_codes)
+        sizes = [len(d.choices) for d in space.dimensions]
+        self._offsets = np.cumsum([0, *sizes[:-1]], dtype=np.int64)
         self._index = {c: i for i, c in enumerate(self.columns)}
         self._cache: dict[str, np.ndarray] = {}
 
@@ -548,10 +550,9 @@ class OneHot:
         """The rows of architectures given as choice codes ``(N, n_dims)``, the index of
         each dimension's choice (the columns hold each dimension's choices in order), without
         parsing a key."""
-        offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
         out = np.zeros((len(codes), len(self.columns)))
         if len(codes):
-            out[np.arange(len(codes))[:, None], offsets[None, :] + codes] = 1.0
+            out[np.arange(len(codes))[:, None], self._offsets[None, :] + codes] = 1.0
         return out
 
     def __call__(self, keys: Sequence[str]) -> np.ndarray:

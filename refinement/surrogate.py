@@ -115,27 +115,25 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return s * y
 
 
-def transfer_prior(z: np.ndarray, weights: np.ndarray) -> float:
-    """``b0``: the median over sources of the correlation between a source's normal
-    scores and the (weighted) consensus of the others; 0 with fewer than two sources.
-    The sources' agreement among themselves is the prior belief that their consensus
-    also describes a new task (the data then correct it)."""
-    r = source_agreements(z, weights)
-    return max(0.0, float(np.median(r))) if r else 0.0
+def transfer_prior(agreements: Sequence[float]) -> float:
+    """``b0``: the median of the sources' :func:`source_agreements` (each source's
+    correlation with the weighted consensus of the others), at least 0; 0 with fewer than
+    two sources. The sources' agreement among themselves is the prior belief that their
+    consensus also describes a new task (the data then correct it)."""
+    return max(0.0, float(np.median(agreements))) if len(agreements) else 0.0
 
 
-def slope_variance(z: np.ndarray, weights: np.ndarray) -> float:
+def slope_variance(agreements: Sequence[float]) -> float:
     """``sb2`` from the sources (``slope="sources"``): how far a source's agreement with
     the others' consensus strays from ``b0``, ``mean_s (r_s - b0)^2``, at least
-    ``SLOPE_FLOOR``; :data:`SLOPE_VAR` with fewer than two sources. The target is taken
+    ``SLOPE_FLOOR``; :data:`SLOPE_VAR` with fewer than two agreements. The target is taken
     as one more task like the sources: where they all agree (every task shares the same
     effects) or all disagree (none does), the consensus slope is nearly known, and the
     prior no longer spends the acquisition's exploration on the consensus' extremes."""
-    r = source_agreements(z, weights)
-    if len(r) < 2:
+    if len(agreements) < 2:
         return SLOPE_VAR
-    b0 = max(0.0, float(np.median(r)))
-    return max(SLOPE_FLOOR, float(np.mean((np.asarray(r) - b0) ** 2)))
+    r = np.asarray(agreements, dtype=float)
+    return max(SLOPE_FLOOR, float(np.mean((r - transfer_prior(agreements)) ** 2)))
 
 
 def source_agreements(z: np.ndarray, weights: np.ndarray) -> list[float]:
@@ -373,9 +371,9 @@ class TransferSurrogate:
             m = self.z @ self.weights
             sd = m.std()
             self.m = (m - m.mean()) / sd if sd > 0 else m - m.mean()
-            self.b0 = transfer_prior(self.z, self.weights)
-            self.sb2 = slope_variance(self.z, self.weights) if slope == "sources" \
-                else SLOPE_VAR
+            agreements = source_agreements(self.z, self.weights)
+            self.b0 = transfer_prior(agreements)
+            self.sb2 = slope_variance(agreements) if slope == "sources" else SLOPE_VAR
             # the transfer part of the kernel is F F' with F = [sqrt(sb2) m, sqrt(sd2/S) Z]
             s = self.z.shape[1]
             self.f = np.hstack([math.sqrt(self.sb2) * self.m[:, None],

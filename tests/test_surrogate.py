@@ -490,12 +490,15 @@ def test_slope_prior_from_the_sources_spread_of_agreement(
     r = np.array(source_agreements(z, w))
     rest = z[:, 1:] @ (w[1:] / 0.9)  # the others' consensus of source 0
     assert r.shape == (5,) and abs(r[0] - np.corrcoef(z[:, 0], rest)[0, 1]) < 1e-12
-    b0 = transfer_prior(z, w)
+    b0 = transfer_prior(r.tolist())
     assert b0 == max(0.0, float(np.median(r)))
-    assert slope_variance(z, w) == pytest.approx(max(SLOPE_FLOOR, float(np.mean((r - b0) ** 2))))
-    assert slope_variance(z[:, :1], w[:1]) == SLOPE_VAR  # one source: nothing to measure
+    assert slope_variance(r.tolist()) == pytest.approx(
+        max(SLOPE_FLOOR, float(np.mean((r - b0) ** 2))))
+    # one source: nothing to measure
+    assert slope_variance(source_agreements(z[:, :1], w[:1])) == SLOPE_VAR
     same = np.repeat(z[:, :1], 4, axis=1)
-    assert slope_variance(same, np.ones(4)) == SLOPE_FLOOR  # full agreement: the floor
+    # full agreement: the floor
+    assert slope_variance(source_agreements(same, np.ones(4))) == SLOPE_FLOOR
     space = family_space()
     keys = [space.key(a) for a in space.enumerate()]
     codes = np.array([[int(p.split("=")[1][1:]) for p in k.split(",")] for k in keys])
