@@ -65,6 +65,13 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "UCB, portfolio 2, slope prior from the sources": {"strategy": "surrogate",
                                                        "acquisition": "ucb",
                                                        "slope_prior": "sources"},
+    "UCB, portfolio 2, averaged hyperparameters": {"strategy": "surrogate",
+                                                   "acquisition": "ucb",
+                                                   "hyperparameters": "average"},
+    "without transfer (UCB, averaged hyperparameters)": {"strategy": "surrogate",
+                                                         "acquisition": "ucb",
+                                                         "transfer": False,
+                                                         "hyperparameters": "average"},
 }
 
 

@@ -58,7 +58,9 @@ def _surrogate(acquisition: str, **over: Any) -> dict[str, Any]:
 # (--similarity anchors, and both: with the meta-features); round 8 (2026-12-06) the
 # acquisition on the more probable model alone (--transfer-model select); round 9
 # (2026-12-06) the consensus slope's prior variance from the sources' spread of agreement
-# (--slope-prior sources). The walk is a candidate too.
+# (--slope-prior sources); round 10 (2026-12-06) each model's kernel hyperparameters
+# averaged over the grid by their posterior instead of the maximum-likelihood point
+# (--hyperparameters average). The walk is a candidate too.
 CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI (the first default)": {"strategy": "surrogate", "acquisition": "ei",
                                           "kernel": "hamming"},
@@ -84,6 +86,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, UCB, anchors and features": _surrogate("ucb", similarity="both"),
     "surrogate, UCB, selected model": _surrogate("ucb", transfer_model="select"),
     "surrogate, UCB, slope prior from the sources": _surrogate("ucb", slope_prior="sources"),
+    "surrogate, UCB, averaged hyperparameters": _surrogate("ucb", hyperparameters="average"),
 }
 
 

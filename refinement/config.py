@@ -82,6 +82,10 @@ class RefineConfig(BaseModel):
         default="average", description="surrogate: what the acquisition scores: the "
         "average of the models \"the sources transfer\" and \"target only\" weighted by "
         "their posterior probabilities, or the more probable model alone")
+    hyperparameters: Literal["maximum", "average"] = Field(
+        default="maximum", description="surrogate: each model's kernel hyperparameters: "
+        "the grid point of maximum marginal likelihood, or the average over the grid "
+        "weighted by its posterior (its most probable points)")
     kernel: Literal["hamming", "sources", "additive"] = Field(
         default="hamming", description="surrogate: the residual kernel: hamming (edits), "
         "sources (the transfer model may also use the choice distances the sources "
@@ -136,6 +140,7 @@ class RefineConfig(BaseModel):
 # (and a stored run's values of the other strategy's options are set back to the defaults
 # when it is read)
 SURROGATE_ONLY = ("acquisition", "ucb_kappa", "transfer", "transfer_odds", "slope_prior",
+                  "hyperparameters",
                   "transfer_model", "kernel", "portfolio", "trust_radius",
                   "enumerate_limit")
 WALK_ONLY = ("max_params", "max_latency", "predictor", "ghn", "ghn_pool", "generator",

@@ -77,6 +77,9 @@ SLOPE_VAR = 0.25   # sb2: prior variance of the consensus slope's correction
 SLOPE_FLOOR = 0.01  # sb2's least value when the sources set it (slope="sources")
 SOURCE_VAR = 0.25  # sd2: prior variance of the per-source corrections, shared by S
 ADDITIVE_SHARE = 0.5  # lam: the main-effect share of the "additive" shape, fixed in advance
+# hyperparameters="average": the grid points kept per model (fixed in advance, round 10)
+AVERAGE_MASS = 0.99
+AVERAGE_KEEP = 4
 
 
 def normal_scores(values: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -278,9 +281,9 @@ class Posterior:
     scale) and what it learnt of the sources."""
 
     mean: np.ndarray
-    means: tuple[np.ndarray, ...]  # per model: M1 (if used), M0
-    sds: tuple[np.ndarray, ...]    # per model, same order
-    probs: tuple[float, ...]       # posterior model probabilities, same order
+    means: tuple[np.ndarray, ...]  # per component: M1's kept grid points (if used), M0's
+    sds: tuple[np.ndarray, ...]    # per component, same order
+    probs: tuple[float, ...]       # posterior probabilities, same order
     transfer_probability: float    # p(M1 | y): 0 without transfer
     source_coefficients: np.ndarray  # (b0 + b) w_s + d_s per source, M1's posterior mean
     best: float                    # the best paid normal score
@@ -359,8 +362,9 @@ class TransferSurrogate:
     def __init__(self, codes: np.ndarray, z: np.ndarray, weights: np.ndarray,
                  transfer: bool = True, odds: str = "even",
                  distances: Sequence[np.ndarray] | None = None,
-                 additive: bool = False, slope: str = "fixed") -> None:
-        self.odds, self.additive = odds, additive
+                 additive: bool = False, slope: str = "fixed",
+                 hyperparameters: str = "maximum") -> None:
+        self.odds, self.additive, self.hyperparameters = odds, additive, hyperparameters
         self.codes = np.asarray(codes, dtype=np.int32)
         self.n, self.dims = self.codes.shape
         self.z = np.asarray(z, dtype=float).reshape(self.n, -1)
@@ -385,7 +389,7 @@ class TransferSurrogate:
         # Hamming distances of every candidate to each paid one, a column per paid
         self._hamming: dict[int, np.ndarray] = {}
         self._hamming_matrix = _PaidColumns(self.n, self.hamming_to, np.int8)
-        self._cross: dict[bool, _Cross] = {}  # per model (transfer or not)
+        self._cross: dict[tuple[object, ...], _Cross] = {}  # per kept grid point
         # learned choice distances (M1 only): sum_d delta_d per candidate and paid one
         self.learned = self.transfer and distances is not None
         self._deltas = [np.asarray(m, dtype=float) for m in distances] \
@@ -444,9 +448,11 @@ class TransferSurrogate:
         fp = self.f[paid]
         return h, fp @ fp.T
 
-    def _fit(self, transfer: bool, y: np.ndarray, h: np.ndarray, t: np.ndarray,
-             mu: np.ndarray, paid: np.ndarray) -> _Model:
-        best: _Model | None = None
+    def _grid(self, transfer: bool, y: np.ndarray, h: np.ndarray, t: np.ndarray,
+              mu: np.ndarray, paid: np.ndarray) -> list[_Model]:
+        """The model fitted at every point of its hyperparameter grid (a point whose
+        kernel is not positive definite is left out)."""
+        fits: list[_Model] = []
         n = len(y)
         r = y - mu
         grid = [("hamming", rho) for rho in RHO_GRID]
@@ -471,11 +477,35 @@ class TransferSurrogate:
                     alpha = np.linalg.solve(chol.T, white)
                     log_ml = float(-0.5 * r @ alpha - np.log(np.diag(chol)).sum()
                                    - 0.5 * n * math.log(2 * math.pi))
-                    if best is None or log_ml > best.log_ml:
-                        best = _Model(transfer, shape, rho, signal, noise, log_ml, chol,
-                                      white, alpha)
-        assert best is not None, "the constant and noise terms keep K positive definite"
-        return best
+                    fits.append(_Model(transfer, shape, rho, signal, noise, log_ml, chol,
+                                       white, alpha))
+        assert fits, "the constant and noise terms keep K positive definite"
+        return fits
+
+    def _components(self, fits: list[_Model]) -> tuple[float, list[tuple[_Model, float]]]:
+        """A model's log evidence and the grid points its posterior keeps, with their
+        weights within the model. ``hyperparameters="maximum"``: the type-II maximum
+        likelihood point alone, evidence its likelihood. ``"average"``: the grid's
+        posterior under a uniform prior over its points, evidence the mean likelihood
+        (so a model is not favoured for having more shapes to choose from); the most
+        probable points holding :data:`AVERAGE_MASS` of the weight, at most
+        :data:`AVERAGE_KEEP`, renormalised (the rest change the acquisition by little
+        and each kept point costs one prediction over the candidates)."""
+        logs = np.array([mo.log_ml for mo in fits])
+        top = float(logs.max())
+        if self.hyperparameters == "maximum":
+            return top, [(fits[int(np.argmax(logs))], 1.0)]
+        w = np.exp(logs - top)
+        evidence = top + math.log(float(w.sum()) / len(fits))
+        w /= w.sum()
+        kept: list[tuple[_Model, float]] = []
+        mass = 0.0
+        for i in np.argsort(-w, kind="stable"):
+            kept.append((fits[int(i)], float(w[i])))
+            mass += float(w[i])
+            if mass >= AVERAGE_MASS or len(kept) == AVERAGE_KEEP:
+                break
+        return evidence, [(mo, wk / mass) for mo, wk in kept]
 
     def posterior(self, paid: Sequence[int], y: Sequence[float] | np.ndarray) -> Posterior:
         """Fit on the paid candidates' raw results ``y`` (higher is better) and predict
@@ -488,27 +518,32 @@ class TransferSurrogate:
             return Posterior(mean, (mean,), (sd0,), (1.0,), 1.0 if self.transfer else 0.0,
                              self.b0 * self.weights, -math.inf)
         h_pp, t_pp = self._kernel_parts(paid_idx)
-        models = []
+        grids = []
         if self.transfer:
-            models.append(self._fit(True, ys, h_pp, t_pp, self.b0 * self.m[paid_idx],
+            grids.append(self._grid(True, ys, h_pp, t_pp, self.b0 * self.m[paid_idx],
                                     paid_idx))
-        models.append(self._fit(False, ys, h_pp, t_pp, np.zeros(len(ys)), paid_idx))
-        logs = np.array([mo.log_ml for mo in models])
-        if len(models) == 2 and self.odds == "agreement":
+        grids.append(self._grid(False, ys, h_pp, t_pp, np.zeros(len(ys)), paid_idx))
+        parts = [self._components(fits) for fits in grids]
+        logs = np.array([evidence for evidence, _ in parts])
+        if len(parts) == 2 and self.odds == "agreement":
             # prior p(M1) = the sources' agreement b0 (kept within [0.05, 0.95])
             p1 = min(0.95, max(0.05, self.b0))
             logs = logs + np.log([p1, 1 - p1])
-        probs = np.exp(logs - logs.max())
-        probs /= probs.sum()
+        model_probs = np.exp(logs - logs.max())
+        model_probs /= model_probs.sum()
+        # every kept grid point of every model, weighted by p(model) p(point | model)
+        components = [(mo, float(pm) * wk)
+                      for pm, (_, kept) in zip(model_probs, parts, strict=True)
+                      for mo, wk in kept]
         h_all = self._hamming_matrix(paid_idx)
         prior_common = (self.f ** 2).sum(axis=1)
         paid_list = [int(i) for i in paid_idx]
-        means, sds = [], []
-        for mo in models:
-            cross = self._cross.get(mo.transfer)
-            hyper = (mo.shape, mo.rho, mo.signal, mo.noise)
-            if cross is None or cross.hyper != hyper:
-                cross = self._cross[mo.transfer] = _Cross(hyper, self.n)
+        means, sds, probs = [], [], []
+        caches: dict[tuple[object, ...], _Cross] = {}
+        for mo, p in components:
+            hyper = (mo.transfer, mo.shape, mo.rho, mo.signal, mo.noise)
+            cross = self._cross.get(hyper) or _Cross(hyper, self.n)
+            caches[hyper] = cross
             v = cross.update(paid_list, mo.chol, self._columns(mo, h_all, paid_list))
             prior_var = np.full(self.n, CONSTANT + mo.signal)
             mu = np.zeros(self.n)
@@ -517,18 +552,20 @@ class TransferSurrogate:
                 mu = self.b0 * self.m
             means.append(mu + mo.white @ v)
             sds.append(np.sqrt(np.maximum(prior_var - cross.ss, 1e-12)))
-
+            probs.append(p)
+        self._cross = caches  # the points no longer kept free their memory
         mean = sum(p * mu for p, mu in zip(probs, means, strict=True))
         coef = np.zeros(self.z.shape[1])
         p1 = 0.0
         if self.transfer:
-            mo, s = models[0], self.z.shape[1]
-            b = self.sb2 * float(self.m[paid_idx] @ mo.alpha)
-            d = (SOURCE_VAR / s) * (self.z[paid_idx].T @ mo.alpha)
-            coef = (self.b0 + b) * self.weights + d
-            p1 = float(probs[0])
-        return Posterior(mean, tuple(means), tuple(sds), tuple(float(p) for p in probs),
-                         p1, coef, float(ys.max()), models[0].shape)
+            s = self.z.shape[1]
+            p1 = float(model_probs[0])
+            for mo, wk in parts[0][1]:
+                b = self.sb2 * float(self.m[paid_idx] @ mo.alpha)
+                d = (SOURCE_VAR / s) * (self.z[paid_idx].T @ mo.alpha)
+                coef = coef + wk * ((self.b0 + b) * self.weights + d)
+        return Posterior(mean, tuple(means), tuple(sds), tuple(probs), p1, coef,
+                         float(ys.max()), parts[0][1][0][0].shape)
 
 
 def portfolio(z: np.ndarray, weights: np.ndarray, size: int,

@@ -253,6 +253,7 @@ class _Surrogate(RunLedger):
         self.model = TransferSurrogate(self.codes, self.z, self.w, transfer=bool(self.sources),
                                        odds=self.cfg.transfer_odds,
                                        slope=self.cfg.slope_prior,
+                                       hyperparameters=self.cfg.hyperparameters,
                                        distances=self.distances,
                                        additive=self.cfg.kernel == "additive")
 

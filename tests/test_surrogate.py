@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
@@ -17,6 +18,8 @@ from mdesign.refinement.refine import RefineConfig, RefinementResult, refine
 from mdesign.refinement.similarity import pair_similarity
 from mdesign.refinement.surrogate import (
     ADDITIVE_SHARE,
+    AVERAGE_KEEP,
+    AVERAGE_MASS,
     CONSTANT,
     SLOPE_FLOOR,
     SLOPE_VAR,
@@ -117,12 +120,14 @@ def _dense_posterior(model: TransferSurrogate, paid: list[int], y: np.ndarray,
     return mean, np.sqrt(np.maximum(var, 1e-12))
 
 
+@pytest.mark.parametrize("hyperparameters", ["maximum", "average"])
 @pytest.mark.parametrize("kernel", ["hamming", "sources", "additive"])
-def test_kept_kernel_answers_like_a_fresh_fit(kernel: str) -> None:
+def test_kept_kernel_answers_like_a_fresh_fit(kernel: str, hyperparameters: str) -> None:
     """The kernel columns and solves kept across refits (a growing paid set, a batch's
     fantasies that are then replaced, hyperparameters that change) give the posterior a
     fresh surrogate and the dense formulas give; with the Hamming kernel, the choice
-    distances learnt from the sources and the main-effects shape."""
+    distances learnt from the sources and the main-effects shape, for the
+    maximum-likelihood grid point and for the grid's kept points (one component each)."""
     learned, additive = kernel == "sources", kernel == "additive"
     codes = _toy_codes()
     rng = np.random.default_rng(4)
@@ -130,22 +135,33 @@ def test_kept_kernel_answers_like_a_fresh_fit(kernel: str) -> None:
     y = z @ [0.7, 0.3] + 0.5 * rng.standard_normal(len(codes))
     dist = choice_distances([(codes, z[:, 0]), (codes, z[:, 1])], [0.5, 0.5], [4] * 4) \
         if learned else None
-    kept = TransferSurrogate(codes, z, np.ones(2), distances=dist, additive=additive)
+
+    def surrogate() -> TransferSurrogate:
+        return TransferSurrogate(codes, z, np.ones(2), distances=dist, additive=additive,
+                                 hyperparameters=hyperparameters)
+
+    kept = surrogate()
     order = [int(i) for i in rng.choice(len(codes), size=30, replace=False)]
     sets = [order[:n] for n in (1, 2, 3, 6, 7, 12)]
     sets += [[*order[:12], 200, 201], [*order[:12], *order[12:14]], order[:5], order[:30]]
+    most = 0
     for paid in sets:
         got = kept.posterior(paid, y[paid])
-        fresh = TransferSurrogate(codes, z, np.ones(2), distances=dist,
-                                  additive=additive).posterior(paid, y[paid])
+        fresh = surrogate().posterior(paid, y[paid])
         for a, b in zip(got.means + got.sds, fresh.means + fresh.sds, strict=True):
             assert np.allclose(a, b, rtol=1e-9, atol=1e-9)
         assert got.probs == pytest.approx(fresh.probs, rel=1e-9)
-        models = [kept._cross[True].hyper, kept._cross[False].hyper]
-        for k, (transfer, hyper) in enumerate(zip((True, False), models, strict=True)):
+        assert sum(got.probs) == pytest.approx(1.0)
+        assert np.allclose(got.mean, sum(p * m for p, m in zip(got.probs, got.means,
+                                                                 strict=True)))
+        assert len(kept._cross) == len(got.means)  # a cache per component, no more
+        most = max(most, len(got.means))
+        for k, (transfer, *hyper) in enumerate(kept._cross):
             mean, sd = _dense_posterior(kept, paid, y[paid], transfer, *hyper)
             assert np.allclose(got.means[k], mean, atol=1e-8)
             assert np.allclose(got.sds[k], sd, atol=1e-6)
+    # one point per model, or several where the grid's posterior is spread
+    assert most == 2 if hyperparameters == "maximum" else 2 < most <= 2 * AVERAGE_KEEP
 
 
 def test_choice_distances_see_inert_dimensions_and_alike_choices() -> None:
@@ -356,7 +372,8 @@ def test_surrogate_options_are_refused_by_the_walk(related: InMemoryEvidence) ->
                        ({"transfer": False}, "--no-transfer"),
                        ({"portfolio": 3}, "--portfolio"),
                        ({"transfer_model": "select"}, "--transfer-model"),
-                       ({"slope_prior": "sources"}, "--slope-prior")):
+                       ({"slope_prior": "sources"}, "--slope-prior"),
+                       ({"hyperparameters": "average"}, "--hyperparameters")):
         with pytest.raises(InputError, match=f"{flag} is an option of --strategy surrogate"):
             refine(related, RefineConfig(task="t0", budget=5, **over), oracle)  # type: ignore[arg-type]
         assert oracle.spent == 0  # refused before anything was paid
@@ -541,3 +558,48 @@ def test_choice_codes_and_their_one_hot_rows_match_the_keys() -> None:
     first = space.key({d.name: again.choice(d.choices) for d in space.dimensions})
     assert keys[0] == space.key(space.canonical_form(space.parse_key(first)))
     assert space.random_keys(random.Random(4), 3, keep=lambda k: k != keys[0]) == keys[1:4]
+
+
+def test_averaged_hyperparameters_weigh_the_grid_by_its_posterior(
+        unrelated: InMemoryEvidence, related: InMemoryEvidence) -> None:
+    """``--hyperparameters average``: within a model, each grid point's weight is its
+    likelihood over the kept points (the most probable, holding AVERAGE_MASS of the
+    weight, at most AVERAGE_KEEP); a model's evidence is its grid's mean likelihood (a
+    uniform prior over the points), which sets p(transfer); the maximum-likelihood point
+    alone is the special case of one kept point."""
+    rng = np.random.default_rng(2)
+    codes = _toy_codes()
+    z = rng.standard_normal((len(codes), 2))
+    y = z @ [0.8, 0.2] + 0.4 * rng.standard_normal(len(codes))
+    paid = [int(i) for i in rng.choice(len(codes), size=9, replace=False)]
+    avg = TransferSurrogate(codes, z, np.ones(2), hyperparameters="average")
+    post = avg.posterior(paid, y[paid])
+    ys = normal_scores(y[paid])
+    h, t = avg._kernel_parts(np.asarray(paid))
+    grids = [avg._grid(True, ys, h, t, avg.b0 * avg.m[paid], np.asarray(paid)),
+             avg._grid(False, ys, h, t, np.zeros(len(ys)), np.asarray(paid))]
+    evidence, expected = [], []
+    for fits in grids:
+        logs = np.array([mo.log_ml for mo in fits])
+        w = np.exp(logs - logs.max())
+        evidence.append(logs.max() + math.log(w.mean()))
+        w /= w.sum()
+        order = np.argsort(-w, kind="stable")
+        n_kept = min(AVERAGE_KEEP, int(np.searchsorted(np.cumsum(w[order]), AVERAGE_MASS)) + 1)
+        expected.append(w[order[:n_kept]] / w[order[:n_kept]].sum())
+    p1 = 1 / (1 + math.exp(evidence[1] - evidence[0]))
+    assert post.transfer_probability == pytest.approx(p1, rel=1e-9)
+    want = [p1 * w for w in expected[0]] + [(1 - p1) * w for w in expected[1]]
+    assert list(post.probs) == pytest.approx(want, rel=1e-9)
+    assert len(post.probs) > 2  # nine results leave the grid's posterior spread
+    # the maximum-likelihood surrogate is the mixture of each model's best point
+    best = TransferSurrogate(codes, z, np.ones(2)).posterior(paid, y[paid])
+    assert len(best.probs) == 2
+    tops = [max(fits, key=lambda mo: mo.log_ml) for fits in grids]
+    assert best.probs[0] == pytest.approx(
+        1 / (1 + math.exp(tops[1].log_ml - tops[0].log_ml)), rel=1e-9)
+    # a run with it is deterministic and spends its budget, related or not
+    for ev in (unrelated, related):
+        a = run(ev, budget=8, hyperparameters="average")
+        b = run(ev, budget=8, hyperparameters="average")
+        assert a.spent == 8 and [s.uid for s in a.steps] == [s.uid for s in b.steps]
