@@ -230,15 +230,14 @@ class _Model:
 
 
 class _Cross:
-    """One model's ``V = L^-1 K_P*`` kept across refits: ``K_P*`` is the kernel between
+    """One kept grid point's ``V = L^-1 K_P*`` kept across refits: ``K_P*`` is the kernel between
     the paid set and every candidate, ``L`` the Cholesky factor of the paid kernel, and
     ``ss = sum_j V_j^2`` is the variance the paid set explains at each candidate. A run
     only appends to its paid set and keeps a model's hyperparameters for many steps; then
     ``V`` gains a block of rows, ``V_new = L22^-1 (K_new* - L21 V)``: O(N n) per result
     instead of O(N n^2). The mean needs no more: ``K*P K^-1 r = V' (L^-1 r)``."""
 
-    def __init__(self, hyper: tuple[object, ...], n_candidates: int) -> None:
-        self.hyper = hyper
+    def __init__(self, n_candidates: int) -> None:
         self.paid: list[int] = []
         self.v = np.zeros((0, n_candidates))
         self.chol = np.zeros((0, 0))
@@ -538,11 +537,13 @@ class TransferSurrogate:
         h_all = self._hamming_matrix(paid_idx)
         prior_common = (self.f ** 2).sum(axis=1)
         paid_list = [int(i) for i in paid_idx]
-        means, sds, probs = [], [], []
+        means, sds = [], []
         caches: dict[tuple[object, ...], _Cross] = {}
-        for mo, p in components:
+        for mo, _ in components:
             hyper = (mo.transfer, mo.shape, mo.rho, mo.signal, mo.noise)
-            cross = self._cross.get(hyper) or _Cross(hyper, self.n)
+            cross = self._cross.get(hyper)
+            if cross is None:
+                cross = _Cross(self.n)
             caches[hyper] = cross
             v = cross.update(paid_list, mo.chol, self._columns(mo, h_all, paid_list))
             prior_var = np.full(self.n, CONSTANT + mo.signal)
@@ -552,20 +553,21 @@ class TransferSurrogate:
                 mu = self.b0 * self.m
             means.append(mu + mo.white @ v)
             sds.append(np.sqrt(np.maximum(prior_var - cross.ss, 1e-12)))
-            probs.append(p)
         self._cross = caches  # the points no longer kept free their memory
+        probs = tuple(p for _, p in components)
         mean = sum(p * mu for p, mu in zip(probs, means, strict=True))
         coef = np.zeros(self.z.shape[1])
         p1 = 0.0
+        first_kept = parts[0][1]  # M1's kept points when it is used, else M0's
         if self.transfer:
             s = self.z.shape[1]
             p1 = float(model_probs[0])
-            for mo, wk in parts[0][1]:
+            for mo, wk in first_kept:
                 b = self.sb2 * float(self.m[paid_idx] @ mo.alpha)
                 d = (SOURCE_VAR / s) * (self.z[paid_idx].T @ mo.alpha)
                 coef = coef + wk * ((self.b0 + b) * self.weights + d)
-        return Posterior(mean, tuple(means), tuple(sds), tuple(probs), p1, coef,
-                         float(ys.max()), parts[0][1][0][0].shape)
+        return Posterior(mean, tuple(means), tuple(sds), probs, p1, coef,
+                         float(ys.max()), first_kept[0][0].shape)
 
 
 def portfolio(z: np.ndarray, weights: np.ndarray, size: int,
