@@ -1,21 +1,23 @@
 """The default refinement and the surrogate strategy with real training, against random
 search and TPE (issue 20's target 6).
 
-    python benchmarks/train_transfer.py              # MUTAG and SBM, budget 12, 5 seeds
+    python benchmarks/train_transfer.py              # 3 tasks, budget 12, 5 seeds
     python benchmarks/train_transfer.py --seeds 3    # what was run on 2 cores
 
 Needs a knowledge base holding NAS-Bench-Graph (`scripts/quickstart.sh`); adds the tasks
 `bench-mutag` (builtin:mutag, graph classification) and `bench-sbm` (builtin:sbm:3:100, a
-3-block SBM node task) as `benchmarks/train.py` does, and records nothing (``refine()``,
-not ``runs.execute``). The sources are the 9 NAS-Bench-Graph node tasks: for MUTAG they
-are another kind of task, which is where the safety net has to carry the run. A seed sets
-the training seeds of every method and the methods' own draws. For each run it keeps the
-surrogate's last posterior probability that the sources predict the target, which says
-whether transfer or the target-only model carried it; ``mdesign-surrogate-notransfer``
-(knowledge-free BO) is the safety net's floor. Every finished run is kept in
-``benchmarks/results/train_transfer.partial.jsonl`` (:class:`~mdesign.benchmarks.protocol.
-Checkpoint`): an interrupted run is resumed by the same command. Writes
-``benchmarks/results/train_transfer.{json,md}``.
+3-block SBM node task) as `benchmarks/train.py` does, and `bench-sbm-hard`
+(builtin:sbm:5:200:0.05:0.01:0.3: 5 blocks of 200 nodes, about 10 neighbours inside the
+block and 8 outside, a weak feature signal: architectures differ by tens of points on
+it). It records nothing (``refine()``, not ``runs.execute``). The sources are the 9
+NAS-Bench-Graph node tasks: for MUTAG they are another kind of task, which is where the
+safety net has to carry the run. A seed sets the training seeds of every method and the
+methods' own draws. For each run it keeps the surrogate's last posterior probability that
+the sources predict the target, which says whether transfer or the target-only model
+carried it; ``mdesign-surrogate-notransfer`` (knowledge-free BO) is the safety net's
+floor. Every finished run is kept in ``benchmarks/results/train_transfer.partial.jsonl``
+(:class:`~mdesign.benchmarks.protocol.Checkpoint`): an interrupted run is resumed by the
+same command. Writes ``benchmarks/results/train_transfer.{json,md}``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,15 @@ from functools import partial
 from mdesign.benchmarks.report import RESULTS, machine
 
 EPOCHS = 50
-TASKS = {"bench-mutag": ("builtin:mutag", "graph"), "bench-sbm": ("builtin:sbm:3:100", "node")}
+# bench-sbm saturates (every method reaches 100% validation), and MUTAG's 19 validation
+# graphs put a ceiling that random search reaches in 12 draws; bench-sbm-hard is a node task
+# on which architectures differ. Its parameters were fixed before any refinement ran on it,
+# by training the same 12 seeded random architectures (50 epochs, 1 seed) on 3 candidates
+# and taking the widest validation spread: 5:200:0.02:0.01:0.3 gave 22.0-34.5,
+# 5:200:0.03:0.01:0.5 32.0-49.5, 5:200:0.05:0.01:0.3 26.5-55.0 (chance: 20).
+TASKS = {"bench-mutag": ("builtin:mutag", "graph"), "bench-sbm": ("builtin:sbm:3:100", "node"),
+         "bench-sbm-hard": ("builtin:sbm:5:200:0.05:0.01:0.3", "node")}
+ISSUE_TASKS = ("bench-mutag", "bench-sbm")
 # mdesign: the defaults of `mdesign refine` (the walk)
 METHODS = ("mdesign", "mdesign-surrogate", "mdesign-surrogate-notransfer", "random", "tpe")
 
@@ -138,16 +148,29 @@ def markdown(o: dict) -> str:
              "- mdesign = the defaults of `mdesign refine` (the walk); mdesign-surrogate = "
              "`--strategy surrogate`; mdesign-surrogate-notransfer = the same with "
              "`--no-transfer` (knowledge-free BO: the floor the safety net falls back to).",
-             "- MUTAG's validation split has 19 graphs: one graph is 5.26 points.", ""]
+             "- MUTAG's validation split has 19 graphs: one graph is 5.26 points; "
+             "bench-sbm-hard's has 200 nodes (0.5 points each).", ""]
     for method in ("mdesign", "mdesign-surrogate"):
         if not all(method in per for per in o["tasks"].values()):
             continue
         ok = [task for task, per in o["tasks"].items()
               if all(per[method]["valid_mean"] >= per[b]["valid_mean"] - 1e-9
                                        for b in ("random", "tpe") if b in per)]
+        issue = [t for t in o["tasks"] if t in ISSUE_TASKS]  # target 6 names these two
+        met = [t for t in ok if t in ISSUE_TASKS]
+        extra = [t for t in o["tasks"] if t not in ISSUE_TASKS]
         lines.append(f"- Target 6, {method} not behind random search or TPE (mean valid over "
-                     f"the seeds): **{len(ok)}/{len(o['tasks'])}** "
-                     f"({', '.join(ok) or 'none'})")
+                     f"the seeds) on MUTAG and SBM: **{len(met)}/{len(issue)}** "
+                     f"({', '.join(met) or 'none'})"
+                     + "".join(f"; on {t}: {'yes' if t in ok else 'no'}" for t in extra))
+    lines.append("")
+    for task, per in o["tasks"].items():
+        # a task where most runs reach the same best cannot tell the methods apart
+        top = max(r["valid"] for v in per.values() for r in v["runs"])
+        at = {m: sum(abs(r["valid"] - top) < 1e-9 for r in v["runs"]) for m, v in per.items()}
+        lines.append(f"- {task}: highest validation of any run {100 * top:.2f}; runs that "
+                     "returned it: " + ", ".join(f"{m} {n}/{len(per[m]['runs'])}"
+                                                  for m, n in at.items()))
     lines += ["", "| task | method | valid | test | p(transfer) |", "|---|---|---|---|---|"]
     for task, per in o["tasks"].items():
         for method, r in per.items():

@@ -17,7 +17,8 @@ def task_group() -> None:
 @click.argument("name")
 @click.option("--data", "source", required=True,
               help="a torch.save'd PyG Data/list/dataset, a TU folder, a CSV folder, or "
-                   "builtin:mutag | builtin:karate | builtin:sbm[:BLOCKS:SIZE]")
+                   "builtin:mutag | builtin:karate | "
+                   "builtin:sbm[:BLOCKS:SIZE[:P_IN:P_OUT[:SIGNAL]]]")
 @click.option("--kind", required=True, type=click.Choice(["node", "graph", "link"]),
               help="node, graph or link")
 def task_add(name: str, source: str, kind: str) -> None:

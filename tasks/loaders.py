@@ -13,8 +13,8 @@ Accepted ``--data``:
   ``labels.csv`` (``id,label``; node tasks), optional ``splits.csv`` (``id,split`` with
   ``train``/``val``/``test``);
 * a built-in task: ``builtin:mutag`` (the MUTAG files shipped in the grakel wheel),
-  ``builtin:karate`` (PyG's KarateClub), ``builtin:sbm`` or ``builtin:sbm:BLOCKS:SIZE``
-  (a stochastic block model).
+  ``builtin:karate`` (PyG's KarateClub), ``builtin:sbm`` or
+  ``builtin:sbm:BLOCKS:SIZE[:P_IN:P_OUT[:SIGNAL]]`` (a stochastic block model).
 """
 
 from __future__ import annotations
@@ -208,12 +208,7 @@ def _builtin(name: str, kind: str) -> TaskData:
     if parts[0] == "sbm":
         if kind == "graph":
             raise InputError("builtin:sbm is one graph", "use --kind node or link")
-        try:
-            blocks, size = (int(parts[1]), int(parts[2])) if len(parts) == 3 else (2, 50)
-        except ValueError:
-            raise InputError(f"builtin:{name}: give builtin:sbm:BLOCKS:SIZE with integers",
-                             "e.g. builtin:sbm:3:100") from None
-        task = sbm_task(blocks=blocks, size=size)
+        task = sbm_task(**_sbm_parameters(name))
         return task if kind == "node" else link_task(
             Data(x=task.graph.x, edge_index=task.graph.edge_index))  # type: ignore[union-attr]
     if parts[0] == "mutag":
@@ -222,7 +217,34 @@ def _builtin(name: str, kind: str) -> TaskData:
                              "use --kind graph")
         return graph_task(_read_tu(mutag_folder()))
     raise InputError(f"unknown built-in task {name!r}",
-                     "use builtin:mutag, builtin:karate or builtin:sbm[:BLOCKS:SIZE]")
+                     "use builtin:mutag, builtin:karate or "
+                     "builtin:sbm[:BLOCKS:SIZE[:P_IN:P_OUT[:SIGNAL]]]")
+
+
+def _sbm_parameters(name: str) -> dict[str, Any]:
+    """``sbm[:BLOCKS:SIZE[:P_IN:P_OUT[:SIGNAL]]]`` as keyword arguments of ``sbm_task``.
+
+    The probabilities and the feature signal make a task as hard as a benchmark needs:
+    the defaults (0.2 / 0.02, signal 0.5) are separable by any message passing."""
+    fields = name.split(":")[1:]
+    usage = ("give builtin:sbm:BLOCKS:SIZE[:P_IN:P_OUT[:SIGNAL]] with integers BLOCKS >= 2 "
+             "and SIZE >= 1, probabilities P_IN and P_OUT in (0, 1] and SIGNAL >= 0",
+             "e.g. builtin:sbm:5:200:0.05:0.01:0.3")
+    if len(fields) not in (0, 2, 4, 5):
+        raise InputError(f"builtin:{name}: {usage[0]}", usage[1])
+    if not fields:
+        return {}
+    try:
+        out: dict[str, Any] = {"blocks": int(fields[0]), "size": int(fields[1])}
+        for key, text in zip(("p_in", "p_out", "signal"), fields[2:], strict=False):
+            out[key] = float(text)
+    except ValueError:
+        raise InputError(f"builtin:{name}: {usage[0]}", usage[1]) from None
+    if (out["blocks"] < 2 or out["size"] < 1
+            or not all(0 < out[k] <= 1 for k in ("p_in", "p_out") if k in out)
+            or not 0 <= out.get("signal", 0.0) < float("inf")):  # NaN fails too
+        raise InputError(f"builtin:{name}: {usage[0]}", usage[1])
+    return out
 
 
 def mutag_folder() -> Path:

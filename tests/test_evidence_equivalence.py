@@ -142,7 +142,9 @@ def test_neighbours_and_scores_agree(readers: tuple[KnowledgeBase, InMemoryEvide
                                  {"strategy": "surrogate", "acquisition": "thompson",
                                   "seed": 2},
                                  {"strategy": "surrogate", "similarity": "both",
-                                  "anchors": 3}])
+                                  "anchors": 3},
+                                 {"strategy": "surrogate", "hyperparameters": "average",
+                                  "kernel": "sources", "slope_prior": "sources"}])
 def test_one_refinement_gives_the_same_steps(readers: tuple[KnowledgeBase, InMemoryEvidence],
                                              cfg: dict) -> None:
     results = []

@@ -84,12 +84,37 @@ def test_csv_folder_and_tu_folder_and_saved_files(tmp_path: Path) -> None:
     (lambda p: "builtin:karate", "edge", "unknown task kind 'edge'"),
     (lambda p: "builtin:nope", "node", "unknown built-in task"),
     (lambda p: "builtin:mutag", "node", "graph classification task"),
+    (lambda p: "builtin:sbm:3", "node", "BLOCKS:SIZE"),
+    (lambda p: "builtin:sbm:3:x", "node", "BLOCKS:SIZE"),
+    (lambda p: "builtin:sbm:1:50", "node", "BLOCKS >= 2"),
+    (lambda p: "builtin:sbm:3:50:0.2", "node", "P_IN:P_OUT"),
+    (lambda p: "builtin:sbm:3:50:0:0.1", "node", "P_OUT in \\(0, 1\\]"),
+    (lambda p: "builtin:sbm:3:50:0.2:1.5", "node", "P_OUT in \\(0, 1\\]"),
+    (lambda p: "builtin:sbm:3:50:0.2:nan", "node", "P_OUT in \\(0, 1\\]"),
+    (lambda p: "builtin:sbm:3:50:0.2:0.1:-1", "node", "SIGNAL >= 0"),
+    (lambda p: "builtin:sbm:3:50:0.2:0.1:0.5:7", "node", "BLOCKS:SIZE"),
     (lambda p: str(write_csv(p / "c", bad_edge=True)), "node", "not in nodes.csv"),
     (lambda p: str(write_csv(p / "c", labels=False)), "node", "no labels.csv"),
 ])
 def test_bad_sources(tmp_path: Path, make, kind: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         load_task_data(make(tmp_path), kind)
+
+
+def test_sbm_parameters_set_the_graph() -> None:
+    # the defaults are unchanged by the longer form; p_in / p_out and the signal shape it
+    default = load_task_data("builtin:sbm:3:100", "node").graph
+    same = load_task_data("builtin:sbm:3:100:0.2:0.02:0.5", "node").graph
+    assert torch.equal(default.edge_index, same.edge_index) and torch.equal(default.x, same.x)
+    hard = load_task_data("builtin:sbm:5:200:0.05:0.01:0.3", "node").graph
+    assert hard.num_nodes == 1000 and int(hard.y.max()) == 4
+    src, dst = hard.edge_index
+    inside = (hard.y[src] == hard.y[dst]).float().mean().item()
+    # expected neighbours: 0.05 * 199 inside, 0.01 * 800 outside -> 55% inside
+    assert 0.5 < inside < 0.6
+    blocks = torch.arange(1000) // 200
+    gap = hard.x[torch.arange(1000), blocks].mean() - hard.x[:, 5:].mean()
+    assert 0.2 < gap.item() < 0.4  # the block's own column carries the 0.3 signal
 
 
 @pytest.mark.parametrize(("mutate", "message"), [
