@@ -146,7 +146,8 @@ def test_selection_markdown(o: dict, candidates: list[str]) -> str:
                      f"{DESIGNN_TEST[30][t]:.2f} | {DESIGNN_RANDOM30_TEST[t]:.2f} |")
     for c in candidates:
         if all((t, 10, c) in get for t in tasks):
-            beat = [t for t in tasks if get[(t, 10, c)]["test_mean"] >= DESIGNN_TEST[30][t]]
+            beat = [t for t in tasks
+                    if report.at_least(get[(t, 10, c)]["test_mean"], DESIGNN_TEST[30][t])]
             lines += ["", f"Target: {c}@10 >= DesiGNN@30 on at least 6 of 8: "
                           f"**{len(beat)}/{len(tasks)}** ({', '.join(beat) or 'none'})."]
     return "\n".join(lines) + "\n"

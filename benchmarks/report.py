@@ -30,6 +30,12 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version()}
 
 
+def at_least(a: float, b: float) -> bool:
+    """``a >= b`` for scores in %, up to float rounding: two methods that returned the same
+    architectures have means summed in different orders (a tie is "at least")."""
+    return a >= b - 1e-9
+
+
 def targets(rows: list[dict[str, Any]], tasks: list[str],
             reference: dict[str, float] | None = None) -> dict[str, str]:
     """The issue's targets, against regularised evolution run here and, when given,
@@ -37,12 +43,12 @@ def targets(rows: list[dict[str, Any]], tasks: list[str],
     get = {(r["task"], r["budget"], r["method"]): r for r in rows}
     out = {}
     if reference and all((t, 20, "mdesign") in get and t in reference for t in tasks):
-        beat = [t for t in tasks if get[(t, 20, "mdesign")]["valid_mean"] >= reference[t]]
+        beat = [t for t in tasks if at_least(get[(t, 20, "mdesign")]["valid_mean"], reference[t])]
         out["mdesign@20 valid >= regevo@100 valid (reference table)"] = \
             f"{len(beat)}/{len(tasks)} ({', '.join(beat) or 'none'})"
     if all((t, 20, "mdesign") in get and (t, 100, "regevo") in get for t in tasks):
-        beat = [t for t in tasks
-                if get[(t, 20, "mdesign")]["valid_mean"] >= get[(t, 100, "regevo")]["valid_mean"]]
+        beat = [t for t in tasks if at_least(get[(t, 20, "mdesign")]["valid_mean"],
+                                             get[(t, 100, "regevo")]["valid_mean"])]
         out["mdesign@20 valid >= regevo@100 valid (measured here)"] = \
             f"{len(beat)}/{len(tasks)} ({', '.join(beat) or 'none'})"
     if all((t, 50, "mdesign") in get for t in tasks):
@@ -68,14 +74,14 @@ def candidate_targets(rows: list[dict[str, Any]], tasks: list[str], method: str,
     budgets = sorted({r["budget"] for r in rows if r["method"] == method})
     out: dict[str, str] = {}
     if all((t, 20, method) in get and (t, 100, "regevo") in get for t in tasks):
-        beat = [t for t in tasks if get[(t, 20, method)]["valid_mean"]
-                >= get[(t, 100, "regevo")]["valid_mean"]]
+        beat = [t for t in tasks if at_least(get[(t, 20, method)]["valid_mean"],
+                                             get[(t, 100, "regevo")]["valid_mean"])]
         out[f"{method}@20 valid >= regevo@100 valid (target: 8 of 9)"] = \
             f"{len(beat)}/{len(tasks)} ({', '.join(beat) or 'none'})"
     present = [p for p in peers if any(r["method"] == p for r in rows)]
     for b in budgets:
         ahead = [t for t in tasks if (t, b, method) in get and all(
-            get[(t, b, method)]["valid_mean"] >= get[(t, b, p)]["valid_mean"]
+            at_least(get[(t, b, method)]["valid_mean"], get[(t, b, p)]["valid_mean"])
             for p in present if (t, b, p) in get)]
         out[f"{method}@{b} valid >= every peer ({', '.join(present)})"] = \
             f"{len(ahead)}/{len(tasks)}"

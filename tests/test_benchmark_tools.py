@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from mdesign.benchmarks.protocol import Checkpoint
 from mdesign.benchmarks.refine_synthetic import bootstrap_interval, paired
+from mdesign.benchmarks.report import candidate_targets
 
 
 def _rows_checkpoint(path: Path, fp: str, said: list[str]) -> Checkpoint[dict]:
@@ -81,3 +82,24 @@ def test_large_space_benchmark_pays_by_formula_and_ranks_exactly() -> None:
     assert len(paid) == 4 and len(overheads) >= 1
     # with shared share 0.5 the sources point somewhere: better than the median
     assert max(paid) > float(np.median(every))
+
+
+def test_candidate_targets_count_a_tie_as_at_least() -> None:
+    # the same returned scores averaged in a different order differ in the last bits;
+    # "at least every peer" must still count the tie
+    scores = [80.2, 79.0, 81.4, 80.6, 79.8]
+    tie_a = sum(scores) / 5
+    tie_b = sum(reversed(scores)) / 5 + 1e-13
+    assert tie_a < tie_b
+
+    def row(task: str, budget: int, method: str, valid: float) -> dict:
+        return {"task": task, "budget": budget, "method": method, "valid_mean": valid,
+                "overhead_ms_per_step": None}
+
+    rows = [row("a", 20, "cand", tie_a), row("a", 20, "random", tie_b),
+            row("a", 100, "regevo", tie_b),
+            row("b", 20, "cand", 70.0), row("b", 20, "random", 70.5),
+            row("b", 100, "regevo", 69.0)]
+    out = candidate_targets(rows, ["a", "b"], "cand", peers=("random",))
+    assert out["cand@20 valid >= every peer (random)"] == "1/2"
+    assert out["cand@20 valid >= regevo@100 valid (target: 8 of 9)"] == "2/2 (a, b)"
