@@ -84,21 +84,20 @@ def test_csv_folder_and_tu_folder_and_saved_files(tmp_path: Path) -> None:
     (lambda p: "builtin:karate", "edge", "unknown task kind 'edge'"),
     (lambda p: "builtin:nope", "node", "unknown built-in task"),
     (lambda p: "builtin:mutag", "node", "graph classification task"),
-    (lambda p: "builtin:sbm:3", "node", "BLOCKS:SIZE"),
-    (lambda p: "builtin:sbm:3:x", "node", "BLOCKS:SIZE"),
-    (lambda p: "builtin:sbm:1:50", "node", "BLOCKS >= 2"),
-    (lambda p: "builtin:sbm:3:50:0.2", "node", "P_IN:P_OUT"),
-    (lambda p: "builtin:sbm:3:50:0:0.1", "node", "P_OUT in \\(0, 1\\]"),
-    (lambda p: "builtin:sbm:3:50:0.2:1.5", "node", "P_OUT in \\(0, 1\\]"),
-    (lambda p: "builtin:sbm:3:50:0.2:nan", "node", "P_OUT in \\(0, 1\\]"),
-    (lambda p: "builtin:sbm:3:50:0.2:0.1:-1", "node", "SIGNAL >= 0"),
-    (lambda p: "builtin:sbm:3:50:0.2:0.1:0.5:7", "node", "BLOCKS:SIZE"),
     (lambda p: str(write_csv(p / "c", bad_edge=True)), "node", "not in nodes.csv"),
     (lambda p: str(write_csv(p / "c", labels=False)), "node", "no labels.csv"),
 ])
 def test_bad_sources(tmp_path: Path, make, kind: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         load_task_data(make(tmp_path), kind)
+
+
+@pytest.mark.parametrize("spec", ["3", "3:x", "1:50", "3:0:50", "3:50:0.2", "3:50:0:0.1",
+                                  "3:50:0.2:1.5", "3:50:0.2:nan", "3:50:0.2:0.1:-1",
+                                  "3:50:0.2:0.1:0.5:7"])
+def test_bad_sbm_parameters_are_refused_with_the_grammar(spec: str) -> None:
+    with pytest.raises(InputError, match=r"BLOCKS:SIZE\[:P_IN:P_OUT\[:SIGNAL\]\] with"):
+        load_task_data(f"builtin:sbm:{spec}", "node")
 
 
 def test_sbm_parameters_set_the_graph() -> None:
