@@ -227,23 +227,23 @@ def _sbm_parameters(name: str) -> dict[str, Any]:
     The probabilities and the feature signal make a task as hard as a benchmark needs:
     the defaults (0.2 / 0.02, signal 0.5) are separable by any message passing."""
     fields = name.split(":")[1:]
-    usage = ("give builtin:sbm:BLOCKS:SIZE[:P_IN:P_OUT[:SIGNAL]] with integers BLOCKS >= 2 "
-             "and SIZE >= 1, probabilities P_IN and P_OUT in (0, 1] and SIGNAL >= 0",
-             "e.g. builtin:sbm:5:200:0.05:0.01:0.3")
-    if len(fields) not in (0, 2, 4, 5):
-        raise InputError(f"builtin:{name}: {usage[0]}", usage[1])
     if not fields:
         return {}
-    try:
+    try:  # every way a field can be wrong gets the same line: the grammar and an example
+        if len(fields) not in (2, 4, 5):
+            raise ValueError
         out: dict[str, Any] = {"blocks": int(fields[0]), "size": int(fields[1])}
         for key, text in zip(("p_in", "p_out", "signal"), fields[2:], strict=False):
             out[key] = float(text)
+        if (out["blocks"] < 2 or out["size"] < 1
+                or not all(0 < out[k] <= 1 for k in ("p_in", "p_out") if k in out)
+                or not 0 <= out.get("signal", 0.0) < float("inf")):  # NaN fails too
+            raise ValueError
     except ValueError:
-        raise InputError(f"builtin:{name}: {usage[0]}", usage[1]) from None
-    if (out["blocks"] < 2 or out["size"] < 1
-            or not all(0 < out[k] <= 1 for k in ("p_in", "p_out") if k in out)
-            or not 0 <= out.get("signal", 0.0) < float("inf")):  # NaN fails too
-        raise InputError(f"builtin:{name}: {usage[0]}", usage[1])
+        raise InputError(f"builtin:{name}: give builtin:sbm:BLOCKS:SIZE[:P_IN:P_OUT[:SIGNAL]] "
+                         "with integers BLOCKS >= 2 and SIZE >= 1, probabilities P_IN and "
+                         "P_OUT in (0, 1] and SIGNAL >= 0",
+                         "e.g. builtin:sbm:5:200:0.05:0.01:0.3") from None
     return out
 
 
