@@ -3,7 +3,7 @@ search and TPE (issue 20's target 6).
 
     python benchmarks/train_transfer.py              # 3 tasks, budget 12, 5 seeds
     python benchmarks/train_transfer.py --tasks bench-sbm-hetero --out train_transfer_hetero
-    python benchmarks/train_transfer.py --seeds 3    # what was run on 2 cores
+    python benchmarks/train_transfer.py --seeds 3    # a shorter run
 
 Needs a knowledge base holding NAS-Bench-Graph (`scripts/quickstart.sh`); adds the tasks
 `bench-mutag` (builtin:mutag, graph classification) and `bench-sbm` (builtin:sbm:3:100, a
