@@ -16,10 +16,13 @@ safety net has to carry the run. A seed sets the training seeds of every method 
 methods' own draws. For each run it keeps the surrogate's last posterior probability that
 the sources predict the target, which says whether transfer or the target-only model
 carried it; ``mdesign-surrogate-notransfer`` (knowledge-free BO) is the safety net's
-floor. ``bench-sbm-hetero`` (builtin:sbm:5:200:0.01:0.05:1.0: about 2 neighbours inside
-the block and 40 outside, a strong feature signal) is a task where the neighbourhood
-misleads, unlike the 9 sources, so the safety net has to carry it; it is run on its own
-(second command). Every finished run is kept in ``benchmarks/results/OUT.partial.jsonl``
+floor. Each run also keeps which evaluation paid for the returned architecture and how
+that step chose it (:func:`found_by`), so the report can say whether the sources' first
+design, a search step led by transfer, or one led by the target-only model found it.
+``bench-sbm-hetero`` (builtin:sbm:5:200:0.01:0.05:1.0: about 2 neighbours inside the block
+and 40 outside, a strong feature signal) is a task where the neighbourhood misleads,
+unlike the 9 sources, so the safety net has to carry it; it is run on its own (second
+command). Every finished run is kept in ``benchmarks/results/OUT.partial.jsonl``
 (:class:`~mdesign.benchmarks.protocol.Checkpoint`): an interrupted run is resumed by the
 same command. Writes ``benchmarks/results/OUT.{json,md}`` (OUT: ``--out``, default
 ``train_transfer``).
@@ -38,6 +41,7 @@ import warnings
 from functools import partial
 
 from mdesign.benchmarks.report import RESULTS, at_least, machine
+from mdesign.refinement.config import RefinementStep
 
 EPOCHS = 50
 # bench-sbm saturates (every method reaches 100% validation), and MUTAG's 19 validation
@@ -109,14 +113,16 @@ def main() -> None:
                 r = refine(kb, RefineConfig(task=task, budget=args.budget, seed=seed,
                                             space=space.name, **over), ev)
                 best = r.best
+                extra.update(found_by(r.steps, best.uid))
                 probs = [s.transfer_probability for s in r.steps
                          if s.transfer_probability is not None]
                 if method == "mdesign-surrogate":
                     extra["transfer_probability"] = probs[-1] if probs else None
-            elif method == "random":
-                best = baselines.random_search(space, ev, seed).best
             else:
-                best = baselines.tpe(space, ev, seed).best
+                found = (baselines.random_search if method == "random" else
+                         baselines.tpe)(space, ev, seed)
+                best = found.best
+                extra["found_at"] = found.paid.index(best.uid) + 1
             return {"valid": best.valid, "test": best.test,
                     "wall_s": round(time.perf_counter() - t, 1), **extra}
 
@@ -134,6 +140,33 @@ def main() -> None:
     (RESULTS / f"{args.out}.md").write_text(markdown(out))
     kept.done()
     print(markdown(out))
+
+
+# p(transfer) at or above this when a search step chose the returned architecture: transfer
+# led the choice; below it, the target-only model did (fixed before the runs that use it)
+LED_BY_TRANSFER = 0.5
+
+
+def found_by(steps: list[RefinementStep], uid: str) -> dict:
+    """Which evaluation paid for ``uid`` (1-based, the first time), the kind of step that
+    chose it (the surrogate's ``design``: its first design, a portfolio best across the
+    sources;
+    ``search``: its acquisition; the walk's ``start``, ``edit``, ...) and the surrogate's
+    posterior p(transfer) when it chose it (None for a first design, chosen before any
+    posterior, and for the walk)."""
+    for n, s in enumerate(steps, 1):
+        if s.uid == uid:
+            return {"found_at": n, "found_by": s.kind, "p_at_choice": s.transfer_probability}
+    raise ValueError(f"{uid} is not among the run's {len(steps)} paid steps")
+
+
+def carried_by(run: dict) -> str:
+    """What found a surrogate run's returned architecture, in the report's words."""
+    if run["found_by"] != "search":
+        return "first design" if run["found_by"] == "design" else run["found_by"]
+    p = run["p_at_choice"]
+    return "transfer-led search" if p is not None and p >= LED_BY_TRANSFER else \
+        "target-led search"
 
 
 def summary(runs: list[dict]) -> dict:
@@ -188,6 +221,24 @@ def markdown(o: dict) -> str:
         lines.append(f"- {task}: highest validation of any run {100 * top:.2f}; runs that "
                      "returned it: " + ", ".join(f"{m} {n}/{len(per[m]['runs'])}"
                                                   for m, n in at.items()))
+    lines += ["", f"What found the returned architecture ({o['seeds']} runs each): for "
+              "mdesign-surrogate, *first design*: its first evaluations (a portfolio, "
+              "best across the sources); *transfer-led "
+              f"search*: an acquisition step taken with p(transfer) >= {LED_BY_TRANSFER}; "
+              "*target-led search*: one taken below it (the target-only model held most "
+              "of the posterior). For the other refinements, the kind of step (without "
+              "transfer, the first design is a seeded random draw). *found at*: the "
+              "evaluation that paid for it, per seed.", ""]
+    for task, per in o["tasks"].items():
+        for method, r in per.items():
+            runs = r["runs"]
+            if not all("found_at" in x for x in runs):
+                continue  # written before this was recorded
+            at = ", ".join(str(x["found_at"]) for x in runs)
+            kinds = [carried_by(x) if method == "mdesign-surrogate" else
+                     x.get("found_by") for x in runs]
+            by = "; ".join(f"{k} {kinds.count(k)}" for k in dict.fromkeys(kinds) if k)
+            lines.append(f"- {task}, {method}: found at {at}" + (f"; by {by}" if by else ""))
     lines += ["", "| task | method | valid | test | p(transfer) |", "|---|---|---|---|---|"]
     for task, per in o["tasks"].items():
         for method, r in per.items():

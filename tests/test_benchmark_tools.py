@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from mdesign.benchmarks.protocol import Checkpoint
 from mdesign.benchmarks.refine_synthetic import bootstrap_interval, paired
 from mdesign.benchmarks.report import candidate_targets
@@ -103,3 +104,24 @@ def test_candidate_targets_count_a_tie_as_at_least() -> None:
     out = candidate_targets(rows, ["a", "b"], "cand", peers=("random",))
     assert out["cand@20 valid >= every peer (random)"] == "1/2"
     assert out["cand@20 valid >= regevo@100 valid (target: 8 of 9)"] == "2/2 (a, b)"
+
+
+def test_train_transfer_says_which_step_found_the_returned_architecture() -> None:
+    from mdesign.benchmarks.train_transfer import carried_by, found_by
+    from mdesign.refinement.config import RefinementStep
+
+    def step(n: int, kind: str, uid: str, p: float | None) -> RefinementStep:
+        return RefinementStep(step=n, kind=kind, uid=uid, score=0.5, best_uid=uid,
+                              best_score=0.5, transfer_probability=p)
+
+    steps = [step(1, "design", "a", None), step(2, "design", "b", None),
+             step(3, "search", "c", 0.8), step(4, "search", "d", 0.3),
+             step(5, "search", "b", 0.3)]  # a repeat: the first payment counts
+    runs = {u: found_by(steps, u) for u in "abcd"}
+    assert runs["b"] == {"found_at": 2, "found_by": "design", "p_at_choice": None}
+    assert [carried_by(runs[u]) for u in "abcd"] == [
+        "first design", "first design", "transfer-led search", "target-led search"]
+    assert carried_by({"found_by": "search", "p_at_choice": 0.5}) == "transfer-led search"
+    assert carried_by({"found_by": "edit", "p_at_choice": None}) == "edit"
+    with pytest.raises(ValueError, match="not among the run's 5 paid steps"):
+        found_by(steps, "z")
