@@ -41,7 +41,7 @@ import warnings
 from functools import partial
 
 from mdesign.benchmarks.report import RESULTS, at_least, machine
-from mdesign.refinement.config import RefinementStep
+from mdesign.refinement.config import TRANSFER_LED, Provenance, RefinementStep, provenance
 
 EPOCHS = 50
 # bench-sbm saturates (every method reaches 100% validation), and MUTAG's 19 validation
@@ -142,31 +142,26 @@ def main() -> None:
     print(markdown(out))
 
 
-# p(transfer) at or above this when a search step chose the returned architecture: transfer
-# led the choice; below it, the target-only model did (fixed before the runs that use it)
-LED_BY_TRANSFER = 0.5
-
-
 def found_by(steps: list[RefinementStep], uid: str) -> dict:
-    """Which evaluation paid for ``uid`` (1-based, the first time), the kind of step that
-    chose it (the surrogate's ``design``: its first design, a portfolio best across the
-    sources;
-    ``search``: its acquisition; the walk's ``start``, ``edit``, ...) and the surrogate's
-    posterior p(transfer) when it chose it (None for a first design, chosen before any
-    posterior, and for the walk)."""
-    for n, s in enumerate(steps, 1):
-        if s.uid == uid:
-            return {"found_at": n, "found_by": s.kind, "p_at_choice": s.transfer_probability}
-    raise ValueError(f"{uid} is not among the run's {len(steps)} paid steps")
+    """Which evaluation paid for ``uid``, the kind of step that chose it (the surrogate's
+    ``design``: its first design, a portfolio best across the sources; ``search``: its
+    acquisition; the walk's ``start``, ``edit``, ...) and the surrogate's p(transfer) when
+    it chose it (None for a first design and for the walk): the product's
+    :func:`~mdesign.refinement.config.provenance`, as the benchmark's JSON keeps it."""
+    found = provenance(steps, uid)
+    if found is None:
+        raise ValueError(f"{uid} is not among the run's {len(steps)} paid steps")
+    return {"found_at": found.evaluation, "found_by": found.kind,
+            "p_at_choice": found.transfer_probability}
 
 
 def carried_by(run: dict) -> str:
     """What found a surrogate run's returned architecture, in the report's words."""
-    if run["found_by"] != "search":
-        return "first design" if run["found_by"] == "design" else run["found_by"]
-    p = run["p_at_choice"]
-    return "transfer-led search" if p is not None and p >= LED_BY_TRANSFER else \
-        "target-led search"
+    if run["found_by"] == "design":
+        return "first design"
+    led = Provenance(evaluation=run["found_at"], kind=run["found_by"],
+                     transfer_probability=run["p_at_choice"]).led_by
+    return run["found_by"] if led is None else f"{led}-led search"
 
 
 def summary(runs: list[dict]) -> dict:
@@ -224,7 +219,7 @@ def markdown(o: dict) -> str:
     lines += ["", f"What found the returned architecture ({o['seeds']} runs each): for "
               "mdesign-surrogate, *first design*: its first evaluations (a portfolio, "
               "best across the sources); *transfer-led "
-              f"search*: an acquisition step taken with p(transfer) >= {LED_BY_TRANSFER}; "
+              f"search*: an acquisition step taken with p(transfer) >= {TRANSFER_LED}; "
               "*target-led search*: one taken below it (the target-only model held most "
               "of the posterior). For the other refinements, the kind of step (without "
               "transfer, the first design is a seeded random draw). *found at*: the "

@@ -281,6 +281,8 @@ def refine_cmd(ghn_init: str | None, resume_id: str | None, as_json: bool,
         test = "n/a" if best.test is None else f"{best.test * 100:.2f}"
         valid = best.valid if best.valid is not None else best.score
         click.echo(f"  validation {valid * 100:.2f}, test {test}")
+    if (found := result.provenance()) is not None:
+        click.echo(f"  found at {found.describe()}")
     if best.params is not None:
         click.echo(f"  params {best.params:.4g}" + ("" if best.latency is None
                                                     else f", latency {best.latency:.4g}"))
@@ -414,7 +416,7 @@ def runs_delete(run_ids: tuple[str, ...], yes: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def runs_show(run_id: str, as_json: bool) -> None:
     """One run: configuration, sources, steps and outcome."""
-    from mdesign.refinement import runs
+    from mdesign.refinement import provenance, runs
 
     with open_kb() as kb:
         run = runs.load_run(kb, run_id)
@@ -428,6 +430,8 @@ def runs_show(run_id: str, as_json: bool) -> None:
     click.echo(f"sources: {', '.join(run.sources) or '(not retrieved yet)'}")
     if run.best_uid:
         click.echo(f"best: {run.best_uid} ({(run.best_score or 0) * 100:.2f})")
+        if (found := provenance(run.steps, run.best_uid)) is not None:
+            click.echo(f"  found at {found.describe()}")
     table = StepTable()
     for s in run.steps:
         table(s)

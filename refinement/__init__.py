@@ -46,7 +46,14 @@ from mdesign.core.evaluation import Evaluator
 from mdesign.core.lazy import lazy_exports
 from mdesign.refinement.asktell import Proposal, Refinement
 from mdesign.refinement.candidates import Candidate
-from mdesign.refinement.config import RefineConfig, RefinementResult, RefinementStep, RunRecorder
+from mdesign.refinement.config import (
+    Provenance,
+    RefineConfig,
+    RefinementResult,
+    RefinementStep,
+    RunRecorder,
+    provenance,
+)
 from mdesign.refinement.costs import CostModel
 from mdesign.refinement.custom import FunctionEvaluator
 from mdesign.refinement.evaluators import BenchmarkEvaluator, load_target_table, make_evaluator
@@ -93,6 +100,7 @@ __all__ = [
     "Posterior",
     "PredictedGains",
     "Proposal",
+    "Provenance",
     "RefineConfig",
     "Refinement",
     "RefinementResult",
@@ -121,6 +129,7 @@ __all__ = [
     "normal_scores",
     "portfolio",
     "prior_weights",
+    "provenance",
     "resumable",
     "suggest",
     "to_module",

@@ -1,6 +1,7 @@
 """The refinement's configuration and records: what a run is asked to do
 (:class:`RefineConfig`), what each step paid for and learnt (:class:`RefinementStep`), the
-run's outcome (:class:`RefinementResult`) and where progress goes as it happens
+run's outcome (:class:`RefinementResult`), how the run came to an architecture
+(:class:`Provenance`) and where progress goes as it happens
 (:class:`RunRecorder`). Pure data: no database, no torch."""
 
 from __future__ import annotations
@@ -192,6 +193,56 @@ class RefinementStep(BaseModel):
                           params=self.params, latency=self.latency)
 
 
+# p(sources transfer) at or above this when a surrogate step chose an architecture:
+# transfer led the choice; below it, the target-only model did
+TRANSFER_LED = 0.5
+
+
+class Provenance(BaseModel):
+    """How a run came to an architecture: the evaluation that paid for it (1-based; a
+    re-read of a paid architecture, as a resumed run does, is free), the kind of step
+    that chose it and, for the surrogate, its posterior probability that the sources
+    predict the target when it chose it. This answers "did transfer or the target's own
+    results find it?" for one run."""
+
+    evaluation: int
+    kind: str
+    transfer_probability: float | None = None
+
+    @property
+    def led_by(self) -> Literal["transfer", "target"] | None:
+        """For a surrogate search step, which model held most of the posterior when it
+        chose: ``transfer`` (p >= 0.5) or ``target`` (the target-only model, the safety
+        net; always so without transfer). None for any other step."""
+        p = self.transfer_probability
+        if self.kind != "search" or p is None:
+            return None
+        return "transfer" if p >= TRANSFER_LED else "target"
+
+    def describe(self) -> str:
+        """One line, e.g. ``evaluation 9, a search step at p(sources transfer) 0.25: the
+        target-only model led``."""
+        text = f"evaluation {self.evaluation}, {'an' if self.kind[0] in 'aeiou' else 'a'} " \
+            f"{self.kind} step"
+        if self.led_by is None:
+            return text
+        return text + (f" at p(sources transfer) {self.transfer_probability:.2f}: "
+                       + ("transfer led" if self.led_by == "transfer" else
+                          "the target-only model led"))
+
+
+def provenance(steps: list[RefinementStep], uid: str) -> Provenance | None:
+    """How the run of ``steps`` came to ``uid`` (the first step that paid for it), or
+    None when it never paid for it."""
+    paid: set[str] = set()
+    for s in steps:
+        paid.add(s.uid)
+        if s.uid == uid:
+            return Provenance(evaluation=len(paid), kind=s.kind,
+                              transfer_probability=s.transfer_probability)
+    return None
+
+
 class RefinementResult(BaseModel):
     run_id: str | None = None
     config: RefineConfig
@@ -207,6 +258,11 @@ class RefinementResult(BaseModel):
     stopped: str
     notes: list[str] = Field(default=[], description="what the run could not use, or "
                              "fell back to (e.g. no meta-features: equal prior weights)")
+
+
+    def provenance(self) -> Provenance | None:
+        """How the run came to its returned architecture (:func:`provenance`)."""
+        return provenance(self.steps, self.best.uid)
 
 
 class RunRecorder(Protocol):

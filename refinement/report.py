@@ -14,7 +14,7 @@ from typing import Any
 
 from mdesign.core.errors import shorten
 from mdesign.kb.settings import confined, is_safe_name, safe_name, write_atomically
-from mdesign.refinement.refine import RefinementResult, RefinementStep
+from mdesign.refinement.config import RefinementResult, RefinementStep, provenance
 from mdesign.refinement.runs import StoredRun
 
 KIND_COLOURS = {"anchor": "tab:gray", "generated": "tab:purple", "start": "tab:green",
@@ -116,9 +116,7 @@ def comparison(runs: list[StoredRun]) -> list[dict[str, Any]]:
     out = []
     for r in runs:
         best = next((s for s in r.steps if s.uid == r.best_uid), None)
-        spent = _spent(r.steps)
-        reached = next((n for n, s in zip(spent, r.steps, strict=True)
-                        if s.uid == r.best_uid), None)
+        found = None if r.best_uid is None else provenance(r.steps, r.best_uid)
         out.append({"id": r.id, "name": r.name or "", "task": r.task,
                     "strategy": r.config.strategy, "evaluator": r.config.evaluator,
                     "status": r.status, "spent": f"{r.spent}/{r.budget}",
@@ -127,7 +125,10 @@ def comparison(runs: list[StoredRun]) -> list[dict[str, Any]]:
                     round(100 * (best.valid if best.valid is not None else best.score), 3),
                     "best test": None if best is None or best.test is None
                     else round(100 * best.test, 3),
-                    "best found at": reached, "sources": ", ".join(r.sources),
+                    "best found at": None if found is None else found.evaluation,
+                    "best found by": "" if found is None else
+                    found.kind + ("" if found.led_by is None else f" ({found.led_by}-led)"),
+                    "sources": ", ".join(r.sources),
                     "tags": " ".join(r.tags), "started": (r.started or "")[:19]})
     return out
 

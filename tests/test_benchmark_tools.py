@@ -115,13 +115,16 @@ def test_train_transfer_says_which_step_found_the_returned_architecture() -> Non
                               best_score=0.5, transfer_probability=p)
 
     steps = [step(1, "design", "a", None), step(2, "design", "b", None),
-             step(3, "search", "c", 0.8), step(4, "search", "d", 0.3),
-             step(5, "search", "b", 0.3)]  # a repeat: the first payment counts
+             step(3, "search", "a", 0.9),  # a free re-read: no evaluation spent
+             step(4, "search", "c", 0.8), step(5, "search", "d", 0.3),
+             step(6, "search", "b", 0.3)]  # a repeat: the first payment counts
     runs = {u: found_by(steps, u) for u in "abcd"}
     assert runs["b"] == {"found_at": 2, "found_by": "design", "p_at_choice": None}
+    assert [runs[u]["found_at"] for u in "cd"] == [3, 4]
     assert [carried_by(runs[u]) for u in "abcd"] == [
         "first design", "first design", "transfer-led search", "target-led search"]
-    assert carried_by({"found_by": "search", "p_at_choice": 0.5}) == "transfer-led search"
-    assert carried_by({"found_by": "edit", "p_at_choice": None}) == "edit"
-    with pytest.raises(ValueError, match="not among the run's 5 paid steps"):
+    assert carried_by({"found_at": 3, "found_by": "search", "p_at_choice": 0.5}) == \
+        "transfer-led search"
+    assert carried_by({"found_at": 3, "found_by": "edit", "p_at_choice": None}) == "edit"
+    with pytest.raises(ValueError, match="not among the run's 6 paid steps"):
         found_by(steps, "z")

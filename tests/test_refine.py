@@ -192,6 +192,13 @@ def test_surrogate_strategy_end_to_end(nbg: KnowledgeBase, tmp_path: Path) -> No
     assert sorted(s["task"] for s in report["sources"]) == sorted(
         ["cora", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins"])
     assert [s["kind"] for s in report["steps"]] == ["design"] * 2 + ["search"] * 4
+    # the summary says which evaluation found the returned architecture, and how
+    found = next(n for n, s in enumerate(report["steps"], 1)
+                 if s["uid"] == report["best"]["uid"])
+    line = next(ln for ln in out.stdout.splitlines() if "found at" in ln)
+    assert line.strip().startswith(f"found at evaluation {found}, a ")
+    if report["steps"][found - 1]["kind"] == "search":
+        assert "p(sources transfer)" in line
     table_ = table("citeseer")
     for s in report["steps"]:
         assert s["score"] == table_[s["uid"]]["valid"]

@@ -142,6 +142,10 @@ def test_cli_refine_live_table_report_and_runs(nbg: KnowledgeBase, tmp_path: Pat
     assert any(r["id"] == run_id and r["status"] == "finished" for r in listed)
     shown = run_cli("runs", "show", run_id)
     assert shown.returncode == 0 and f"run {run_id}: task cs" in shown.stdout
+    # where the walk found its best: said alike by the run and by the stored run
+    found = next(ln.strip() for ln in out.stdout.splitlines() if "found at" in ln)
+    assert found.startswith("found at evaluation ") and "step" in found
+    assert found in [ln.strip() for ln in shown.stdout.splitlines()]
     assert json.loads(run_cli("runs", "show", run_id, "--json").stdout)["spent"] == 8
 
 
@@ -362,6 +366,9 @@ def test_named_runs_list_compare_and_delete(nbg: KnowledgeBase, tmp_path: Path) 
     cmp_json = json.loads(run_cli("runs", "compare", *ids, "--json", "--plot",
                                   str(plot)).stdout)
     assert [r["strategy"] for r in cmp_json] == ["walk", "surrogate"]
+    for row in cmp_json:  # which evaluation found the best, and what kind of step it was
+        assert 1 <= row["best found at"] <= 6 and row["best found by"]
+    assert cmp_json[1]["best found by"].split()[0] in ("design", "search")
     relabel = run_cli("refine", "--resume", ids[0], "--name", "x")
     assert relabel.returncode == 2 and "label a new run" in relabel.stderr
     # an unknown id: nothing deleted; no --yes without a terminal: nothing deleted

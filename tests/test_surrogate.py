@@ -12,6 +12,7 @@ from mdesign.core.errors import InputError
 from mdesign.core.evaluation import Evaluation, PaidEvaluator
 from mdesign.core.space import DesignSpace, key_choices, key_of
 from mdesign.kb.models import TaskInfo
+from mdesign.refinement.config import provenance
 from mdesign.refinement.evaluators import BenchmarkEvaluator
 from mdesign.refinement.memory import InMemoryEvidence, StoredResult, TaskTable
 from mdesign.refinement.refine import RefineConfig, RefinementResult, refine
@@ -313,6 +314,28 @@ def test_safety_net_when_tasks_do_not_agree(unrelated: InMemoryEvidence) -> None
     assert probs[-1] < 0.5  # the posterior has stopped trusting the sources
     blind = run(unrelated, budget=30, transfer=False)
     assert share(unrelated, result) <= max(5 * share(unrelated, blind), 1.0)
+
+
+def test_provenance_says_what_found_the_returned_architecture(
+        related: InMemoryEvidence, unrelated: InMemoryEvidence) -> None:
+    # sources that agree with the target: the first design is already the best of 10
+    found = run(related, budget=10).provenance()
+    assert found is not None and (found.evaluation, found.kind) == (1, "design")
+    assert found.led_by is None and found.describe() == "evaluation 1, a design step"
+    # sources that do not: a search step the target-only model led found it
+    result = run(unrelated, budget=10)
+    found = result.provenance()
+    assert found is not None and found.kind == "search" and found.led_by == "target"
+    assert [s.uid for s in result.steps][found.evaluation - 1] == result.best.uid
+    assert found.transfer_probability is not None and found.transfer_probability < 0.5
+    assert found.describe().endswith("the target-only model led")
+    blind = run(unrelated, budget=10, transfer=False).provenance()
+    assert blind is not None and blind.led_by in (None, "target")  # never transfer-led
+    # a free re-read (a resumed run's) spends no evaluation; the first payment counts
+    steps = result.steps
+    again = [steps[0], steps[1], steps[0].model_copy(update={"step": 2}), *steps[2:]]
+    assert provenance(again, steps[2].uid).evaluation == 3
+    assert provenance(again, "not paid") is None
 
 
 def test_batches_and_trust_region(related: InMemoryEvidence) -> None:
