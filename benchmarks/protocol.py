@@ -53,6 +53,7 @@ from mdesign.core.evaluation import Evaluation
 from mdesign.core.space import split_uid
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.refinement.asktell import Refinement
+from mdesign.refinement.config import Provenance, provenance
 from mdesign.refinement.evaluators import BenchmarkEvaluator, load_target_table
 from mdesign.refinement.refine import PlannerCache, RefineConfig
 from mdesign.refinement.transfer import SourceCache
@@ -64,16 +65,31 @@ SOURCE_CACHE: SourceCache = {}
 
 @dataclass
 class Trajectory:
-    """What one run paid for, in order, and its overhead per step."""
+    """What one run paid for, in order, and its overhead per step; for a refinement, also
+    what chose each paid architecture (``how``, :func:`found_label`)."""
 
     paid: list[Evaluation]
     overhead_ms: float | None = None
     limit: float | None = None  # max params the run had to respect
+    how: list[str] | None = None
 
     def best_at(self, budget: int) -> Evaluation:
         ok = [e for e in self.paid[:budget]
               if self.limit is None or e.params is None or e.params <= self.limit]
         return max(ok or self.paid[:budget], key=lambda e: (e.score, e.uid))
+
+    def found_by_at(self, budget: int) -> str | None:
+        """What chose the architecture returned at ``budget`` (None: not recorded)."""
+        if self.how is None:
+            return None
+        best = self.best_at(budget).uid
+        return next(h for e, h in zip(self.paid, self.how, strict=True) if e.uid == best)
+
+
+def found_label(found: Provenance) -> str:
+    """A paid architecture's provenance in a benchmark's words: the step kind, or for the
+    surrogate's search steps ``transfer-led search`` / ``target-led search``."""
+    return found.kind if found.led_by is None else f"{found.led_by}-led search"
 
 
 @dataclass
@@ -91,12 +107,12 @@ class TaskContext:
 
 def _encode_trajectory(t: Trajectory) -> dict[str, Any]:
     return {"paid": [e.model_dump() for e in t.paid], "overhead_ms": t.overhead_ms,
-            "limit": t.limit}
+            "limit": t.limit, "how": t.how}
 
 
 def _decode_trajectory(r: dict[str, Any]) -> Trajectory:
     return Trajectory([Evaluation.model_validate(e) for e in r["paid"]], r["overhead_ms"],
-                      r["limit"])
+                      r["limit"], r.get("how"))
 
 
 V = TypeVar("V")
@@ -219,7 +235,8 @@ def run_method(kb: KnowledgeBase, ctx: TaskContext, method: str, budget: int, se
         res = Refinement(kb, cfg, evaluator=ev, store=False, planners=planners,
                          loop_options={"source_cache": SOURCE_CACHE}).drive()
         paid = _distinct([s.evaluation() for s in res.steps])
-        return Trajectory(paid, res.overhead_ms_per_step, cfg.max_params)
+        how = [found_label(p) for e in paid if (p := provenance(res.steps, e.uid))]
+        return Trajectory(paid, res.overhead_ms_per_step, cfg.max_params, how)
     if method == "retrieval":
         src = kb.task(ctx.task)
         from mdesign.refinement.sources import choose_sources
@@ -286,7 +303,8 @@ def evaluations_to_top(ctx: TaskContext, traj: Trajectory, share: float = 1.0
 
 def describe(ctx: TaskContext, method: str, budget: int, runs: list[Evaluation],
              overheads: list[float], limit: float | None,
-             to_top1: list[int | None] | None = None) -> dict[str, Any]:
+             to_top1: list[int | None] | None = None,
+             found_by: list[str | None] | None = None) -> dict[str, Any]:
     valid = [r.score for r in runs]
     test = [r.test if r.test is not None else r.score for r in runs]
     top = [top_share(ctx.tests, t) for t in test]
@@ -307,7 +325,10 @@ def describe(ctx: TaskContext, method: str, budget: int, runs: list[Evaluation],
             "hits": sum(v >= ctx.best_score for v in valid),
             "params_mean": statistics.mean(params) if params else None,
             "max_params": limit,
-            "overhead_ms_per_step": statistics.median(overheads) if overheads else None}
+            "overhead_ms_per_step": statistics.median(overheads) if overheads else None,
+            # what chose the returned architecture, runs per kind (refinements only)
+            **({"found_by": {h: found_by.count(h) for h in sorted(set(found_by))}}
+               if found_by and None not in found_by else {})}
 
 
 def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int],
@@ -364,7 +385,8 @@ def run_protocol(kb: KnowledgeBase, tasks: Sequence[str], budgets: Sequence[int]
                 rows.append(describe(ctx, method, b, [t.best_at(b) for t in trajs],
                                      [t.overhead_ms for t in trajs
                                       if t.overhead_ms is not None], trajs[0].limit,
-                                     [evaluations_to_top(ctx, t) for t in trajs]))
+                                     [evaluations_to_top(ctx, t) for t in trajs],
+                                     [t.found_by_at(b) for t in trajs]))
             trajs = per_budget[top]
             curves[f"{task}|{method}"] = [
                 statistics.mean(t.best_at(b).score for t in trajs) * 100

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mdesign.benchmarks.methods import PLOT_METHODS
+from mdesign.refinement.config import TRANSFER_LED
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -122,6 +123,7 @@ def markdown(o: dict[str, Any], title: str) -> str:
         lines += ["", *[f"- {n}" for n in o["notes"]]]
     lines += ["", "## Targets", ""]
     lines += [f"- {k}: **{v}**" for k, v in o["targets"].items()]
+    lines += found_by_markdown(o["rows"])
     lines += ["", "| task | budget | method | valid | test | top% | top% valid | regret | "
               "evals to top-1% | hits | params | overhead ms/step |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -139,6 +141,34 @@ def markdown(o: dict[str, Any], title: str) -> str:
                      f"| {_num(r.get('evals_to_top1'), 'g')} "
                      f"| {r['hits']}/{r['runs']} | {params} | {over} |")
     return "\n".join(lines) + "\n"
+
+
+def found_by_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    """Per refinement and budget, what chose the returned architecture, summed over the
+    tasks (rows that recorded it): the step kind, or for the surrogate's search steps
+    whether transfer (p(sources transfer) >= ``TRANSFER_LED`` when it chose) or the
+    target-only model led."""
+    counts: dict[tuple[str, int], dict[str, int]] = {}
+    for r in rows:
+        for how, n in r.get("found_by", {}).items():
+            per = counts.setdefault((r["method"], r["budget"]), {})
+            per[how] = per.get(how, 0) + n
+    if not counts:
+        return []
+    lines = ["", "## What found the returned architecture", "",
+             "Runs over all tasks and seeds. *design*: the surrogate's first design (a "
+             "portfolio best across the sources; without transfer, random draws); "
+             "*transfer-led search* / *target-led search*: a surrogate acquisition step "
+             f"taken with p(sources transfer) at or above {TRANSFER_LED} / below it (the "
+             "target-only model held most of the posterior); *start*, *edit*, ...: the "
+             "walk's steps.",
+             "", "| method | budget | what chose it (runs) |", "|---|---|---|"]
+    for (method, budget), per in counts.items():
+        total = sum(per.values())
+        lines.append(f"| {method} | {budget} | " + ", ".join(
+            f"{how} {n} ({100 * n / total:.0f}%)" for how, n in
+            sorted(per.items(), key=lambda kv: (-kv[1], kv[0]))) + " |")
+    return lines
 
 
 def _num(v: float | None, fmt: str) -> str:
