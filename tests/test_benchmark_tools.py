@@ -128,3 +128,32 @@ def test_train_transfer_says_which_step_found_the_returned_architecture() -> Non
     assert carried_by({"found_at": 3, "found_by": "edit", "p_at_choice": None}) == "edit"
     with pytest.raises(ValueError, match="not among the run's 6 paid steps"):
         found_by(steps, "z")
+
+
+def test_protocol_keeps_what_chose_each_paid_architecture(tmp_path: Path) -> None:
+    from mdesign.benchmarks.protocol import Trajectory, found_label
+    from mdesign.benchmarks.report import found_by_markdown
+    from mdesign.core.evaluation import Evaluation
+    from mdesign.refinement.config import Provenance
+
+    paid = [Evaluation(uid=u, score=s) for u, s in (("a", 0.5), ("b", 0.7), ("c", 0.9))]
+    traj = Trajectory(paid, 1.0, None, ["design", "transfer-led search",
+                                        "target-led search"])
+    assert [traj.found_by_at(b) for b in (1, 2, 3)] == [
+        "design", "transfer-led search", "target-led search"]
+    assert Trajectory(paid).found_by_at(3) is None  # a baseline records none
+    # kept across an interruption, with the trajectory
+    kept = Checkpoint(tmp_path / "p.jsonl", "fp", lambda _: None)
+    kept.run("k", lambda: traj)
+    again = Checkpoint(tmp_path / "p.jsonl", "fp", lambda _: None)
+    assert again.run("k", lambda: Trajectory([])).how == traj.how
+    assert found_label(Provenance(evaluation=4, kind="search",
+                                  transfer_probability=0.2)) == "target-led search"
+    assert found_label(Provenance(evaluation=1, kind="edit")) == "edit"
+    rows = [{"method": "m", "budget": 5, "found_by": {"design": 3, "target-led search": 1}},
+            {"method": "m", "budget": 5, "found_by": {"design": 1}},
+            {"method": "random", "budget": 5}]
+    table = found_by_markdown(rows)
+    assert "| m | 5 | design 4 (80%), target-led search 1 (20%) |" in table
+    assert not any("| random |" in line for line in table)
+    assert found_by_markdown(rows[2:]) == []
