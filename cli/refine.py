@@ -281,7 +281,7 @@ def refine_cmd(ghn_init: str | None, resume_id: str | None, as_json: bool,
         test = "n/a" if best.test is None else f"{best.test * 100:.2f}"
         valid = best.valid if best.valid is not None else best.score
         click.echo(f"  validation {valid * 100:.2f}, test {test}")
-    if (found := result.provenance()) is not None:
+    if (found := result.found) is not None:
         click.echo(f"  found at {found.describe()}")
     if best.params is not None:
         click.echo(f"  params {best.params:.4g}" + ("" if best.latency is None

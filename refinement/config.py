@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 from mdesign.core.evaluation import Evaluation
 from mdesign.refinement.sources import SourceInfo
 from mdesign.training.config import TrainConfig
-from pydantic import BaseModel, Field, field_serializer
+from pydantic import BaseModel, Field, computed_field, field_serializer
 
 
 class RefineConfig(BaseModel):
@@ -260,8 +260,11 @@ class RefinementResult(BaseModel):
                              "fell back to (e.g. no meta-features: equal prior weights)")
 
 
-    def provenance(self) -> Provenance | None:
-        """How the run came to its returned architecture (:func:`provenance`)."""
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def found(self) -> Provenance | None:
+        """How the run came to its returned architecture (:func:`provenance`); in the JSON
+        report and ``mdesign refine --json`` as ``found``."""
         return provenance(self.steps, self.best.uid)
 
 

@@ -195,6 +195,7 @@ def test_surrogate_strategy_end_to_end(nbg: KnowledgeBase, tmp_path: Path) -> No
     # the summary says which evaluation found the returned architecture, and how
     found = next(n for n, s in enumerate(report["steps"], 1)
                  if s["uid"] == report["best"]["uid"])
+    assert report["found"]["evaluation"] == found  # in the JSON report too
     line = next(ln for ln in out.stdout.splitlines() if "found at" in ln)
     assert line.strip().startswith(f"found at evaluation {found}, a ")
     if report["steps"][found - 1]["kind"] == "search":

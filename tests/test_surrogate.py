@@ -319,17 +319,17 @@ def test_safety_net_when_tasks_do_not_agree(unrelated: InMemoryEvidence) -> None
 def test_provenance_says_what_found_the_returned_architecture(
         related: InMemoryEvidence, unrelated: InMemoryEvidence) -> None:
     # sources that agree with the target: the first design is already the best of 10
-    found = run(related, budget=10).provenance()
+    found = run(related, budget=10).found
     assert found is not None and (found.evaluation, found.kind) == (1, "design")
     assert found.led_by is None and found.describe() == "evaluation 1, a design step"
     # sources that do not: a search step the target-only model led found it
     result = run(unrelated, budget=10)
-    found = result.provenance()
+    found = result.found
     assert found is not None and found.kind == "search" and found.led_by == "target"
     assert [s.uid for s in result.steps][found.evaluation - 1] == result.best.uid
     assert found.transfer_probability is not None and found.transfer_probability < 0.5
     assert found.describe().endswith("the target-only model led")
-    blind = run(unrelated, budget=10, transfer=False).provenance()
+    blind = run(unrelated, budget=10, transfer=False).found
     assert blind is not None and blind.led_by in (None, "target")  # never transfer-led
     # a free re-read (a resumed run's) spends no evaluation; the first payment counts
     steps = result.steps
