@@ -40,6 +40,7 @@ import time
 import warnings
 from functools import partial
 
+from mdesign.benchmarks.protocol import found_label
 from mdesign.benchmarks.report import RESULTS, at_least, machine
 from mdesign.refinement.config import TRANSFER_LED, Provenance, RefinementStep, provenance
 
@@ -159,9 +160,8 @@ def carried_by(run: dict) -> str:
     """What found a surrogate run's returned architecture, in the report's words."""
     if run["found_by"] == "design":
         return "first design"
-    led = Provenance(evaluation=run["found_at"], kind=run["found_by"],
-                     transfer_probability=run["p_at_choice"]).led_by
-    return run["found_by"] if led is None else f"{led}-led search"
+    return found_label(Provenance(evaluation=run["found_at"], kind=run["found_by"],
+                                  transfer_probability=run["p_at_choice"]))
 
 
 def summary(runs: list[dict]) -> dict:
