@@ -72,6 +72,12 @@ CONFIGS: dict[str, dict[str, Any]] = {
                                                          "acquisition": "ucb",
                                                          "transfer": False,
                                                          "hyperparameters": "average"},
+    "UCB, portfolio 2, ranking-weighted ensemble": {"strategy": "surrogate",
+                                                    "acquisition": "ucb",
+                                                    "transfer_model": "rgpe"},
+    "EI, portfolio 2, ranking-weighted ensemble": {"strategy": "surrogate",
+                                                   "acquisition": "ei",
+                                                   "transfer_model": "rgpe"},
 }
 
 

@@ -60,7 +60,9 @@ def _surrogate(acquisition: str, **over: Any) -> dict[str, Any]:
 # (2026-12-06) the consensus slope's prior variance from the sources' spread of agreement
 # (--slope-prior sources); round 10 (2026-12-06) each model's kernel hyperparameters
 # averaged over the grid by their posterior instead of the maximum-likelihood point
-# (--hyperparameters average). The walk is a candidate too.
+# (--hyperparameters average); round 11 (2026-12-07) the ranking-weighted ensemble of
+# the sources and the target-only model (--transfer-model rgpe, RGPE) with UCB and with
+# EI. The walk is a candidate too.
 CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI (the first default)": {"strategy": "surrogate", "acquisition": "ei",
                                           "kernel": "hamming"},
@@ -87,6 +89,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, UCB, selected model": _surrogate("ucb", transfer_model="select"),
     "surrogate, UCB, slope prior from the sources": _surrogate("ucb", slope_prior="sources"),
     "surrogate, UCB, averaged hyperparameters": _surrogate("ucb", hyperparameters="average"),
+    "surrogate, UCB, ranking-weighted ensemble": _surrogate("ucb", transfer_model="rgpe"),
+    "surrogate, EI, ranking-weighted ensemble": _surrogate("ei", transfer_model="rgpe"),
 }
 
 

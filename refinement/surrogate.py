@@ -47,6 +47,14 @@ residual ``f`` may then use ``rho^(sum_d delta_d(a_d, a'_d))`` instead of ``rho^
 shape is one more entry of M1's hyperparameter grid, so the target's marginal likelihood
 decides between them, and M0, the knowledge-free model, keeps the Hamming kernel.
 
+Ranking-weighted ensemble (``ensemble=True``, option ``transfer_model="rgpe"``; RGPE,
+Feurer, Letham and Bakshy 2018). Instead of M1 and M0 averaged by evidence: the
+sources' scores ``z_s`` and the target-only model M0 as base models, weighted by how
+often each orders the paid results best across bootstrap draws of them
+(:func:`ensemble_weights`; M0 by leave-one-out). Mean ``sum_s v_s z_s + v_t mu_0``, sd
+``v_t sd_0``. Rank-based, so a source needs no slope or offset to count, and a single
+source that orders the target like the target can take the weight alone.
+
 Main effects (``additive=True``, option ``kernel="additive"``). ``rho^h`` correlates two
 architectures only when they are a few edits apart, so a result says little about an
 architecture that shares one choice with it. ``1 - h/D`` (D dimensions) is the linear
@@ -80,6 +88,12 @@ ADDITIVE_SHARE = 0.5  # lam: the main-effect share of the "additive" shape, fixe
 # hyperparameters="average": the grid points kept per model (fixed in advance, round 10)
 AVERAGE_MASS = 0.99
 AVERAGE_KEEP = 4
+# transfer_model="rgpe": bootstrap draws and the weight-dilution percentile of the
+# ranking-weighted ensemble, the published defaults (Feurer et al. 2018), fixed in
+# advance (round 11); the stream keeps its draws apart from the run's other seeded ones
+ENSEMBLE_SAMPLES = 100
+ENSEMBLE_DILUTION = 95.0
+ENSEMBLE_STREAM = 11
 
 
 def normal_scores(values: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -362,8 +376,10 @@ class TransferSurrogate:
                  transfer: bool = True, odds: str = "even",
                  distances: Sequence[np.ndarray] | None = None,
                  additive: bool = False, slope: str = "fixed",
-                 hyperparameters: str = "maximum") -> None:
+                 hyperparameters: str = "maximum", ensemble: bool = False,
+                 seed: int = 0) -> None:
         self.odds, self.additive, self.hyperparameters = odds, additive, hyperparameters
+        self.ensemble, self.seed = ensemble, seed
         self.codes = np.asarray(codes, dtype=np.int32)
         self.n, self.dims = self.codes.shape
         self.z = np.asarray(z, dtype=float).reshape(self.n, -1)
@@ -506,6 +522,54 @@ class TransferSurrogate:
                 break
         return evidence, [(mo, wk / mass) for mo, wk in kept]
 
+    def _predict(self, fits: Sequence[_Model], paid_idx: np.ndarray
+                 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Each fitted grid point's mean and sd at every candidate, through the kept
+        ``V`` of that point (:class:`_Cross`)."""
+        h_all = self._hamming_matrix(paid_idx)
+        prior_common = (self.f ** 2).sum(axis=1)
+        paid_list = [int(i) for i in paid_idx]
+        means, sds = [], []
+        caches: dict[tuple[object, ...], _Cross] = {}
+        for mo in fits:
+            hyper = (mo.transfer, mo.shape, mo.rho, mo.signal, mo.noise)
+            cross = self._cross.get(hyper)
+            if cross is None:
+                cross = _Cross(self.n)
+            caches[hyper] = cross
+            v = cross.update(paid_list, mo.chol, self._columns(mo, h_all, paid_list))
+            prior_var = np.full(self.n, CONSTANT + mo.signal)
+            mu = np.zeros(self.n)
+            if mo.transfer:
+                prior_var = prior_var + prior_common
+                mu = self.b0 * self.m
+            means.append(mu + mo.white @ v)
+            sds.append(np.sqrt(np.maximum(prior_var - cross.ss, 1e-12)))
+        self._cross = caches  # the points no longer kept free their memory
+        return means, sds
+
+    def _ensemble(self, paid_idx: np.ndarray, ys: np.ndarray, h_pp: np.ndarray,
+                  t_pp: np.ndarray) -> Posterior:
+        """``transfer_model="rgpe"``: the ranking-weighted ensemble of the sources' scores
+        and the target-only model (:func:`ensemble_weights`). Mean
+        ``sum_s v_s z_s(a) + v_t mu_t(a)``, sd ``v_t sd_t(a)`` (a source's scores are
+        known, so only the target's model adds uncertainty). ``transfer_probability`` is
+        the weight on the sources, ``1 - v_t``."""
+        fits = self._grid(False, ys, h_pp, t_pp, np.zeros(len(ys)), paid_idx)
+        _, kept = self._components(fits)
+        means, sds = self._predict([mo for mo, _ in kept], paid_idx)
+        mu_t = sum(wk * mu for (_, wk), mu in zip(kept, means, strict=True))
+        second = sum(wk * (sd ** 2 + mu ** 2)
+                     for (_, wk), mu, sd in zip(kept, means, sds, strict=True))
+        sd_t = np.sqrt(np.maximum(second - mu_t ** 2, 1e-12))
+        predictions = np.column_stack([self.z[paid_idx], leave_one_out(kept[0][0], ys)])
+        rng = np.random.default_rng([self.seed, len(ys), ENSEMBLE_STREAM])
+        v = ensemble_weights(predictions, ys, rng)
+        mean = self.z @ v[:-1] + v[-1] * mu_t
+        sd = np.maximum(v[-1] * sd_t, 1e-12)
+        return Posterior(mean, (mean,), (sd,), (1.0,), float(1 - v[-1]), v[:-1].copy(),
+                         float(ys.max()))
+
     def posterior(self, paid: Sequence[int], y: Sequence[float] | np.ndarray) -> Posterior:
         """Fit on the paid candidates' raw results ``y`` (higher is better) and predict
         every candidate."""
@@ -517,6 +581,8 @@ class TransferSurrogate:
             return Posterior(mean, (mean,), (sd0,), (1.0,), 1.0 if self.transfer else 0.0,
                              self.b0 * self.weights, -math.inf)
         h_pp, t_pp = self._kernel_parts(paid_idx)
+        if self.ensemble and self.transfer:
+            return self._ensemble(paid_idx, ys, h_pp, t_pp)
         grids = []
         if self.transfer:
             grids.append(self._grid(True, ys, h_pp, t_pp, self.b0 * self.m[paid_idx],
@@ -534,26 +600,7 @@ class TransferSurrogate:
         components = [(mo, float(pm) * wk)
                       for pm, (_, kept) in zip(model_probs, parts, strict=True)
                       for mo, wk in kept]
-        h_all = self._hamming_matrix(paid_idx)
-        prior_common = (self.f ** 2).sum(axis=1)
-        paid_list = [int(i) for i in paid_idx]
-        means, sds = [], []
-        caches: dict[tuple[object, ...], _Cross] = {}
-        for mo, _ in components:
-            hyper = (mo.transfer, mo.shape, mo.rho, mo.signal, mo.noise)
-            cross = self._cross.get(hyper)
-            if cross is None:
-                cross = _Cross(self.n)
-            caches[hyper] = cross
-            v = cross.update(paid_list, mo.chol, self._columns(mo, h_all, paid_list))
-            prior_var = np.full(self.n, CONSTANT + mo.signal)
-            mu = np.zeros(self.n)
-            if mo.transfer:
-                prior_var = prior_var + prior_common
-                mu = self.b0 * self.m
-            means.append(mu + mo.white @ v)
-            sds.append(np.sqrt(np.maximum(prior_var - cross.ss, 1e-12)))
-        self._cross = caches  # the points no longer kept free their memory
+        means, sds = self._predict([mo for mo, _ in components], paid_idx)
         probs = tuple(p for _, p in components)
         mean = sum(p * mu for p, mu in zip(probs, means, strict=True))
         coef = np.zeros(self.z.shape[1])
@@ -568,6 +615,46 @@ class TransferSurrogate:
                 coef = coef + wk * ((self.b0 + b) * self.weights + d)
         return Posterior(mean, tuple(means), tuple(sds), probs, p1, coef,
                          float(ys.max()), first_kept[0][0].shape)
+
+
+def leave_one_out(model: _Model, y: np.ndarray) -> np.ndarray:
+    """The model's prediction of each paid result from the others (closed form for a
+    GP with prior mean 0: ``y_i - alpha_i / [K^-1]_ii``)."""
+    inv_chol = np.linalg.inv(model.chol)
+    diag = (inv_chol ** 2).sum(axis=0)
+    return np.asarray(y, dtype=float) - model.alpha / diag
+
+
+def ranking_losses(predictions: np.ndarray, y: np.ndarray, counts: np.ndarray
+                   ) -> np.ndarray:
+    """``(B, M)``: for each bootstrap draw (``counts``, ``(B, n)`` multiplicities of the
+    paid results) and each model (a column of ``predictions``, ``(n, M)``), the number of
+    pairs of drawn results that the model orders unlike ``y``:
+    ``sum_jk c_j c_k [(p_j < p_k) xor (y_j < y_k)]``."""
+    n, m = predictions.shape
+    below_y = y[:, None] < y[None, :]
+    wrong = (predictions[:, None, :] < predictions[None, :, :]) != below_y[:, :, None]
+    partial = (counts @ wrong.reshape(n, n * m).astype(float)).reshape(len(counts), n, m)
+    return (partial * counts[:, :, None]).sum(axis=1)
+
+
+def ensemble_weights(predictions: np.ndarray, y: np.ndarray, rng: np.random.Generator,
+                     samples: int = ENSEMBLE_SAMPLES) -> np.ndarray:
+    """The ranking-weighted ensemble's weights (RGPE, Feurer, Letham and Bakshy 2018):
+    the share of ``samples`` bootstrap draws of the paid results in which each model
+    (a column of ``predictions``; the last is the target's own model, predicting each
+    result by leave-one-out) orders them best (:func:`ranking_losses`; a tie is shared
+    evenly). A source whose median loss is above the :data:`ENSEMBLE_DILUTION`
+    percentile of the target model's loss gets weight 0 (weight dilution: many mediocre
+    sources must not outvote the target together)."""
+    n = len(predictions)
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=samples).astype(float)
+    loss = ranking_losses(predictions, np.asarray(y, dtype=float), counts)
+    bar = np.percentile(loss[:, -1], ENSEMBLE_DILUTION)
+    diluted = np.median(loss[:, :-1], axis=0) > bar
+    loss[:, np.flatnonzero(diluted)] = np.inf
+    best = loss == loss.min(axis=1, keepdims=True)
+    return (best / best.sum(axis=1, keepdims=True)).mean(axis=0)
 
 
 def portfolio(z: np.ndarray, weights: np.ndarray, size: int,

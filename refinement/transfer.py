@@ -21,8 +21,9 @@ the whole design space, with every other task of the space as a source.
    draws.
 5. **Each step**: the :class:`~mdesign.refinement.surrogate.TransferSurrogate` refits on
    every paid result (model averaging of "sources transfer" and "target only"), the
-   acquisition (EI, UCB or Thompson; of the model average, or with
-   ``transfer_model="select"`` of the more probable model alone) scores the unpaid
+   acquisition (EI, UCB or Thompson; of the model average, with
+   ``transfer_model="select"`` of the more probable model alone, or with ``"rgpe"`` of
+   the ranking-weighted ensemble of the sources and the target-only model) scores the unpaid
    candidates, optionally within
    ``trust_radius`` edits of the best paid (widened after 5 paid without a new best);
    ties break on a seeded draw. ``batch`` > 1 picks greedily with the kriging believer
@@ -255,7 +256,9 @@ class _Surrogate(RunLedger):
                                        slope=self.cfg.slope_prior,
                                        hyperparameters=self.cfg.hyperparameters,
                                        distances=self.distances,
-                                       additive=self.cfg.kernel == "additive")
+                                       additive=self.cfg.kernel == "additive",
+                                       ensemble=self.cfg.transfer_model == "rgpe",
+                                       seed=self.cfg.seed)
 
     def pay_anchors(self) -> None:
         """``--similarity anchors|both``: pay for ``--anchors`` architectures (each

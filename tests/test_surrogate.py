@@ -22,12 +22,16 @@ from mdesign.refinement.surrogate import (
     AVERAGE_KEEP,
     AVERAGE_MASS,
     CONSTANT,
+    ENSEMBLE_DILUTION,
     SLOPE_FLOOR,
     SLOPE_VAR,
     TransferSurrogate,
     choice_distances,
+    ensemble_weights,
+    leave_one_out,
     normal_scores,
     portfolio,
+    ranking_losses,
     slope_variance,
     source_agreements,
     transfer_prior,
@@ -626,3 +630,85 @@ def test_averaged_hyperparameters_weigh_the_grid_by_its_posterior(
         a = run(ev, budget=8, hyperparameters="average")
         b = run(ev, budget=8, hyperparameters="average")
         assert a.spent == 8 and [s.uid for s in a.steps] == [s.uid for s in b.steps]
+
+
+def test_ranking_losses_count_the_pairs_a_model_orders_wrongly() -> None:
+    y = np.array([0.0, 1.0, 2.0, 3.0])
+    predictions = np.column_stack([y, -y, [0.0, 2.0, 1.0, 3.0]])
+    once = np.ones((1, 4))
+    # ordered pairs (j, k) out of order: none, all 12, and the swap of 1 and 2 both ways
+    assert ranking_losses(predictions, y, once).tolist() == [[0.0, 12.0, 2.0]]
+    # a result drawn twice counts its pairs twice (with each copy of the other)
+    twice = np.array([[2.0, 1.0, 1.0, 0.0]])
+    assert ranking_losses(predictions, y, twice).tolist() == [[0.0, 10.0, 2.0]]
+
+
+def test_ensemble_weights_go_to_the_model_that_orders_the_target() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal(30)
+    good = y + 0.1 * rng.standard_normal(30)
+    fair = y + 1.0 * rng.standard_normal(30)
+    target = y + 0.5 * rng.standard_normal(30)
+    w = ensemble_weights(np.column_stack([good, fair, target]), y, np.random.default_rng(1))
+    assert w.sum() == pytest.approx(1.0)
+    assert w[0] > 0.9 and w[0] > w[1] and w[0] > w[2]
+    # unrelated sources: diluted (median loss above the target's 95th percentile)
+    noise = rng.standard_normal((30, 4))
+    w = ensemble_weights(np.column_stack([noise, target]), y, np.random.default_rng(1))
+    assert w[-1] == 1.0
+    assert 0 < ENSEMBLE_DILUTION < 100
+    # a tie is shared evenly: two identical sources split what one alone would get
+    alone = ensemble_weights(np.column_stack([good, target]), y, np.random.default_rng(2))
+    both = ensemble_weights(np.column_stack([good, good, target]), y,
+                            np.random.default_rng(2))
+    assert both[0] == both[1] == pytest.approx(alone[0] / 2)
+
+
+def test_leave_one_out_is_a_refit_without_the_result() -> None:
+    rng = np.random.default_rng(3)
+    codes = _toy_codes()
+    model = TransferSurrogate(codes, np.zeros((len(codes), 0)), np.zeros(0), transfer=False)
+    paid = [int(i) for i in rng.choice(len(codes), size=8, replace=False)]
+    ys = normal_scores(rng.standard_normal(8))
+    h, t = model._kernel_parts(np.asarray(paid))
+    fit = model._grid(False, ys, h, t, np.zeros(8), np.asarray(paid))[5]
+    chol = fit.chol
+    k = chol @ chol.T
+    loo = leave_one_out(fit, ys)
+    for i in range(8):
+        rest = [j for j in range(8) if j != i]
+        mean = k[i, rest] @ np.linalg.solve(k[np.ix_(rest, rest)], ys[rest])
+        assert loo[i] == pytest.approx(mean, rel=1e-8, abs=1e-10)
+
+
+def test_ranking_weighted_ensemble_runs_follow_the_sources_that_order_the_target(
+        related: InMemoryEvidence, unrelated: InMemoryEvidence) -> None:
+    """``--transfer-model rgpe``: the mean is the sources' scores and the target-only
+    model weighted by the ensemble; its weight on the sources is the run's
+    p(transfer); deterministic, and resumes exactly."""
+    rng = np.random.default_rng(4)
+    codes = _toy_codes()
+    z = rng.standard_normal((len(codes), 2))
+    y = z[:, 0] + 0.1 * rng.standard_normal(len(codes))
+    paid = [int(i) for i in rng.choice(len(codes), size=12, replace=False)]
+    model = TransferSurrogate(codes, z, np.ones(2), ensemble=True, seed=5)
+    post = model.posterior(paid, y[paid])
+    v = np.array([*post.source_coefficients, 1 - post.transfer_probability])
+    assert v.sum() == pytest.approx(1.0) and v[0] > 0.5 > v[1]
+    target_only = TransferSurrogate(codes, z, np.ones(2), transfer=False).posterior(
+        paid, y[paid])
+    assert post.mean == pytest.approx(z @ v[:2] + v[2] * target_only.mean)
+    assert post.sds[0] == pytest.approx(np.maximum(v[2] * target_only.sd, 1e-12), abs=1e-9)
+    a = run(related, budget=12, transfer_model="rgpe")
+    b = run(related, budget=12, transfer_model="rgpe")
+    assert a.spent == 12 and [s.uid for s in a.steps] == [s.uid for s in b.steps]
+    oracle = BenchmarkEvaluator(None, "t0", 12, table=related.oracle("t0"))
+    oracle.restore([s.evaluation() for s in a.steps[:6]])
+    resumed = run(related, budget=12, evaluator=oracle, transfer_model="rgpe")
+    assert [s.uid for s in resumed.steps] == [s.uid for s in a.steps]
+    # sources that agree carry it; unrelated ones lose their weight to the target model
+    related_p = [s.transfer_probability for s in a.steps if s.kind == "search"]
+    assert min(related_p) >= 0.5
+    late = [s.transfer_probability for s in run(unrelated, budget=30,
+                                                transfer_model="rgpe").steps[-5:]]
+    assert max(late) < 0.5
