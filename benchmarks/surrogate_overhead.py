@@ -4,7 +4,8 @@
 
 On the full NAS-Bench-Graph knowledge base (`scripts/quickstart.sh`): one surrogate run at
 budget 100 per target (cora, arxiv) and configuration (the defaults, ``--kernel
-sources``, ``--kernel additive``, ``--hyperparameters average``; the benchmark oracle,
+sources``, ``--kernel additive``, ``--hyperparameters average``, ``--transfer-model
+rgpe``; the benchmark oracle,
 so evaluation costs nothing), each step's wall time outside evaluation (every refit
 included) read from its record.
 The set-up (one read per source, normal scores, the candidates' codes) is reported apart.
@@ -23,10 +24,12 @@ from mdesign.benchmarks.report import machine, machine_text, save
 TARGETS = ("cora", "arxiv")
 # the defaults, the kernel options whose grids are larger (sources: M1's twice;
 # additive: both models' twice), and the averaged hyperparameters (up to 4 grid points per
-# model, each a prediction over the candidates)
+# model, each a prediction over the candidates), and the ranking-weighted ensemble (M0's
+# grid only, plus 100 bootstrap draws of the paid results' pairs)
 CONFIGS = {"defaults": {}, "--kernel sources": {"kernel": "sources"},
            "--kernel additive": {"kernel": "additive"},
-           "--hyperparameters average": {"hyperparameters": "average"}}
+           "--hyperparameters average": {"hyperparameters": "average"},
+           "--transfer-model rgpe": {"transfer_model": "rgpe"}}
 BUDGET = 100
 BINS = ((1, 10), (11, 25), (26, 50), (51, 75), (76, 100))
 
