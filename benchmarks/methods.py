@@ -48,4 +48,8 @@ BASELINES = {"retrieval": False, "random": True, "regevo": True, "tpe": True,
 METHODS = [*MDESIGN_VARIANTS, *BASELINES]
 PLOT_METHODS = ["mdesign", "mdesign-reference", "mdesign-reference-nocal", "retrieval",
                 "random", "regevo", "tpe", "mdesign-surrogate", "tpe-warm", "consensus"]
-DEFAULT_METHODS = ["mdesign", "mdesign-reference-nocal", "retrieval", "random", "regevo", "tpe"]
+# `mdesign bench refine`'s default: issue 20's comparison (both strategies, the
+# knowledge-free ablation, the reference loops, and every baseline of its targets)
+DEFAULT_METHODS = ["mdesign", "mdesign-surrogate", "mdesign-surrogate-notransfer",
+                   "mdesign-reference", "mdesign-reference-nocal", "retrieval", "consensus",
+                   "random", "regevo", "tpe", "tpe-warm"]

@@ -116,6 +116,9 @@ def markdown(o: dict[str, Any], title: str) -> str:
              "(budget + 1: never); hits = runs that returned the search-space "
              "best by validation; overhead = the method's own wall time per step outside "
              "evaluation (median)."]
+    if o.get("select") == "test":
+        lines += ["", "Selection on test: the oracle revealed test scores and every method "
+                      "selected on them, so the valid columns are test scores too."]
     if single:
         lines += ["", f"Single-metric tasks ({', '.join(single)}): the one metric is used for "
                       "both selection and report, so valid and test columns are the same."]

@@ -333,6 +333,39 @@ def test_bench_refine_on_a_single_metric_table(kb: KnowledgeBase, tmp_path: Path
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
     bad = run_cli("bench", "refine", "--tasks", "bench-a", "--methods", "magic")
     assert bad.returncode == 2 and "unknown method(s) magic" in bad.stderr
+    bad = run_cli("bench", "refine", "--tasks", "bench-a", "--candidate", "magic")
+    assert bad.returncode == 2 and "unknown --candidate method(s) magic" in bad.stderr
+
+
+def test_bench_refine_selects_on_test_and_reports_a_candidates_targets(
+        nbg: KnowledgeBase, tmp_path: Path) -> None:
+    """`--select test`: the oracle reveals test scores and every method selects on them
+    (the published designers' protocol); `--candidate`: the issue's targets of a new
+    default against the peers of the same run. The help's default methods are the ones
+    the command runs."""
+    from mdesign.benchmarks.methods import DEFAULT_METHODS
+
+    out = run_cli("bench", "refine", "--tasks", "photo", "--budgets", "3,5",
+                  "--methods", "mdesign-surrogate,consensus,random", "--seeds", "2",
+                  "--select", "test", "--candidate", "mdesign-surrogate",
+                  "--out", str(tmp_path), "--name", "t")
+    assert out.returncode == 0, out.stderr
+    o = json.loads((tmp_path / "t.json").read_text())
+    assert o["select"] == "test" and len(o["rows"]) == 6
+    assert all(r["valid_mean"] == r["test_mean"] for r in o["rows"])
+    assert o["targets"]["mdesign-surrogate@5 valid >= every peer (random, consensus)"] in \
+        ("0/1", "1/1")
+    assert "Selection on test" in (tmp_path / "t.md").read_text()
+    # selecting on validation returns other architectures' test scores on photo
+    out = run_cli("bench", "refine", "--tasks", "photo", "--budgets", "5",
+                  "--methods", "consensus", "--out", str(tmp_path), "--name", "v")
+    assert out.returncode == 0, out.stderr
+    valid = json.loads((tmp_path / "v.json").read_text())["rows"][0]
+    assert valid["valid_mean"] != valid["test_mean"]
+    # click wraps the help at spaces and hyphens: compare without whitespace
+    shown = "".join(run_cli("bench", "refine", "--help").stdout.split())
+    assert f"[default:{','.join(DEFAULT_METHODS)}]" in shown
+    assert "[default:5,10,20,30,50,100]" in shown
 
 
 def test_named_runs_list_compare_and_delete(nbg: KnowledgeBase, tmp_path: Path) -> None:
