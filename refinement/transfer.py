@@ -96,6 +96,21 @@ def refuse_walk_options(config: RefineConfig) -> None:
                          "--strategy surrogate", f"drop {flag} or use --strategy walk")
 
 
+def refuse_ensemble_options(config: RefineConfig) -> None:
+    """The ranking-weighted ensemble refuses the options of the transfer model M1 that it
+    does not have (the prior odds, the slope's prior, the learned kernel) instead of
+    ignoring them."""
+    if config.transfer_model != "rgpe":
+        return
+    flag = _changed_option(config, ("transfer_odds", "slope_prior"))
+    if flag is None and config.kernel == "sources":
+        flag = "--kernel sources"
+    if flag:
+        raise InputError(f"{flag} shapes the transfer model of --transfer-model average "
+                         "or select, which the ranking-weighted ensemble (rgpe) does not "
+                         "have", f"drop {flag} or use another --transfer-model")
+
+
 class SourceScores:
     """One source's normal scores (``key -> z``) and the ridge model over the one-hot
     choices that predicts what it never measured (fitted on those normal scores)."""
@@ -433,6 +448,7 @@ def refine_surrogate(kb: EvidenceReader, config: RefineConfig, evaluator: Evalua
     """Run the surrogate strategy (the module's docstring); ``cache`` keeps the sources'
     normal scores between runs."""
     refuse_walk_options(config)
+    refuse_ensemble_options(config)
     t_start = time.perf_counter()
     run = _Surrogate(kb, config, evaluator, space, target, usable, pool, recorder, on_step,
                      cache)

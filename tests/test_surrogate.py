@@ -712,3 +712,10 @@ def test_ranking_weighted_ensemble_runs_follow_the_sources_that_order_the_target
     late = [s.transfer_probability for s in run(unrelated, budget=30,
                                                 transfer_model="rgpe").steps[-5:]]
     assert max(late) < 0.5
+    # the transfer model's options that the ensemble does not have are refused
+    for over, flag in (({"kernel": "sources"}, "--kernel sources"),
+                       ({"slope_prior": "sources"}, "--slope-prior"),
+                       ({"transfer_odds": "agreement"}, "--transfer-odds")):
+        with pytest.raises(InputError, match=f"{flag} shapes the transfer model"):
+            run(related, budget=4, transfer_model="rgpe", **over)
+    assert run(related, budget=4, transfer_model="rgpe", kernel="additive").spent == 4
