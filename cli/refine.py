@@ -119,7 +119,8 @@ _NOT_OPTIONS = {"train", "evaluator_version"}
 # Where the options stand in --help (as they always have); an option not named here comes
 # after these.
 _HELP_ORDER = (
-    "task", "budget", "evaluator", "sources", "seed", "similarity", "anchors", "start",
+    "task", "budget", "evaluator", "sources", "seed", "similarity", "feature_similarity",
+    "anchors", "start",
     "lookahead", "lookahead_engine", "expand", "planner", "planner_threshold",
     "planner_penalty", "predictor", "ghn", "ghn_pool", "ghn_init", "generator", "generated",
     "generator_patience", "calibrate", "window", "uncertainty", "backtrack", "max_params",

@@ -23,6 +23,11 @@ class RefineConfig(BaseModel):
     similarity: Literal["features", "anchors", "both"] = Field(
         default="features",
         description="initial task similarity: meta-features, paid anchors, or both")
+    feature_similarity: Literal["cosine", "pair"] = Field(
+        default="cosine", description="walk: how meta-features compare a candidate source "
+        "with the target: cosine over features standardised over the target and every "
+        "candidate task (adding a task to the space can change another target's sources), "
+        "or the surrogate's pair similarity, which depends on the two tasks only")
     anchors: int = Field(default=5, ge=3,
                          description="anchor architectures (paid from the budget)")
     start: Literal["best", "vote", "weighted_vote"] = "best"
@@ -149,7 +154,8 @@ SURROGATE_ONLY = ("acquisition", "ucb_kappa", "transfer", "transfer_odds", "slop
                   "enumerate_limit")
 WALK_ONLY = ("max_params", "max_latency", "predictor", "ghn", "ghn_pool", "generator",
              "generated", "generator_patience", "lookahead", "lookahead_engine",
-             "uncertainty", "sources", "start", "calibrate", "window", "planner",
+             "uncertainty", "sources", "feature_similarity", "start", "calibrate",
+             "window", "planner",
              "planner_threshold", "planner_penalty", "expand", "backtrack")
 
 

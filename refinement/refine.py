@@ -118,7 +118,7 @@ class _Refinement(RunLedger):
             return out
 
         sources = choose_sources(self.kb, target, self.space.name, cfg.sources,
-                                 cfg.similarity, anchors)
+                                 cfg.similarity, anchors, cfg.feature_similarity)
         self.order = [s.task for s in sources]
         self.weights = {s.task: s.weight for s in sources}
         self.pairs = {s: [] for s in self.order}

@@ -26,7 +26,7 @@ from mdesign.core.stats import kendall_tau
 from mdesign.kb.models import TaskInfo
 from mdesign.refinement.calibration import initial_weights
 from mdesign.refinement.evidence import EvidenceReader
-from mdesign.refinement.similarity import feature_similarity
+from mdesign.refinement.similarity import feature_similarity, pair_similarity
 from pydantic import BaseModel
 
 
@@ -76,9 +76,19 @@ def anchor_similarity(kb: EvidenceReader, candidates: Sequence[str],
 
 
 def rank_sources(target: TaskInfo, candidates: Sequence[TaskInfo], k: int, how: str,
-                 anchor_tau: dict[str, float | None] | None = None) -> list[SourceInfo]:
-    """The ``k`` most similar candidates with their prior weights (pure)."""
-    feats = feature_similarity(target.features, {t.name: t.features for t in candidates})
+                 anchor_tau: dict[str, float | None] | None = None,
+                 feature: str = "cosine") -> list[SourceInfo]:
+    """The ``k`` most similar candidates with their prior weights (pure). ``feature``:
+    ``cosine`` (:func:`~mdesign.refinement.similarity.feature_similarity`, standardised
+    over the target and all ``candidates``) or ``pair``
+    (:func:`~mdesign.refinement.similarity.pair_similarity`, of each pair alone; 0
+    without a shared feature)."""
+    if feature == "pair":
+        feats = {t.name: pair_similarity(target.features, t.features) or 0.0
+                 for t in candidates}
+    else:
+        feats = feature_similarity(target.features,
+                                   {t.name: t.features for t in candidates})
     sims: dict[str, float] = {}
     for t in candidates:
         f, a = feats[t.name], (anchor_tau or {}).get(t.name)
@@ -108,13 +118,14 @@ def similarity_notes(how: str, sources: Sequence[SourceInfo]) -> list[str]:
 
 def choose_sources(kb: EvidenceReader, target: TaskInfo, space: str, k: int,
                    how: str = "features",
-                   evaluate_anchors: Callable[[], dict[str, float]] | None = None
-                   ) -> list[SourceInfo]:
-    """Retrieve the sources; ``evaluate_anchors`` pays for the anchors when needed."""
+                   evaluate_anchors: Callable[[], dict[str, float]] | None = None,
+                   feature: str = "cosine") -> list[SourceInfo]:
+    """Retrieve the sources; ``evaluate_anchors`` pays for the anchors when needed;
+    ``feature``: how meta-features compare (:func:`rank_sources`)."""
     candidates = candidate_sources(kb, target, space)
     tau = None
     if how != "features":
         if evaluate_anchors is None:
             raise ValueError("anchor similarity needs an anchor evaluation")
         tau = anchor_similarity(kb, [c.name for c in candidates], evaluate_anchors())
-    return rank_sources(target, candidates, k, how, tau)
+    return rank_sources(target, candidates, k, how, tau, feature)

@@ -84,6 +84,26 @@ def test_rank_sources_by_features_anchors_or_both() -> None:
     assert rank_sources(t, [far, near], 1, "features")[0].weight == pytest.approx(1.0)
 
 
+def test_pair_feature_similarity_ignores_the_other_candidates() -> None:
+    """``cosine`` standardises over every candidate, so adding an unrelated task (a tiny
+    graph) can reorder another target's sources; ``pair`` depends on each pair alone."""
+    def task(name: str, nodes: float, degree: float, homophily: float) -> TaskInfo:
+        return TaskInfo(name=name, kind="node", metric="acc", split="valid_test",
+                        features={"nodes": nodes, "avg_degree": degree,
+                                  "edge_homophily": homophily})
+
+    t = task("u", 3000, 4.0, 0.8)
+    a, b = task("a", 20000, 4.2, 0.75), task("b", 2500, 9.0, 0.30)
+    tiny = task("tiny", 34, 4.6, 0.87)
+
+    def order(cands: list[TaskInfo], feature: str) -> list[tuple[str, float]]:
+        return [(s.task, s.weight) for s in rank_sources(t, cands, 2, "features",
+                                                         feature=feature)]
+
+    assert order([a, b], "cosine") != order([a, b, tiny], "cosine")
+    assert order([a, b], "pair") == order([a, b, tiny], "pair")
+
+
 def test_anchors_are_the_sources_bests_then_seeded_draws() -> None:
     pool = [f"s/{i}" for i in range(50)]
     a = pick_anchors(["s/3", "s/3", "s/7"], pool, 5, seed=1)
