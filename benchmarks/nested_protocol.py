@@ -63,8 +63,9 @@ def _surrogate(acquisition: str, **over: Any) -> dict[str, Any]:
 # (--hyperparameters average); round 11 (2026-12-07) the ranking-weighted ensemble of
 # the sources and the target-only model (--transfer-model rgpe, RGPE) with UCB and with
 # EI; round 12 (2026-12-07) the walk with the pair feature similarity
-# (--feature-similarity pair, which adding a task to the space cannot change). The walk
-# is a candidate too.
+# (--feature-similarity pair, which adding a task to the space cannot change); round 13
+# (2026-12-07) the walk with the Canberra similarity (every feature weighs alike). The
+# walk is a candidate too.
 CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI (the first default)": {"strategy": "surrogate", "acquisition": "ei",
                                           "kernel": "hamming"},
@@ -94,6 +95,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, UCB, ranking-weighted ensemble": _surrogate("ucb", transfer_model="rgpe"),
     "surrogate, EI, ranking-weighted ensemble": _surrogate("ei", transfer_model="rgpe"),
     "walk, pair feature similarity": {"strategy": "walk", "feature_similarity": "pair"},
+    "walk, Canberra feature similarity": {"strategy": "walk",
+                                          "feature_similarity": "canberra"},
 }
 
 

@@ -23,11 +23,12 @@ class RefineConfig(BaseModel):
     similarity: Literal["features", "anchors", "both"] = Field(
         default="features",
         description="initial task similarity: meta-features, paid anchors, or both")
-    feature_similarity: Literal["cosine", "pair"] = Field(
+    feature_similarity: Literal["cosine", "pair", "canberra"] = Field(
         default="cosine", description="walk: how meta-features compare a candidate source "
         "with the target: cosine over features standardised over the target and every "
-        "candidate task (adding a task to the space can change another target's sources), "
-        "or the surrogate's pair similarity, which depends on the two tasks only")
+        "candidate task (adding a task to the space can change another target's sources); "
+        "or from the two tasks alone: the surrogate's pair similarity (log-scaled "
+        "distance), or 1 - the mean Canberra distance (every feature weighs alike)")
     anchors: int = Field(default=5, ge=3,
                          description="anchor architectures (paid from the budget)")
     start: Literal["best", "vote", "weighted_vote"] = "best"

@@ -57,3 +57,20 @@ def pair_similarity(target: dict[str, float], source: dict[str, float]) -> float
 
     d2 = sum((log(target[f]) - log(source[f])) ** 2 for f in shared) / len(shared)
     return 1.0 / (1.0 + d2)
+
+
+def canberra_similarity(target: dict[str, float], source: dict[str, float]) -> float | None:
+    """Similarity in [0, 1] of one source to the target from the two tasks alone, with
+    every feature weighing alike: ``1 - mean_f |x_t - x_s| / (|x_t| + |x_s|)`` over the
+    features both have (the Canberra distance; for positive features
+    ``tanh(|log(x_t / x_s)| / 2)``, so a feature that spans orders of magnitude across
+    tasks cannot outweigh one that spans a fraction). None when they share no feature."""
+    shared = sorted(set(target) & set(source))
+    if not shared:
+        return None
+    total = 0.0
+    for f in shared:
+        a, b = target[f], source[f]
+        scale = abs(a) + abs(b)
+        total += abs(a - b) / scale if scale > 0 else 0.0
+    return 1.0 - total / len(shared)

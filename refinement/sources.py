@@ -26,7 +26,11 @@ from mdesign.core.stats import kendall_tau
 from mdesign.kb.models import TaskInfo
 from mdesign.refinement.calibration import initial_weights
 from mdesign.refinement.evidence import EvidenceReader
-from mdesign.refinement.similarity import feature_similarity, pair_similarity
+from mdesign.refinement.similarity import (
+    canberra_similarity,
+    feature_similarity,
+    pair_similarity,
+)
 from pydantic import BaseModel
 
 
@@ -80,12 +84,13 @@ def rank_sources(target: TaskInfo, candidates: Sequence[TaskInfo], k: int, how: 
                  feature: str = "cosine") -> list[SourceInfo]:
     """The ``k`` most similar candidates with their prior weights (pure). ``feature``:
     ``cosine`` (:func:`~mdesign.refinement.similarity.feature_similarity`, standardised
-    over the target and all ``candidates``) or ``pair``
-    (:func:`~mdesign.refinement.similarity.pair_similarity`, of each pair alone; 0
-    without a shared feature)."""
-    if feature == "pair":
-        feats = {t.name: pair_similarity(target.features, t.features) or 0.0
-                 for t in candidates}
+    over the target and all ``candidates``), ``pair``
+    (:func:`~mdesign.refinement.similarity.pair_similarity`) or ``canberra``
+    (:func:`~mdesign.refinement.similarity.canberra_similarity`), both of each pair
+    alone (0 without a shared feature)."""
+    if feature in ("pair", "canberra"):
+        pair = pair_similarity if feature == "pair" else canberra_similarity
+        feats = {t.name: pair(target.features, t.features) or 0.0 for t in candidates}
     else:
         feats = feature_similarity(target.features,
                                    {t.name: t.features for t in candidates})

@@ -10,6 +10,7 @@ from mdesign.core.space import DesignSpace, OneHot
 from mdesign.core.stats import ridge
 from mdesign.kb.models import TaskInfo
 from mdesign.refinement.planners import SourcePlanner
+from mdesign.refinement.similarity import canberra_similarity, pair_similarity
 from mdesign.refinement.sources import pick_anchors, rank_sources
 
 SPACE = DesignSpace.from_dict({"name": "p", "dimensions": [
@@ -102,6 +103,22 @@ def test_pair_feature_similarity_ignores_the_other_candidates() -> None:
 
     assert order([a, b], "cosine") != order([a, b, tiny], "cosine")
     assert order([a, b], "pair") == order([a, b, tiny], "pair")
+    assert order([a, b], "canberra") == order([a, b, tiny], "canberra")
+
+
+def test_canberra_similarity_weighs_every_feature_alike() -> None:
+    t = {"nodes": 1000.0, "homophily": 0.8}
+    # a 100-fold size gap costs at most 1/2 of the similarity (one of two features)
+    assert canberra_similarity(t, {"nodes": 100000.0, "homophily": 0.8}) == \
+        pytest.approx(1 - (99000 / 101000) / 2)
+    assert canberra_similarity(t, {"nodes": 1000.0, "homophily": 0.2}) == \
+        pytest.approx(1 - (0.6 / 1.0) / 2)
+    # the log-scaled distance lets the size gap dominate instead
+    assert pair_similarity(t, {"nodes": 100000.0, "homophily": 0.8}) < \
+        pair_similarity(t, {"nodes": 1000.0, "homophily": 0.2})
+    assert canberra_similarity(t, dict(t)) == 1.0
+    assert canberra_similarity(t, {"edges": 3.0}) is None
+    assert canberra_similarity({"x": 0.0}, {"x": 0.0}) == 1.0
 
 
 def test_anchors_are_the_sources_bests_then_seeded_draws() -> None:
