@@ -39,6 +39,7 @@ MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "mdesign-surrogate-hamming": ({"strategy": "surrogate", "kernel": "hamming"}, True),
     "mdesign-surrogate-additive": ({"strategy": "surrogate", "kernel": "additive"}, True),
     "mdesign-surrogate-ei": ({"strategy": "surrogate", "acquisition": "ei"}, True),
+    "mdesign-surrogate-rgpe": ({"strategy": "surrogate", "transfer_model": "rgpe"}, True),
     # the configuration nested leave-one-dataset-out chose for the target from the other
     # datasets only (benchmarks/results/nested_protocol.json)
     "mdesign-nested": ({"nested": True}, True),
