@@ -63,7 +63,7 @@ class RefineConfig(BaseModel):
                             "go back to the best architecture seen that still has some")
     batch: int = Field(default=1, ge=1, le=32, description="candidates proposed and "
                        "evaluated together per step")
-    seed: int = Field(default=0, description="seed of the method's stochastic choices "
+    seed: int = Field(default=0, ge=0, description="seed of the method's stochastic choices "
                       "(tie-breaks, Thompson draws, the knowledge-free first design)")
     strategy: Literal["walk", "surrogate"] = Field(
         default="walk", description="walk: expand the best seen by the sources' edit "

@@ -9,6 +9,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import run_cli
 from mdesign.cli.main import cli
 from mdesign.cli.refine import refine_cmd
 from mdesign.refinement.refine import RefineConfig
@@ -109,3 +110,13 @@ def test_train_is_typed_and_stored_as_before() -> None:
     assert json.loads(config.model_dump_json())["train"] == json.loads(stored)["train"]
     assert RefineConfig.model_validate_json(config.model_dump_json()) == config
     assert RefineConfig(task="t", budget=3).model_dump()["train"] is None
+
+
+def test_a_negative_seed_is_refused_in_one_line() -> None:
+    # numpy's generators take no negative seed: refused up front, not as a traceback
+    out = run_cli("refine", "--task", "t", "--budget", "3", "--seed", "-1",
+                  "--strategy", "surrogate")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "mdesign: error: --seed: input should be greater than or equal to 0 (got -1) - see "
+        "`mdesign refine --help` for --seed"]
