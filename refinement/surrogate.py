@@ -553,8 +553,9 @@ class TransferSurrogate:
         """``transfer_model="rgpe"``: the ranking-weighted ensemble of the sources' scores
         and the target-only model (:func:`ensemble_weights`). Mean
         ``sum_s v_s z_s(a) + v_t mu_t(a)``, sd ``v_t sd_t(a)`` (a source's scores are
-        known, so only the target's model adds uncertainty). ``transfer_probability`` is
-        the weight on the sources, ``1 - v_t``."""
+        known, so only the target's model adds uncertainty; M0 enters the weights through
+        the leave-one-out predictions of its most probable grid point).
+        ``transfer_probability`` is the weight on the sources, ``1 - v_t``."""
         fits = self._grid(False, ys, h_pp, t_pp, np.zeros(len(ys)), paid_idx)
         _, kept = self._components(fits)
         means, sds = self._predict([mo for mo, _ in kept], paid_idx)
