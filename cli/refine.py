@@ -230,6 +230,8 @@ def refine_cmd(ghn_init: str | None, resume_id: str | None, as_json: bool,
     if out is not None and out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is not a directory",
                          "give a directory for the report and the plot (created if missing)")
+    if resume_id is None:
+        _config(**fields)  # a bad option is named before the server is reached
     with KnowledgeBase.connect() as kb:
         stored = None
         if resume_id is not None:

@@ -113,9 +113,10 @@ def test_train_is_typed_and_stored_as_before() -> None:
 
 
 def test_a_negative_seed_is_refused_in_one_line() -> None:
-    # numpy's generators take no negative seed: refused up front, not as a traceback
+    # numpy's generators take no negative seed: refused up front, not as a traceback,
+    # and before the server is reached (none runs for these tests)
     out = run_cli("refine", "--task", "t", "--budget", "3", "--seed", "-1",
-                  "--strategy", "surrogate")
+                  "--strategy", "surrogate", env={"MDESIGN_HOME": "/nonexistent-home"})
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "mdesign: error: --seed: input should be greater than or equal to 0 (got -1) - see "
