@@ -53,7 +53,7 @@ from mdesign.core.evaluation import Evaluation
 from mdesign.core.space import split_uid
 from mdesign.kb.knowledge_base import KnowledgeBase
 from mdesign.refinement.asktell import Refinement
-from mdesign.refinement.config import Provenance, provenance
+from mdesign.refinement.config import Provenance, provenances
 from mdesign.refinement.evaluators import BenchmarkEvaluator, load_target_table
 from mdesign.refinement.refine import PlannerCache, RefineConfig
 from mdesign.refinement.transfer import SourceCache
@@ -235,7 +235,8 @@ def run_method(kb: KnowledgeBase, ctx: TaskContext, method: str, budget: int, se
         res = Refinement(kb, cfg, evaluator=ev, store=False, planners=planners,
                          loop_options={"source_cache": SOURCE_CACHE}).drive()
         paid = _distinct([s.evaluation() for s in res.steps])
-        how = [found_label(p) for e in paid if (p := provenance(res.steps, e.uid))]
+        found = provenances(res.steps)
+        how = [found_label(found[e.uid]) for e in paid]
         return Trajectory(paid, res.overhead_ms_per_step, cfg.max_params, how)
     if method == "retrieval":
         src = kb.task(ctx.task)

@@ -241,16 +241,31 @@ class Provenance(BaseModel):
                           "the target-only model led"))
 
 
-def provenance(steps: list[RefinementStep], uid: str) -> Provenance | None:
-    """How the run of ``steps`` came to ``uid`` (the first step that paid for it), or
-    None when it never paid for it."""
+def spent_after(steps: list[RefinementStep]) -> list[int]:
+    """Evaluations spent after each step (a re-read of a paid architecture is free)."""
     paid: set[str] = set()
+    out = []
     for s in steps:
         paid.add(s.uid)
-        if s.uid == uid:
-            return Provenance(evaluation=len(paid), kind=s.kind,
-                              transfer_probability=s.transfer_probability)
-    return None
+        out.append(len(paid))
+    return out
+
+
+def provenances(steps: list[RefinementStep]) -> dict[str, Provenance]:
+    """How the run of ``steps`` came to each architecture it paid for (the first step
+    that paid for it), by uid."""
+    out: dict[str, Provenance] = {}
+    for spent, s in zip(spent_after(steps), steps, strict=True):
+        if s.uid not in out:
+            out[s.uid] = Provenance(evaluation=spent, kind=s.kind,
+                                    transfer_probability=s.transfer_probability)
+    return out
+
+
+def provenance(steps: list[RefinementStep], uid: str) -> Provenance | None:
+    """How the run of ``steps`` came to ``uid`` (:func:`provenances`), or None when it
+    never paid for it."""
+    return provenances(steps).get(uid)
 
 
 class RefinementResult(BaseModel):

@@ -14,7 +14,12 @@ from typing import Any
 
 from mdesign.core.errors import shorten
 from mdesign.kb.settings import confined, is_safe_name, safe_name, write_atomically
-from mdesign.refinement.config import RefinementResult, RefinementStep, provenance
+from mdesign.refinement.config import (
+    RefinementResult,
+    RefinementStep,
+    provenance,
+    spent_after,
+)
 from mdesign.refinement.runs import StoredRun
 
 KIND_COLOURS = {"anchor": "tab:gray", "generated": "tab:purple", "start": "tab:green",
@@ -53,7 +58,7 @@ def plot(result: RefinementResult, path: Path) -> Path:
     xs, best = _best_so_far(steps)
     by_kind: dict[str, tuple[list[int], list[float]]] = {}
     seen: set[str] = set()
-    for x, s in zip(_spent(steps), steps, strict=True):
+    for x, s in zip(spent_after(steps), steps, strict=True):
         if s.uid in seen:
             continue  # a free re-read: the dot is already there
         seen.add(s.uid)
@@ -97,18 +102,8 @@ def plot(result: RefinementResult, path: Path) -> Path:
     return path
 
 
-def _spent(steps: list[RefinementStep]) -> list[int]:
-    """Evaluations spent after each step (a re-read of a paid architecture is free)."""
-    paid: set[str] = set()
-    out = []
-    for s in steps:
-        paid.add(s.uid)
-        out.append(len(paid))
-    return out
-
-
 def _best_so_far(steps: list[RefinementStep]) -> tuple[list[int], list[float]]:
-    return _spent(steps), [s.best_score * 100 for s in steps]
+    return spent_after(steps), [s.best_score * 100 for s in steps]
 
 
 def comparison(runs: list[StoredRun]) -> list[dict[str, Any]]:
