@@ -78,6 +78,12 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "EI, portfolio 2, ranking-weighted ensemble": {"strategy": "surrogate",
                                                    "acquisition": "ei",
                                                    "transfer_model": "rgpe"},
+    "UCB, portfolio 2, ranking-weighted prior mean": {"strategy": "surrogate",
+                                                      "acquisition": "ucb",
+                                                      "transfer_model": "ranked"},
+    "EI, portfolio 2, ranking-weighted prior mean": {"strategy": "surrogate",
+                                                     "acquisition": "ei",
+                                                     "transfer_model": "ranked"},
 }
 
 

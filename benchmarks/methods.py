@@ -40,6 +40,8 @@ MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "mdesign-surrogate-additive": ({"strategy": "surrogate", "kernel": "additive"}, True),
     "mdesign-surrogate-ei": ({"strategy": "surrogate", "acquisition": "ei"}, True),
     "mdesign-surrogate-rgpe": ({"strategy": "surrogate", "transfer_model": "rgpe"}, True),
+    "mdesign-surrogate-ranked": ({"strategy": "surrogate", "transfer_model": "ranked"},
+                                 True),
     # the configuration nested leave-one-dataset-out chose for the target from the other
     # datasets only (benchmarks/results/nested_protocol.json)
     "mdesign-nested": ({"nested": True}, True),

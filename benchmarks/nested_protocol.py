@@ -64,8 +64,9 @@ def _surrogate(acquisition: str, **over: Any) -> dict[str, Any]:
 # the sources and the target-only model (--transfer-model rgpe, RGPE) with UCB and with
 # EI; round 12 (2026-12-07) the walk with the pair feature similarity
 # (--feature-similarity pair, which adding a task to the space cannot change); round 13
-# (2026-12-07) the walk with the Canberra similarity (every feature weighs alike). The
-# walk is a candidate too.
+# (2026-12-07) the walk with the Canberra similarity (every feature weighs alike); round
+# 14 (2026-12-07) the target-only model with the ranking-weighted sources as its prior
+# mean (--transfer-model ranked) with UCB and with EI. The walk is a candidate too.
 CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI (the first default)": {"strategy": "surrogate", "acquisition": "ei",
                                           "kernel": "hamming"},
@@ -94,6 +95,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, UCB, averaged hyperparameters": _surrogate("ucb", hyperparameters="average"),
     "surrogate, UCB, ranking-weighted ensemble": _surrogate("ucb", transfer_model="rgpe"),
     "surrogate, EI, ranking-weighted ensemble": _surrogate("ei", transfer_model="rgpe"),
+    "surrogate, UCB, ranking-weighted prior mean": _surrogate("ucb", transfer_model="ranked"),
+    "surrogate, EI, ranking-weighted prior mean": _surrogate("ei", transfer_model="ranked"),
     "walk, pair feature similarity": {"strategy": "walk", "feature_similarity": "pair"},
     "walk, Canberra feature similarity": {"strategy": "walk",
                                           "feature_similarity": "canberra"},

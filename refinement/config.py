@@ -85,13 +85,14 @@ class RefineConfig(BaseModel):
         default="fixed", description="surrogate: the prior variance of how far the "
         "target's slope on the sources' consensus strays from the sources' agreement: "
         "fixed (0.25), or the sources' own spread of agreement (at least 0.01)")
-    transfer_model: Literal["average", "select", "rgpe"] = Field(
+    transfer_model: Literal["average", "select", "rgpe", "ranked"] = Field(
         default="average", description="surrogate: what the acquisition scores: the "
         "average of the models \"the sources transfer\" and \"target only\" weighted by "
         "their posterior probabilities, the more probable model alone, or a "
         "ranking-weighted ensemble of each source's scores and the target-only model "
         "(RGPE: weights from how often each orders bootstrap draws of the paid results "
-        "best)")
+        "best), or the target-only model with the sources weighted so as its prior mean "
+        "(ranked)")
     hyperparameters: Literal["maximum", "average"] = Field(
         default="maximum", description="surrogate: each model's kernel hyperparameters: "
         "the grid point of maximum marginal likelihood, or the average over the grid "

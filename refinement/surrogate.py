@@ -47,13 +47,25 @@ residual ``f`` may then use ``rho^(sum_d delta_d(a_d, a'_d))`` instead of ``rho^
 shape is one more entry of M1's hyperparameter grid, so the target's marginal likelihood
 decides between them, and M0, the knowledge-free model, keeps the Hamming kernel.
 
-Ranking-weighted ensemble (``ensemble=True``, option ``transfer_model="rgpe"``; RGPE,
+Ranking-weighted ensemble (``ensemble="rgpe"``, option ``transfer_model="rgpe"``; RGPE,
 Feurer, Letham and Bakshy 2018). Instead of M1 and M0 averaged by evidence: the
 sources' scores ``z_s`` and the target-only model M0 as base models, weighted by how
 often each orders the paid results best across bootstrap draws of them
 (:func:`ensemble_weights`; M0 by leave-one-out). Mean ``sum_s v_s z_s + v_t mu_0``, sd
 ``v_t sd_0``. Rank-based, so a source needs no slope or offset to count, and a single
 source that orders the target like the target can take the weight alone.
+
+Ranking-weighted prior mean (``ensemble="prior"``, option ``transfer_model="ranked"``).
+The same weights ``v`` set the prior mean of the target-only GP instead of mixing its
+prediction::
+
+    y(a) = sum_s v_s z_s(a) + f(a) + e      (M0's kernel, its own grid and likelihood)
+
+so the mean follows the sources that order the paid results best while the residual
+``f`` corrects them where the target's results disagree, and the sd is M0's, not
+``v_t sd_0``: the acquisition keeps exploring. When the target model orders its own
+results best (``v_t -> 1``) the prior mean shrinks to 0 and the model is M0: the safety
+net.
 
 Main effects (``additive=True``, option ``kernel="additive"``). ``rho^h`` correlates two
 architectures only when they are a few edits apart, so a result says little about an
@@ -71,6 +83,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from statistics import NormalDist
+from typing import Literal
 
 import numpy as np
 
@@ -376,7 +389,8 @@ class TransferSurrogate:
                  transfer: bool = True, odds: str = "even",
                  distances: Sequence[np.ndarray] | None = None,
                  additive: bool = False, slope: str = "fixed",
-                 hyperparameters: str = "maximum", ensemble: bool = False,
+                 hyperparameters: str = "maximum",
+                 ensemble: Literal["none", "rgpe", "prior"] = "none",
                  seed: int = 0) -> None:
         self.odds, self.additive, self.hyperparameters = odds, additive, hyperparameters
         self.ensemble, self.seed = ensemble, seed
@@ -548,28 +562,51 @@ class TransferSurrogate:
         self._cross = caches  # the points no longer kept free their memory
         return means, sds
 
+    def _ranking_weights(self, paid_idx: np.ndarray, ys: np.ndarray, h_pp: np.ndarray,
+                         t_pp: np.ndarray) -> tuple[np.ndarray, list[tuple[_Model, float]]]:
+        """RGPE's weights ``v`` (the sources', then the target model's) on the paid
+        results, and M0's kept grid points (the target model enters the weights through
+        the leave-one-out predictions of its most probable point)."""
+        fits = self._grid(False, ys, h_pp, t_pp, np.zeros(len(ys)), paid_idx)
+        _, kept = self._components(fits)
+        predictions = np.column_stack([self.z[paid_idx], leave_one_out(kept[0][0], ys)])
+        rng = np.random.default_rng([self.seed, len(ys), ENSEMBLE_STREAM])
+        return ensemble_weights(predictions, ys, rng), kept
+
     def _ensemble(self, paid_idx: np.ndarray, ys: np.ndarray, h_pp: np.ndarray,
                   t_pp: np.ndarray) -> Posterior:
         """``transfer_model="rgpe"``: the ranking-weighted ensemble of the sources' scores
         and the target-only model (:func:`ensemble_weights`). Mean
         ``sum_s v_s z_s(a) + v_t mu_t(a)``, sd ``v_t sd_t(a)`` (a source's scores are
-        known, so only the target's model adds uncertainty; M0 enters the weights through
-        the leave-one-out predictions of its most probable grid point).
+        known, so only the target's model adds uncertainty).
         ``transfer_probability`` is the weight on the sources, ``1 - v_t``."""
-        fits = self._grid(False, ys, h_pp, t_pp, np.zeros(len(ys)), paid_idx)
-        _, kept = self._components(fits)
+        v, kept = self._ranking_weights(paid_idx, ys, h_pp, t_pp)
         means, sds = self._predict([mo for mo, _ in kept], paid_idx)
         mu_t = sum(wk * mu for (_, wk), mu in zip(kept, means, strict=True))
         second = sum(wk * (sd ** 2 + mu ** 2)
                      for (_, wk), mu, sd in zip(kept, means, sds, strict=True))
         sd_t = np.sqrt(np.maximum(second - mu_t ** 2, 1e-12))
-        predictions = np.column_stack([self.z[paid_idx], leave_one_out(kept[0][0], ys)])
-        rng = np.random.default_rng([self.seed, len(ys), ENSEMBLE_STREAM])
-        v = ensemble_weights(predictions, ys, rng)
         mean = self.z @ v[:-1] + v[-1] * mu_t
         sd = np.maximum(v[-1] * sd_t, 1e-12)
         return Posterior(mean, (mean,), (sd,), (1.0,), float(1 - v[-1]), v[:-1].copy(),
                          float(ys.max()))
+
+    def _ranked_prior(self, paid_idx: np.ndarray, ys: np.ndarray, h_pp: np.ndarray,
+                      t_pp: np.ndarray) -> Posterior:
+        """``transfer_model="ranked"``: the target-only GP with prior mean
+        ``sum_s v_s z_s(a)`` (RGPE's weights; the target model's share ``v_t`` adds 0),
+        fitted on its residuals over M0's grid. Mean and sd are that GP's (its kept grid
+        points are the components); ``transfer_probability`` is ``1 - v_t``."""
+        v, _ = self._ranking_weights(paid_idx, ys, h_pp, t_pp)
+        prior = self.z @ v[:-1]
+        fits = self._grid(False, ys, h_pp, t_pp, prior[paid_idx], paid_idx)
+        _, kept = self._components(fits)
+        means, sds = self._predict([mo for mo, _ in kept], paid_idx)
+        means = [prior + mu for mu in means]
+        probs = tuple(wk for _, wk in kept)
+        mean = sum(p * mu for p, mu in zip(probs, means, strict=True))
+        return Posterior(mean, tuple(means), tuple(sds), probs, float(1 - v[-1]),
+                         v[:-1].copy(), float(ys.max()))
 
     def posterior(self, paid: Sequence[int], y: Sequence[float] | np.ndarray) -> Posterior:
         """Fit on the paid candidates' raw results ``y`` (higher is better) and predict
@@ -582,8 +619,10 @@ class TransferSurrogate:
             return Posterior(mean, (mean,), (sd0,), (1.0,), 1.0 if self.transfer else 0.0,
                              self.b0 * self.weights, -math.inf)
         h_pp, t_pp = self._kernel_parts(paid_idx)
-        if self.ensemble and self.transfer:
+        if self.ensemble == "rgpe" and self.transfer:
             return self._ensemble(paid_idx, ys, h_pp, t_pp)
+        if self.ensemble == "prior" and self.transfer:
+            return self._ranked_prior(paid_idx, ys, h_pp, t_pp)
         grids = []
         if self.transfer:
             grids.append(self._grid(True, ys, h_pp, t_pp, self.b0 * self.m[paid_idx],

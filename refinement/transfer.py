@@ -22,8 +22,10 @@ the whole design space, with every other task of the space as a source.
 5. **Each step**: the :class:`~mdesign.refinement.surrogate.TransferSurrogate` refits on
    every paid result (model averaging of "sources transfer" and "target only"), the
    acquisition (EI, UCB or Thompson; of the model average, with
-   ``transfer_model="select"`` of the more probable model alone, or with ``"rgpe"`` of
-   the ranking-weighted ensemble of the sources and the target-only model) scores the unpaid
+   ``transfer_model="select"`` of the more probable model alone, with ``"rgpe"`` of
+   the ranking-weighted ensemble of the sources and the target-only model, or with
+   ``"ranked"`` of the target-only model whose prior mean is the sources weighted by
+   the same ranking weights) scores the unpaid
    candidates, optionally within
    ``trust_radius`` edits of the best paid (widened after 5 paid without a new best);
    ties break on a seeded draw. ``batch`` > 1 picks greedily with the kriging believer
@@ -38,6 +40,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 from mdesign.core.errors import InputError
@@ -96,19 +99,23 @@ def refuse_walk_options(config: RefineConfig) -> None:
                          "--strategy surrogate", f"drop {flag} or use --strategy walk")
 
 
+# the ranking-weighted transfer models: --transfer-model -> TransferSurrogate(ensemble=)
+_ENSEMBLES: dict[str, Literal["rgpe", "prior"]] = {"rgpe": "rgpe", "ranked": "prior"}
+
+
 def refuse_ensemble_options(config: RefineConfig) -> None:
     """The ranking-weighted ensemble refuses the options of the transfer model M1 that it
     does not have (the prior odds, the slope's prior, the learned kernel) instead of
     ignoring them."""
-    if config.transfer_model != "rgpe":
+    if config.transfer_model not in _ENSEMBLES:
         return
     flag = _changed_option(config, ("transfer_odds", "slope_prior"))
     if flag is None and config.kernel == "sources":
         flag = "--kernel sources"
     if flag:
         raise InputError(f"{flag} shapes the transfer model of --transfer-model average "
-                         "or select, which the ranking-weighted ensemble (rgpe) does not "
-                         "have", f"drop {flag} or use another --transfer-model")
+                         "or select, which the ranking-weighted models (rgpe, ranked) do "
+                         "not have", f"drop {flag} or use another --transfer-model")
 
 
 class SourceScores:
@@ -272,7 +279,8 @@ class _Surrogate(RunLedger):
                                        hyperparameters=self.cfg.hyperparameters,
                                        distances=self.distances,
                                        additive=self.cfg.kernel == "additive",
-                                       ensemble=self.cfg.transfer_model == "rgpe",
+                                       ensemble=_ENSEMBLES.get(self.cfg.transfer_model,
+                                                               "none"),
                                        seed=self.cfg.seed)
 
     def pay_anchors(self) -> None:

@@ -691,7 +691,7 @@ def test_ranking_weighted_ensemble_runs_follow_the_sources_that_order_the_target
     z = rng.standard_normal((len(codes), 2))
     y = z[:, 0] + 0.1 * rng.standard_normal(len(codes))
     paid = [int(i) for i in rng.choice(len(codes), size=12, replace=False)]
-    model = TransferSurrogate(codes, z, np.ones(2), ensemble=True, seed=5)
+    model = TransferSurrogate(codes, z, np.ones(2), ensemble="rgpe", seed=5)
     post = model.posterior(paid, y[paid])
     v = np.array([*post.source_coefficients, 1 - post.transfer_probability])
     assert v.sum() == pytest.approx(1.0) and v[0] > 0.5 > v[1]
@@ -719,3 +719,65 @@ def test_ranking_weighted_ensemble_runs_follow_the_sources_that_order_the_target
         with pytest.raises(InputError, match=f"{flag} shapes the transfer model"):
             run(related, budget=4, transfer_model="rgpe", **over)
     assert run(related, budget=4, transfer_model="rgpe", kernel="additive").spent == 4
+
+
+def test_ranking_weighted_prior_mean_is_the_target_model_around_the_ranked_sources(
+        related: InMemoryEvidence, unrelated: InMemoryEvidence) -> None:
+    """``--transfer-model ranked``: the target-only GP whose prior mean is the sources
+    weighted by RGPE's weights. Its mean is that prior plus the GP's fit of the
+    residuals, its sd the target-only model's own (not shrunk by the sources' weight);
+    with no weight on the sources it is the target-only model; runs are deterministic,
+    resume exactly, and the options of M1 are refused."""
+    rng = np.random.default_rng(4)
+    codes = _toy_codes()
+    z = rng.standard_normal((len(codes), 2))
+    y = z[:, 0] + 0.1 * rng.standard_normal(len(codes))
+    paid = [int(i) for i in rng.choice(len(codes), size=12, replace=False)]
+    pidx = np.asarray(paid)
+    model = TransferSurrogate(codes, z, np.ones(2), ensemble="prior", seed=5)
+    post = model.posterior(paid, y[paid])
+    ensemble = TransferSurrogate(codes, z, np.ones(2), ensemble="rgpe", seed=5)
+    rgpe = ensemble.posterior(paid, y[paid])
+    # the same ranking weights as the ensemble's
+    assert post.source_coefficients == pytest.approx(rgpe.source_coefficients)
+    assert post.transfer_probability == pytest.approx(rgpe.transfer_probability)
+    assert post.transfer_probability > 0.5
+    # the GP with that prior mean, refitted by hand at its chosen grid point
+    prior = z @ post.source_coefficients
+    ys = normal_scores(y[paid])
+    h, t = model._kernel_parts(pidx)
+    fits = model._grid(False, ys, h, t, prior[paid], pidx)
+    best = max(fits, key=lambda mo: mo.log_ml)
+    k_pp = best.chol @ best.chol.T
+    corr = model.correlation(best.shape, best.rho)
+    k_ap = CONSTANT + best.signal * corr[(codes[:, None, :] != codes[pidx][None, :, :])
+                                          .sum(axis=2)]
+    mean = prior + k_ap @ np.linalg.solve(k_pp, ys - prior[paid])
+    assert post.mean == pytest.approx(mean, abs=1e-8)
+    var = CONSTANT + best.signal - np.einsum("ij,ji->i", k_ap, np.linalg.solve(k_pp, k_ap.T))
+    assert post.sd == pytest.approx(np.sqrt(np.maximum(var, 1e-12)), abs=1e-6)
+    # the sd is the target model's, far wider than the ensemble's v_t sd_0 here
+    assert post.sd.mean() > 2 * rgpe.sd.mean()
+    # sources that order nothing of a target its own model learns: the weight goes to the
+    # target model and the prior mean to 0, i.e. the target-only model (the safety net)
+    noise = rng.standard_normal((len(codes), 2))
+    y0 = (codes * rng.standard_normal(codes.shape[1])).sum(axis=1)
+    paid0 = [int(i) for i in rng.choice(len(codes), size=30, replace=False)]
+    alone = TransferSurrogate(codes, noise, np.ones(2), ensemble="prior", seed=1).posterior(
+        paid0, y0[paid0])
+    target_only = TransferSurrogate(codes, noise, np.ones(2), transfer=False).posterior(
+        paid0, y0[paid0])
+    assert alone.transfer_probability == 0
+    assert alone.mean == pytest.approx(target_only.mean)
+    a = run(related, budget=12, transfer_model="ranked")
+    b = run(related, budget=12, transfer_model="ranked")
+    assert a.spent == 12 and [s.uid for s in a.steps] == [s.uid for s in b.steps]
+    oracle = BenchmarkEvaluator(None, "t0", 12, table=related.oracle("t0"))
+    oracle.restore([s.evaluation() for s in a.steps[:6]])
+    resumed = run(related, budget=12, evaluator=oracle, transfer_model="ranked")
+    assert [s.uid for s in resumed.steps] == [s.uid for s in a.steps]
+    late = [s.transfer_probability for s in run(unrelated, budget=30,
+                                                transfer_model="ranked").steps[-5:]]
+    assert max(late) < 0.5
+    with pytest.raises(InputError, match="--kernel sources shapes the transfer model"):
+        run(related, budget=4, transfer_model="ranked", kernel="sources")
