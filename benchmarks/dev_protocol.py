@@ -84,6 +84,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "EI, portfolio 2, ranking-weighted prior mean": {"strategy": "surrogate",
                                                      "acquisition": "ei",
                                                      "transfer_model": "ranked"},
+    "UCB, portfolio 2, ranked prior mean of M1": {"strategy": "surrogate",
+                                                  "acquisition": "ucb",
+                                                  "prior_mean": "ranked"},
 }
 
 

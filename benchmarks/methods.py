@@ -42,6 +42,8 @@ MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "mdesign-surrogate-rgpe": ({"strategy": "surrogate", "transfer_model": "rgpe"}, True),
     "mdesign-surrogate-ranked": ({"strategy": "surrogate", "transfer_model": "ranked"},
                                  True),
+    "mdesign-surrogate-rankedmean": ({"strategy": "surrogate", "prior_mean": "ranked"},
+                                     True),
     # the configuration nested leave-one-dataset-out chose for the target from the other
     # datasets only (benchmarks/results/nested_protocol.json)
     "mdesign-nested": ({"nested": True}, True),

@@ -66,7 +66,9 @@ def _surrogate(acquisition: str, **over: Any) -> dict[str, Any]:
 # (--feature-similarity pair, which adding a task to the space cannot change); round 13
 # (2026-12-07) the walk with the Canberra similarity (every feature weighs alike); round
 # 14 (2026-12-07) the target-only model with the ranking-weighted sources as its prior
-# mean (--transfer-model ranked) with UCB and with EI. The walk is a candidate too.
+# mean (--transfer-model ranked) with UCB and with EI; round 15 (2026-12-07) the model
+# "sources transfer" with the ranking-weighted sources as its prior mean (--prior-mean
+# ranked) with UCB. The walk is a candidate too.
 CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI (the first default)": {"strategy": "surrogate", "acquisition": "ei",
                                           "kernel": "hamming"},
@@ -97,6 +99,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI, ranking-weighted ensemble": _surrogate("ei", transfer_model="rgpe"),
     "surrogate, UCB, ranking-weighted prior mean": _surrogate("ucb", transfer_model="ranked"),
     "surrogate, EI, ranking-weighted prior mean": _surrogate("ei", transfer_model="ranked"),
+    "surrogate, UCB, ranked prior mean of M1": _surrogate("ucb", prior_mean="ranked"),
     "walk, pair feature similarity": {"strategy": "walk", "feature_similarity": "pair"},
     "walk, Canberra feature similarity": {"strategy": "walk",
                                           "feature_similarity": "canberra"},

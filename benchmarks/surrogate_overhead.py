@@ -26,12 +26,14 @@ TARGETS = ("cora", "arxiv")
 # additive: both models' twice), and the averaged hyperparameters (up to 4 grid points per
 # model, each a prediction over the candidates), and the ranking-weighted ensemble (M0's
 # grid only, plus 100 bootstrap draws of the paid results' pairs) and the ranking-weighted
-# prior mean (M0's grid twice: once for the weights, once on the residuals)
+# prior mean (M0's grid twice: once for the weights, once on the residuals), and M1 with
+# the ranked prior mean (the defaults plus the ranking weights)
 CONFIGS = {"defaults": {}, "--kernel sources": {"kernel": "sources"},
            "--kernel additive": {"kernel": "additive"},
            "--hyperparameters average": {"hyperparameters": "average"},
            "--transfer-model rgpe": {"transfer_model": "rgpe"},
-           "--transfer-model ranked": {"transfer_model": "ranked"}}
+           "--transfer-model ranked": {"transfer_model": "ranked"},
+           "--prior-mean ranked": {"prior_mean": "ranked"}}
 BUDGET = 100
 BINS = ((1, 10), (11, 25), (26, 50), (51, 75), (76, 100))
 

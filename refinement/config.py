@@ -93,6 +93,11 @@ class RefineConfig(BaseModel):
         "(RGPE: weights from how often each orders bootstrap draws of the paid results "
         "best), or the target-only model with the sources weighted so as its prior mean "
         "(ranked)")
+    prior_mean: Literal["consensus", "ranked"] = Field(
+        default="consensus", description="surrogate: the prior mean of the model \"the "
+        "sources transfer\": the sources' consensus weighted by their prior weights, or "
+        "weighted by how often each source orders bootstrap draws of the paid results "
+        "best (RGPE's ranking weights, refitted at every step)")
     hyperparameters: Literal["maximum", "average"] = Field(
         default="maximum", description="surrogate: each model's kernel hyperparameters: "
         "the grid point of maximum marginal likelihood, or the average over the grid "
@@ -151,7 +156,7 @@ class RefineConfig(BaseModel):
 # (and a stored run's values of the other strategy's options are set back to the defaults
 # when it is read)
 SURROGATE_ONLY = ("acquisition", "ucb_kappa", "transfer", "transfer_odds", "slope_prior",
-                  "hyperparameters",
+                  "prior_mean", "hyperparameters",
                   "transfer_model", "kernel", "portfolio", "trust_radius",
                   "enumerate_limit")
 WALK_ONLY = ("max_params", "max_latency", "predictor", "ghn", "ghn_pool", "generator",

@@ -67,6 +67,12 @@ so the mean follows the sources that order the paid results best while the resid
 results best (``v_t -> 1``) the prior mean shrinks to 0 and the model is M0: the safety
 net.
 
+Ranked prior mean of M1 (``prior_mean="ranked"``, option ``--prior-mean ranked``). M1 as
+above, but its prior mean is ``b0 sum_s v_s z_s`` with RGPE's weights ``v`` refitted at
+every step instead of ``b0 m``; the kernel (and so the slope and per-source corrections,
+and the kept ``V``) is unchanged. The first paid results pick the sources the prior
+follows; the target's regression on the consensus and on each source still corrects it.
+
 Main effects (``additive=True``, option ``kernel="additive"``). ``rho^h`` correlates two
 architectures only when they are a few edits apart, so a result says little about an
 architecture that shares one choice with it. ``1 - h/D`` (D dimensions) is the linear
@@ -389,11 +395,12 @@ class TransferSurrogate:
                  transfer: bool = True, odds: str = "even",
                  distances: Sequence[np.ndarray] | None = None,
                  additive: bool = False, slope: str = "fixed",
+                 prior_mean: Literal["consensus", "ranked"] = "consensus",
                  hyperparameters: str = "maximum",
                  ensemble: Literal["none", "rgpe", "prior"] = "none",
                  seed: int = 0) -> None:
         self.odds, self.additive, self.hyperparameters = odds, additive, hyperparameters
-        self.ensemble, self.seed = ensemble, seed
+        self.ensemble, self.seed, self.prior_mean = ensemble, seed, prior_mean
         self.codes = np.asarray(codes, dtype=np.int32)
         self.n, self.dims = self.codes.shape
         self.z = np.asarray(z, dtype=float).reshape(self.n, -1)
@@ -536,10 +543,12 @@ class TransferSurrogate:
                 break
         return evidence, [(mo, wk / mass) for mo, wk in kept]
 
-    def _predict(self, fits: Sequence[_Model], paid_idx: np.ndarray
+    def _predict(self, fits: Sequence[_Model], paid_idx: np.ndarray,
+                 m1_mean: np.ndarray | None = None
                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Each fitted grid point's mean and sd at every candidate, through the kept
-        ``V`` of that point (:class:`_Cross`)."""
+        ``V`` of that point (:class:`_Cross`); ``m1_mean`` is M1's prior mean over the
+        candidates (``b0 m`` by default)."""
         h_all = self._hamming_matrix(paid_idx)
         prior_common = (self.f ** 2).sum(axis=1)
         paid_list = [int(i) for i in paid_idx]
@@ -556,18 +565,21 @@ class TransferSurrogate:
             mu = np.zeros(self.n)
             if mo.transfer:
                 prior_var = prior_var + prior_common
-                mu = self.b0 * self.m
+                mu = self.b0 * self.m if m1_mean is None else m1_mean
             means.append(mu + mo.white @ v)
             sds.append(np.sqrt(np.maximum(prior_var - cross.ss, 1e-12)))
         self._cross = caches  # the points no longer kept free their memory
         return means, sds
 
     def _ranking_weights(self, paid_idx: np.ndarray, ys: np.ndarray, h_pp: np.ndarray,
-                         t_pp: np.ndarray) -> tuple[np.ndarray, list[tuple[_Model, float]]]:
+                         t_pp: np.ndarray, fits: list[_Model] | None = None
+                         ) -> tuple[np.ndarray, list[tuple[_Model, float]]]:
         """RGPE's weights ``v`` (the sources', then the target model's) on the paid
         results, and M0's kept grid points (the target model enters the weights through
-        the leave-one-out predictions of its most probable point)."""
-        fits = self._grid(False, ys, h_pp, t_pp, np.zeros(len(ys)), paid_idx)
+        the leave-one-out predictions of its most probable point; ``fits``: M0's grid
+        when it is already fitted)."""
+        if fits is None:
+            fits = self._grid(False, ys, h_pp, t_pp, np.zeros(len(ys)), paid_idx)
         _, kept = self._components(fits)
         predictions = np.column_stack([self.z[paid_idx], leave_one_out(kept[0][0], ys)])
         rng = np.random.default_rng([self.seed, len(ys), ENSEMBLE_STREAM])
@@ -623,11 +635,18 @@ class TransferSurrogate:
             return self._ensemble(paid_idx, ys, h_pp, t_pp)
         if self.ensemble == "prior" and self.transfer:
             return self._ranked_prior(paid_idx, ys, h_pp, t_pp)
+        target_only = self._grid(False, ys, h_pp, t_pp, np.zeros(len(ys)), paid_idx)
         grids = []
+        m1_mean = self.b0 * self.m
+        ranked = None
         if self.transfer:
-            grids.append(self._grid(True, ys, h_pp, t_pp, self.b0 * self.m[paid_idx],
-                                    paid_idx))
-        grids.append(self._grid(False, ys, h_pp, t_pp, np.zeros(len(ys)), paid_idx))
+            if self.prior_mean == "ranked":
+                # M1's prior mean from the sources that order the paid results best; the
+                # target model's share v_t adds 0, so the mean shrinks as it leads
+                ranked, _ = self._ranking_weights(paid_idx, ys, h_pp, t_pp, target_only)
+                m1_mean = self.b0 * (self.z @ ranked[:-1])
+            grids.append(self._grid(True, ys, h_pp, t_pp, m1_mean[paid_idx], paid_idx))
+        grids.append(target_only)
         parts = [self._components(fits) for fits in grids]
         logs = np.array([evidence for evidence, _ in parts])
         if len(parts) == 2 and self.odds == "agreement":
@@ -640,7 +659,7 @@ class TransferSurrogate:
         components = [(mo, float(pm) * wk)
                       for pm, (_, kept) in zip(model_probs, parts, strict=True)
                       for mo, wk in kept]
-        means, sds = self._predict([mo for mo, _ in components], paid_idx)
+        means, sds = self._predict([mo for mo, _ in components], paid_idx, m1_mean)
         probs = tuple(p for _, p in components)
         mean = sum(p * mu for p, mu in zip(probs, means, strict=True))
         coef = np.zeros(self.z.shape[1])
@@ -652,7 +671,10 @@ class TransferSurrogate:
             for mo, wk in first_kept:
                 b = self.sb2 * float(self.m[paid_idx] @ mo.alpha)
                 d = (SOURCE_VAR / s) * (self.z[paid_idx].T @ mo.alpha)
-                coef = coef + wk * ((self.b0 + b) * self.weights + d)
+                if ranked is None:
+                    coef = coef + wk * ((self.b0 + b) * self.weights + d)
+                else:
+                    coef = coef + wk * (self.b0 * ranked[:-1] + b * self.weights + d)
         return Posterior(mean, tuple(means), tuple(sds), probs, p1, coef,
                          float(ys.max()), first_kept[0][0].shape)
 

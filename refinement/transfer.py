@@ -109,7 +109,7 @@ def refuse_ensemble_options(config: RefineConfig) -> None:
     ignoring them."""
     if config.transfer_model not in _ENSEMBLES:
         return
-    flag = _changed_option(config, ("transfer_odds", "slope_prior"))
+    flag = _changed_option(config, ("transfer_odds", "slope_prior", "prior_mean"))
     if flag is None and config.kernel == "sources":
         flag = "--kernel sources"
     if flag:
@@ -276,6 +276,7 @@ class _Surrogate(RunLedger):
         self.model = TransferSurrogate(self.codes, self.z, self.w, transfer=bool(self.sources),
                                        odds=self.cfg.transfer_odds,
                                        slope=self.cfg.slope_prior,
+                                       prior_mean=self.cfg.prior_mean,
                                        hyperparameters=self.cfg.hyperparameters,
                                        distances=self.distances,
                                        additive=self.cfg.kernel == "additive",

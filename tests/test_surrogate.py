@@ -781,3 +781,49 @@ def test_ranking_weighted_prior_mean_is_the_target_model_around_the_ranked_sourc
     assert max(late) < 0.5
     with pytest.raises(InputError, match="--kernel sources shapes the transfer model"):
         run(related, budget=4, transfer_model="ranked", kernel="sources")
+
+
+def test_ranked_prior_mean_of_the_transfer_model(related: InMemoryEvidence) -> None:
+    """``--prior-mean ranked``: M1's prior mean is ``b0 sum_s v_s z_s`` with RGPE's
+    ranking weights of this step, its kernel M1's own (checked against the GP formulas
+    by hand); the run's source weights start from those weights; runs are deterministic
+    and resume exactly; the ranking-weighted transfer models refuse the option."""
+    rng = np.random.default_rng(6)
+    codes = _toy_codes()
+    z = rng.standard_normal((len(codes), 3))
+    y = z[:, 1] + 0.3 * rng.standard_normal(len(codes))
+    paid = [int(i) for i in rng.choice(len(codes), size=10, replace=False)]
+    pidx = np.asarray(paid)
+    model = TransferSurrogate(codes, z, np.ones(3), prior_mean="ranked", seed=2)
+    post = model.posterior(paid, y[paid])
+    ys = normal_scores(y[paid])
+    h, t = model._kernel_parts(pidx)
+    v, _ = model._ranking_weights(pidx, ys, h, t)
+    assert v[1] == max(v)  # the source the target follows leads the weights
+    m1 = model.b0 * (z @ v[:-1])
+    fits = model._grid(True, ys, h, t, m1[paid], pidx)
+    best = max(fits, key=lambda mo: mo.log_ml)
+    corr = model.correlation(best.shape, best.rho)
+    h_ap = (codes[:, None, :] != codes[pidx][None, :, :]).sum(axis=2)
+    k_ap = CONSTANT + model.f @ model.f[pidx].T + best.signal * corr[h_ap]
+    k_pp = best.chol @ best.chol.T
+    assert post.means[0] == pytest.approx(m1 + k_ap @ np.linalg.solve(k_pp, ys - m1[paid]),
+                                          abs=1e-8)
+    # M1's own kernel: the sd does not depend on the prior mean
+    prior_var = CONSTANT + best.signal + (model.f ** 2).sum(axis=1)
+    var = prior_var - np.einsum("ij,ji->i", k_ap, np.linalg.solve(k_pp, k_ap.T))
+    assert post.sds[0] == pytest.approx(np.sqrt(np.maximum(var, 1e-12)), abs=1e-6)
+    plain = TransferSurrogate(codes, z, np.ones(3), seed=2).posterior(paid, y[paid])
+    assert not np.allclose(post.means[0], plain.means[0])
+    # the step's source weights: b0 v_s plus the regression's corrections
+    assert post.source_coefficients[1] == max(post.source_coefficients)
+    a = run(related, budget=12, prior_mean="ranked")
+    b = run(related, budget=12, prior_mean="ranked")
+    assert a.spent == 12 and [s.uid for s in a.steps] == [s.uid for s in b.steps]
+    oracle = BenchmarkEvaluator(None, "t0", 12, table=related.oracle("t0"))
+    oracle.restore([s.evaluation() for s in a.steps[:6]])
+    resumed = run(related, budget=12, evaluator=oracle, prior_mean="ranked")
+    assert [s.uid for s in resumed.steps] == [s.uid for s in a.steps]
+    for model_name in ("rgpe", "ranked"):
+        with pytest.raises(InputError, match="--prior-mean shapes the transfer model"):
+            run(related, budget=4, transfer_model=model_name, prior_mean="ranked")
