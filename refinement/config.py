@@ -91,8 +91,8 @@ class RefineConfig(BaseModel):
         "their posterior probabilities, the more probable model alone, or a "
         "ranking-weighted ensemble of each source's scores and the target-only model "
         "(RGPE: weights from how often each orders bootstrap draws of the paid results "
-        "best), or the target-only model with the sources weighted so as its prior mean "
-        "(ranked)")
+        "best), or the target-only model whose prior mean is the sources weighted by "
+        "those ranking weights (ranked)")
     prior_mean: Literal["consensus", "ranked"] = Field(
         default="consensus", description="surrogate: the prior mean of the model \"the "
         "sources transfer\": the sources' consensus weighted by their prior weights, or "

@@ -55,7 +55,7 @@ often each orders the paid results best across bootstrap draws of them
 ``v_t sd_0``. Rank-based, so a source needs no slope or offset to count, and a single
 source that orders the target like the target can take the weight alone.
 
-Ranking-weighted prior mean (``ensemble="prior"``, option ``transfer_model="ranked"``).
+Ranking-weighted prior mean (``ensemble="ranked"``, option ``transfer_model="ranked"``).
 The same weights ``v`` set the prior mean of the target-only GP instead of mixing its
 prediction::
 
@@ -397,7 +397,7 @@ class TransferSurrogate:
                  additive: bool = False, slope: str = "fixed",
                  prior_mean: Literal["consensus", "ranked"] = "consensus",
                  hyperparameters: str = "maximum",
-                 ensemble: Literal["none", "rgpe", "prior"] = "none",
+                 ensemble: Literal["none", "rgpe", "ranked"] = "none",
                  seed: int = 0) -> None:
         self.odds, self.additive, self.hyperparameters = odds, additive, hyperparameters
         self.ensemble, self.seed, self.prior_mean = ensemble, seed, prior_mean
@@ -633,7 +633,7 @@ class TransferSurrogate:
         h_pp, t_pp = self._kernel_parts(paid_idx)
         if self.ensemble == "rgpe" and self.transfer:
             return self._ensemble(paid_idx, ys, h_pp, t_pp)
-        if self.ensemble == "prior" and self.transfer:
+        if self.ensemble == "ranked" and self.transfer:
             return self._ranked_prior(paid_idx, ys, h_pp, t_pp)
         target_only = self._grid(False, ys, h_pp, t_pp, np.zeros(len(ys)), paid_idx)
         grids = []

@@ -99,14 +99,14 @@ def refuse_walk_options(config: RefineConfig) -> None:
                          "--strategy surrogate", f"drop {flag} or use --strategy walk")
 
 
-# the ranking-weighted transfer models: --transfer-model -> TransferSurrogate(ensemble=)
-_ENSEMBLES: dict[str, Literal["rgpe", "prior"]] = {"rgpe": "rgpe", "ranked": "prior"}
+# the ranking-weighted transfer models (TransferSurrogate's ``ensemble``)
+_ENSEMBLES: tuple[Literal["rgpe", "ranked"], ...] = ("rgpe", "ranked")
 
 
 def refuse_ensemble_options(config: RefineConfig) -> None:
-    """The ranking-weighted ensemble refuses the options of the transfer model M1 that it
-    does not have (the prior odds, the slope's prior, the learned kernel) instead of
-    ignoring them."""
+    """The ranking-weighted models (``rgpe``, ``ranked``) refuse the options of the
+    transfer model M1 that they do not have (the prior odds, the slope's prior, the prior
+    mean, the learned kernel) instead of ignoring them."""
     if config.transfer_model not in _ENSEMBLES:
         return
     flag = _changed_option(config, ("transfer_odds", "slope_prior", "prior_mean"))
@@ -271,6 +271,13 @@ class _Surrogate(RunLedger):
         self.z = self.table.rows(keys, lambda: self.onehot.of_codes(self.codes))
         self._build_model()
 
+    def _ensemble(self) -> Literal["none", "rgpe", "ranked"]:
+        """The surrogate's ranking-weighted model, when ``--transfer-model`` names one."""
+        model = self.cfg.transfer_model
+        if model == "rgpe" or model == "ranked":
+            return model
+        return "none"
+
     def _build_model(self) -> None:
         self.w = np.array([self.weights[t] for t in self.table.tasks])
         self.model = TransferSurrogate(self.codes, self.z, self.w, transfer=bool(self.sources),
@@ -280,8 +287,7 @@ class _Surrogate(RunLedger):
                                        hyperparameters=self.cfg.hyperparameters,
                                        distances=self.distances,
                                        additive=self.cfg.kernel == "additive",
-                                       ensemble=_ENSEMBLES.get(self.cfg.transfer_model,
-                                                               "none"),
+                                       ensemble=self._ensemble(),
                                        seed=self.cfg.seed)
 
     def pay_anchors(self) -> None:

@@ -734,7 +734,7 @@ def test_ranking_weighted_prior_mean_is_the_target_model_around_the_ranked_sourc
     y = z[:, 0] + 0.1 * rng.standard_normal(len(codes))
     paid = [int(i) for i in rng.choice(len(codes), size=12, replace=False)]
     pidx = np.asarray(paid)
-    model = TransferSurrogate(codes, z, np.ones(2), ensemble="prior", seed=5)
+    model = TransferSurrogate(codes, z, np.ones(2), ensemble="ranked", seed=5)
     post = model.posterior(paid, y[paid])
     ensemble = TransferSurrogate(codes, z, np.ones(2), ensemble="rgpe", seed=5)
     rgpe = ensemble.posterior(paid, y[paid])
@@ -763,7 +763,7 @@ def test_ranking_weighted_prior_mean_is_the_target_model_around_the_ranked_sourc
     noise = rng.standard_normal((len(codes), 2))
     y0 = (codes * rng.standard_normal(codes.shape[1])).sum(axis=1)
     paid0 = [int(i) for i in rng.choice(len(codes), size=30, replace=False)]
-    alone = TransferSurrogate(codes, noise, np.ones(2), ensemble="prior", seed=1).posterior(
+    alone = TransferSurrogate(codes, noise, np.ones(2), ensemble="ranked", seed=1).posterior(
         paid0, y0[paid0])
     target_only = TransferSurrogate(codes, noise, np.ones(2), transfer=False).posterior(
         paid0, y0[paid0])
