@@ -87,6 +87,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "UCB, portfolio 2, ranked prior mean of M1": {"strategy": "surrogate",
                                                   "acquisition": "ucb",
                                                   "prior_mean": "ranked"},
+    "UCB, portfolio 2, both prior means of M1": {"strategy": "surrogate",
+                                                 "acquisition": "ucb",
+                                                 "prior_mean": "both"},
 }
 
 

@@ -68,7 +68,8 @@ def _surrogate(acquisition: str, **over: Any) -> dict[str, Any]:
 # 14 (2026-12-07) the target-only model with the ranking-weighted sources as its prior
 # mean (--transfer-model ranked) with UCB and with EI; round 15 (2026-12-07) the model
 # "sources transfer" with the ranking-weighted sources as its prior mean (--prior-mean
-# ranked) with UCB. The walk is a candidate too.
+# ranked) with UCB; round 16 (2026-12-07) both prior means, each model averaged by its
+# marginal likelihood (--prior-mean both) with UCB. The walk is a candidate too.
 CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI (the first default)": {"strategy": "surrogate", "acquisition": "ei",
                                           "kernel": "hamming"},
@@ -100,6 +101,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, UCB, ranking-weighted prior mean": _surrogate("ucb", transfer_model="ranked"),
     "surrogate, EI, ranking-weighted prior mean": _surrogate("ei", transfer_model="ranked"),
     "surrogate, UCB, ranked prior mean of M1": _surrogate("ucb", prior_mean="ranked"),
+    "surrogate, UCB, both prior means of M1": _surrogate("ucb", prior_mean="both"),
     "walk, pair feature similarity": {"strategy": "walk", "feature_similarity": "pair"},
     "walk, Canberra feature similarity": {"strategy": "walk",
                                           "feature_similarity": "canberra"},

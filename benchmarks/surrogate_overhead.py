@@ -33,7 +33,8 @@ CONFIGS = {"defaults": {}, "--kernel sources": {"kernel": "sources"},
            "--hyperparameters average": {"hyperparameters": "average"},
            "--transfer-model rgpe": {"transfer_model": "rgpe"},
            "--transfer-model ranked": {"transfer_model": "ranked"},
-           "--prior-mean ranked": {"prior_mean": "ranked"}}
+           "--prior-mean ranked": {"prior_mean": "ranked"},
+           "--prior-mean both": {"prior_mean": "both"}}
 BUDGET = 100
 BINS = ((1, 10), (11, 25), (26, 50), (51, 75), (76, 100))
 

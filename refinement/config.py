@@ -93,11 +93,12 @@ class RefineConfig(BaseModel):
         "(RGPE: weights from how often each orders bootstrap draws of the paid results "
         "best), or the target-only model whose prior mean is the sources weighted by "
         "those ranking weights (ranked)")
-    prior_mean: Literal["consensus", "ranked"] = Field(
+    prior_mean: Literal["consensus", "ranked", "both"] = Field(
         default="consensus", description="surrogate: the prior mean of the model \"the "
-        "sources transfer\": the sources' consensus weighted by their prior weights, or "
+        "sources transfer\": the sources' consensus weighted by their prior weights, "
         "weighted by how often each source orders bootstrap draws of the paid results "
-        "best (RGPE's ranking weights, refitted at every step)")
+        "best (RGPE's ranking weights, refitted at every step), or both, the model with "
+        "each averaged by their marginal likelihoods")
     hyperparameters: Literal["maximum", "average"] = Field(
         default="maximum", description="surrogate: each model's kernel hyperparameters: "
         "the grid point of maximum marginal likelihood, or the average over the grid "

@@ -72,6 +72,9 @@ above, but its prior mean is ``b0 sum_s v_s z_s`` with RGPE's weights ``v`` refi
 every step instead of ``b0 m``; the kernel (and so the slope and per-source corrections,
 and the kept ``V``) is unchanged. The first paid results pick the sources the prior
 follows; the target's regression on the consensus and on each source still corrects it.
+``prior_mean="both"``: M1 with each prior mean, and the three models averaged by their
+marginal likelihoods, the two M1s sharing the prior probability of "the sources
+transfer" evenly, so the target's results choose between the prior means as they come in.
 
 Main effects (``additive=True``, option ``kernel="additive"``). ``rho^h`` correlates two
 architectures only when they are a few edits apart, so a result says little about an
@@ -260,6 +263,7 @@ class _Model:
     chol: np.ndarray
     white: np.ndarray  # L^-1 (y - mu_P)
     alpha: np.ndarray  # K^-1 (y - mu_P) = L^-T white
+    mean: np.ndarray | None = None  # M1's prior mean over the candidates; None: b0 m
 
 
 class _Cross:
@@ -395,7 +399,7 @@ class TransferSurrogate:
                  transfer: bool = True, odds: str = "even",
                  distances: Sequence[np.ndarray] | None = None,
                  additive: bool = False, slope: str = "fixed",
-                 prior_mean: Literal["consensus", "ranked"] = "consensus",
+                 prior_mean: Literal["consensus", "ranked", "both"] = "consensus",
                  hyperparameters: str = "maximum",
                  ensemble: Literal["none", "rgpe", "ranked"] = "none",
                  seed: int = 0) -> None:
@@ -485,9 +489,11 @@ class TransferSurrogate:
         return h, fp @ fp.T
 
     def _grid(self, transfer: bool, y: np.ndarray, h: np.ndarray, t: np.ndarray,
-              mu: np.ndarray, paid: np.ndarray) -> list[_Model]:
+              mu: np.ndarray, paid: np.ndarray, mean: np.ndarray | None = None
+              ) -> list[_Model]:
         """The model fitted at every point of its hyperparameter grid (a point whose
-        kernel is not positive definite is left out)."""
+        kernel is not positive definite is left out); ``mu`` is the prior mean at the
+        paid set, ``mean`` M1's over every candidate when it is not ``b0 m``."""
         fits: list[_Model] = []
         n = len(y)
         r = y - mu
@@ -514,7 +520,7 @@ class TransferSurrogate:
                     log_ml = float(-0.5 * r @ alpha - np.log(np.diag(chol)).sum()
                                    - 0.5 * n * math.log(2 * math.pi))
                     fits.append(_Model(transfer, shape, rho, signal, noise, log_ml, chol,
-                                       white, alpha))
+                                       white, alpha, mean))
         assert fits, "the constant and noise terms keep K positive definite"
         return fits
 
@@ -543,12 +549,11 @@ class TransferSurrogate:
                 break
         return evidence, [(mo, wk / mass) for mo, wk in kept]
 
-    def _predict(self, fits: Sequence[_Model], paid_idx: np.ndarray,
-                 m1_mean: np.ndarray | None = None
+    def _predict(self, fits: Sequence[_Model], paid_idx: np.ndarray
                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Each fitted grid point's mean and sd at every candidate, through the kept
-        ``V`` of that point (:class:`_Cross`); ``m1_mean`` is M1's prior mean over the
-        candidates (``b0 m`` by default)."""
+        ``V`` of that point (:class:`_Cross`; it does not depend on the prior mean, so
+        M1 with either prior mean shares it)."""
         h_all = self._hamming_matrix(paid_idx)
         prior_common = (self.f ** 2).sum(axis=1)
         paid_list = [int(i) for i in paid_idx]
@@ -565,7 +570,7 @@ class TransferSurrogate:
             mu = np.zeros(self.n)
             if mo.transfer:
                 prior_var = prior_var + prior_common
-                mu = self.b0 * self.m if m1_mean is None else m1_mean
+                mu = self.b0 * self.m if mo.mean is None else mo.mean
             means.append(mu + mo.white @ v)
             sds.append(np.sqrt(np.maximum(prior_var - cross.ss, 1e-12)))
         self._cross = caches  # the points no longer kept free their memory
@@ -637,19 +642,26 @@ class TransferSurrogate:
             return self._ranked_prior(paid_idx, ys, h_pp, t_pp)
         target_only = self._grid(False, ys, h_pp, t_pp, np.zeros(len(ys)), paid_idx)
         grids = []
-        m1_mean = self.b0 * self.m
         ranked = None
         if self.transfer:
-            if self.prior_mean == "ranked":
+            if self.prior_mean != "ranked":
+                grids.append(self._grid(True, ys, h_pp, t_pp, self.b0 * self.m[paid_idx],
+                                        paid_idx))
+            if self.prior_mean != "consensus":
                 # M1's prior mean from the sources that order the paid results best; the
                 # target model's share v_t adds 0, so the mean shrinks as it leads
                 ranked, _ = self._ranking_weights(paid_idx, ys, h_pp, t_pp, target_only)
-                m1_mean = self.b0 * (self.z @ ranked[:-1])
-            grids.append(self._grid(True, ys, h_pp, t_pp, m1_mean[paid_idx], paid_idx))
+                mean_r = self.b0 * (self.z @ ranked[:-1])
+                grids.append(self._grid(True, ys, h_pp, t_pp, mean_r[paid_idx], paid_idx,
+                                        mean_r))
         grids.append(target_only)
         parts = [self._components(fits) for fits in grids]
         logs = np.array([evidence for evidence, _ in parts])
-        if len(parts) == 2 and self.odds == "agreement":
+        if len(parts) == 3:
+            # prior_mean="both": the two M1s share p(sources transfer) evenly
+            p1 = min(0.95, max(0.05, self.b0)) if self.odds == "agreement" else 0.5
+            logs = logs + np.log([p1 / 2, p1 / 2, 1 - p1])
+        elif len(parts) == 2 and self.odds == "agreement":
             # prior p(M1) = the sources' agreement b0 (kept within [0.05, 0.95])
             p1 = min(0.95, max(0.05, self.b0))
             logs = logs + np.log([p1, 1 - p1])
@@ -659,7 +671,7 @@ class TransferSurrogate:
         components = [(mo, float(pm) * wk)
                       for pm, (_, kept) in zip(model_probs, parts, strict=True)
                       for mo, wk in kept]
-        means, sds = self._predict([mo for mo, _ in components], paid_idx, m1_mean)
+        means, sds = self._predict([mo for mo, _ in components], paid_idx)
         probs = tuple(p for _, p in components)
         mean = sum(p * mu for p, mu in zip(probs, means, strict=True))
         coef = np.zeros(self.z.shape[1])
@@ -667,14 +679,22 @@ class TransferSurrogate:
         first_kept = parts[0][1]  # M1's kept points when it is used, else M0's
         if self.transfer:
             s = self.z.shape[1]
-            p1 = float(model_probs[0])
-            for mo, wk in first_kept:
-                b = self.sb2 * float(self.m[paid_idx] @ mo.alpha)
-                d = (SOURCE_VAR / s) * (self.z[paid_idx].T @ mo.alpha)
-                if ranked is None:
-                    coef = coef + wk * ((self.b0 + b) * self.weights + d)
-                else:
-                    coef = coef + wk * (self.b0 * ranked[:-1] + b * self.weights + d)
+            p1 = float(model_probs[:-1].sum())
+            m1_parts = len(parts) - 1
+            for i in range(m1_parts):
+                # each M1's posterior mean of the source coefficients, the two M1s of
+                # prior_mean="both" weighted by their share of p(M1)
+                share = 1.0 if m1_parts == 1 else (
+                    float(model_probs[i]) / p1 if p1 > 0 else 1.0 / m1_parts)
+                for mo, wk in parts[i][1]:
+                    b = self.sb2 * float(self.m[paid_idx] @ mo.alpha)
+                    d = (SOURCE_VAR / s) * (self.z[paid_idx].T @ mo.alpha)
+                    if mo.mean is None:
+                        coef = coef + share * wk * ((self.b0 + b) * self.weights + d)
+                    else:
+                        assert ranked is not None
+                        coef = coef + share * wk * (self.b0 * ranked[:-1] + b * self.weights
+                                                    + d)
         return Posterior(mean, tuple(means), tuple(sds), probs, p1, coef,
                          float(ys.max()), first_kept[0][0].shape)
 

@@ -827,3 +827,47 @@ def test_ranked_prior_mean_of_the_transfer_model(related: InMemoryEvidence) -> N
     for model_name in ("rgpe", "ranked"):
         with pytest.raises(InputError, match="--prior-mean shapes the transfer model"):
             run(related, budget=4, transfer_model=model_name, prior_mean="ranked")
+
+
+def test_both_prior_means_are_averaged_by_their_evidence(related: InMemoryEvidence) -> None:
+    """``--prior-mean both``: M1 with the consensus prior mean, M1 with the ranked one and
+    M0, averaged by marginal likelihood with prior 1/4, 1/4, 1/2; p(transfer) is the two
+    M1s' share; runs are deterministic and resume exactly."""
+    rng = np.random.default_rng(8)
+    codes = _toy_codes()
+    z = rng.standard_normal((len(codes), 3))
+    y = z[:, 2] + 0.3 * rng.standard_normal(len(codes))
+    paid = [int(i) for i in rng.choice(len(codes), size=10, replace=False)]
+    pidx = np.asarray(paid)
+    both = TransferSurrogate(codes, z, np.ones(3), prior_mean="both", seed=3)
+    post = both.posterior(paid, y[paid])
+    ys = normal_scores(y[paid])
+    h, t = both._kernel_parts(pidx)
+    v, _ = both._ranking_weights(pidx, ys, h, t)
+    mean_r = both.b0 * (z @ v[:-1])
+    best = [max(fits, key=lambda mo: mo.log_ml) for fits in (
+        both._grid(True, ys, h, t, both.b0 * both.m[paid], pidx),
+        both._grid(True, ys, h, t, mean_r[paid], pidx, mean_r),
+        both._grid(False, ys, h, t, np.zeros(10), pidx))]
+    logs = np.array([mo.log_ml for mo in best]) + np.log([0.25, 0.25, 0.5])
+    probs = np.exp(logs - logs.max())
+    probs /= probs.sum()
+    assert post.probs == pytest.approx(tuple(probs))
+    assert post.transfer_probability == pytest.approx(probs[0] + probs[1])
+    # each component is its own model's prediction: consensus M1 as the default's M1,
+    # the ranked M1 as --prior-mean ranked's
+    consensus = TransferSurrogate(codes, z, np.ones(3), seed=3).posterior(paid, y[paid])
+    ranked = TransferSurrogate(codes, z, np.ones(3), prior_mean="ranked",
+                               seed=3).posterior(paid, y[paid])
+    assert post.means[0] == pytest.approx(consensus.means[0])
+    assert post.means[1] == pytest.approx(ranked.means[0])
+    assert post.means[2] == pytest.approx(consensus.means[1])
+    assert post.mean == pytest.approx(sum(p * m for p, m in zip(probs, post.means,
+                                                                 strict=True)))
+    a = run(related, budget=12, prior_mean="both")
+    b = run(related, budget=12, prior_mean="both")
+    assert a.spent == 12 and [s.uid for s in a.steps] == [s.uid for s in b.steps]
+    oracle = BenchmarkEvaluator(None, "t0", 12, table=related.oracle("t0"))
+    oracle.restore([s.evaluation() for s in a.steps[:6]])
+    resumed = run(related, budget=12, evaluator=oracle, prior_mean="both")
+    assert [s.uid for s in resumed.steps] == [s.uid for s in a.steps]
