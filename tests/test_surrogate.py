@@ -681,6 +681,19 @@ def test_leave_one_out_is_a_refit_without_the_result() -> None:
         assert loo[i] == pytest.approx(mean, rel=1e-8, abs=1e-10)
 
 
+def _deterministic_and_resumes(ev: InMemoryEvidence, **cfg: object) -> RefinementResult:
+    """A 12-evaluation run on t0, checked to repeat itself and to resume exactly from its
+    first 6 results."""
+    a = run(ev, budget=12, **cfg)
+    b = run(ev, budget=12, **cfg)
+    assert a.spent == 12 and [s.uid for s in a.steps] == [s.uid for s in b.steps]
+    oracle = BenchmarkEvaluator(None, "t0", 12, table=ev.oracle("t0"))
+    oracle.restore([s.evaluation() for s in a.steps[:6]])
+    resumed = run(ev, budget=12, evaluator=oracle, **cfg)
+    assert [s.uid for s in resumed.steps] == [s.uid for s in a.steps]
+    return a
+
+
 def test_ranking_weighted_ensemble_runs_follow_the_sources_that_order_the_target(
         related: InMemoryEvidence, unrelated: InMemoryEvidence) -> None:
     """``--transfer-model rgpe``: the mean is the sources' scores and the target-only
@@ -699,13 +712,7 @@ def test_ranking_weighted_ensemble_runs_follow_the_sources_that_order_the_target
         paid, y[paid])
     assert post.mean == pytest.approx(z @ v[:2] + v[2] * target_only.mean)
     assert post.sds[0] == pytest.approx(np.maximum(v[2] * target_only.sd, 1e-12), abs=1e-9)
-    a = run(related, budget=12, transfer_model="rgpe")
-    b = run(related, budget=12, transfer_model="rgpe")
-    assert a.spent == 12 and [s.uid for s in a.steps] == [s.uid for s in b.steps]
-    oracle = BenchmarkEvaluator(None, "t0", 12, table=related.oracle("t0"))
-    oracle.restore([s.evaluation() for s in a.steps[:6]])
-    resumed = run(related, budget=12, evaluator=oracle, transfer_model="rgpe")
-    assert [s.uid for s in resumed.steps] == [s.uid for s in a.steps]
+    a = _deterministic_and_resumes(related, transfer_model="rgpe")
     # sources that agree carry it; unrelated ones lose their weight to the target model
     related_p = [s.transfer_probability for s in a.steps if s.kind == "search"]
     assert min(related_p) >= 0.5
@@ -769,13 +776,7 @@ def test_ranking_weighted_prior_mean_is_the_target_model_around_the_ranked_sourc
         paid0, y0[paid0])
     assert alone.transfer_probability == 0
     assert alone.mean == pytest.approx(target_only.mean)
-    a = run(related, budget=12, transfer_model="ranked")
-    b = run(related, budget=12, transfer_model="ranked")
-    assert a.spent == 12 and [s.uid for s in a.steps] == [s.uid for s in b.steps]
-    oracle = BenchmarkEvaluator(None, "t0", 12, table=related.oracle("t0"))
-    oracle.restore([s.evaluation() for s in a.steps[:6]])
-    resumed = run(related, budget=12, evaluator=oracle, transfer_model="ranked")
-    assert [s.uid for s in resumed.steps] == [s.uid for s in a.steps]
+    _deterministic_and_resumes(related, transfer_model="ranked")
     late = [s.transfer_probability for s in run(unrelated, budget=30,
                                                 transfer_model="ranked").steps[-5:]]
     assert max(late) < 0.5
@@ -783,16 +784,23 @@ def test_ranking_weighted_prior_mean_is_the_target_model_around_the_ranked_sourc
         run(related, budget=4, transfer_model="ranked", kernel="sources")
 
 
+def _target_following(seed: int, source: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """A toy space, 3 sources' scores, a target that follows one of them with noise, and
+    10 paid candidates."""
+    rng = np.random.default_rng(seed)
+    codes = _toy_codes()
+    z = rng.standard_normal((len(codes), 3))
+    y = z[:, source] + 0.3 * rng.standard_normal(len(codes))
+    return codes, z, y, [int(i) for i in rng.choice(len(codes), size=10, replace=False)]
+
+
 def test_ranked_prior_mean_of_the_transfer_model(related: InMemoryEvidence) -> None:
     """``--prior-mean ranked``: M1's prior mean is ``b0 sum_s v_s z_s`` with RGPE's
     ranking weights of this step, its kernel M1's own (checked against the GP formulas
     by hand); the run's source weights start from those weights; runs are deterministic
     and resume exactly; the ranking-weighted transfer models refuse the option."""
-    rng = np.random.default_rng(6)
-    codes = _toy_codes()
-    z = rng.standard_normal((len(codes), 3))
-    y = z[:, 1] + 0.3 * rng.standard_normal(len(codes))
-    paid = [int(i) for i in rng.choice(len(codes), size=10, replace=False)]
+    codes, z, y, paid = _target_following(seed=6, source=1)
     pidx = np.asarray(paid)
     model = TransferSurrogate(codes, z, np.ones(3), prior_mean="ranked", seed=2)
     post = model.posterior(paid, y[paid])
@@ -817,13 +825,7 @@ def test_ranked_prior_mean_of_the_transfer_model(related: InMemoryEvidence) -> N
     assert not np.allclose(post.means[0], plain.means[0])
     # the step's source weights: b0 v_s plus the regression's corrections
     assert post.source_coefficients[1] == max(post.source_coefficients)
-    a = run(related, budget=12, prior_mean="ranked")
-    b = run(related, budget=12, prior_mean="ranked")
-    assert a.spent == 12 and [s.uid for s in a.steps] == [s.uid for s in b.steps]
-    oracle = BenchmarkEvaluator(None, "t0", 12, table=related.oracle("t0"))
-    oracle.restore([s.evaluation() for s in a.steps[:6]])
-    resumed = run(related, budget=12, evaluator=oracle, prior_mean="ranked")
-    assert [s.uid for s in resumed.steps] == [s.uid for s in a.steps]
+    _deterministic_and_resumes(related, prior_mean="ranked")
     for model_name in ("rgpe", "ranked"):
         with pytest.raises(InputError, match="--prior-mean shapes the transfer model"):
             run(related, budget=4, transfer_model=model_name, prior_mean="ranked")
@@ -833,11 +835,7 @@ def test_both_prior_means_are_averaged_by_their_evidence(related: InMemoryEviden
     """``--prior-mean both``: M1 with the consensus prior mean, M1 with the ranked one and
     M0, averaged by marginal likelihood with prior 1/4, 1/4, 1/2; p(transfer) is the two
     M1s' share; runs are deterministic and resume exactly."""
-    rng = np.random.default_rng(8)
-    codes = _toy_codes()
-    z = rng.standard_normal((len(codes), 3))
-    y = z[:, 2] + 0.3 * rng.standard_normal(len(codes))
-    paid = [int(i) for i in rng.choice(len(codes), size=10, replace=False)]
+    codes, z, y, paid = _target_following(seed=8, source=2)
     pidx = np.asarray(paid)
     both = TransferSurrogate(codes, z, np.ones(3), prior_mean="both", seed=3)
     post = both.posterior(paid, y[paid])
@@ -864,10 +862,4 @@ def test_both_prior_means_are_averaged_by_their_evidence(related: InMemoryEviden
     assert post.means[2] == pytest.approx(consensus.means[1])
     assert post.mean == pytest.approx(sum(p * m for p, m in zip(probs, post.means,
                                                                  strict=True)))
-    a = run(related, budget=12, prior_mean="both")
-    b = run(related, budget=12, prior_mean="both")
-    assert a.spent == 12 and [s.uid for s in a.steps] == [s.uid for s in b.steps]
-    oracle = BenchmarkEvaluator(None, "t0", 12, table=related.oracle("t0"))
-    oracle.restore([s.evaluation() for s in a.steps[:6]])
-    resumed = run(related, budget=12, evaluator=oracle, prior_mean="both")
-    assert [s.uid for s in resumed.steps] == [s.uid for s in a.steps]
+    _deterministic_and_resumes(related, prior_mean="both")
