@@ -90,6 +90,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "UCB, portfolio 2, both prior means of M1": {"strategy": "surrogate",
                                                  "acquisition": "ucb",
                                                  "prior_mean": "both"},
+    "UCB, portfolio 2, kappa growing with the paid": {
+        "strategy": "surrogate", "acquisition": "ucb", "ucb_schedule": "log"},
 }
 
 

@@ -69,7 +69,9 @@ def _surrogate(acquisition: str, **over: Any) -> dict[str, Any]:
 # mean (--transfer-model ranked) with UCB and with EI; round 15 (2026-12-07) the model
 # "sources transfer" with the ranking-weighted sources as its prior mean (--prior-mean
 # ranked) with UCB; round 16 (2026-12-07) both prior means, each model averaged by its
-# marginal likelihood (--prior-mean both) with UCB. The walk is a candidate too.
+# marginal likelihood (--prior-mean both) with UCB; round 17 (2026-12-07) UCB whose kappa
+# grows as sqrt(ln(1 + n)) with the n paid results (--ucb-schedule log). The walk is a
+# candidate too.
 CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI (the first default)": {"strategy": "surrogate", "acquisition": "ei",
                                           "kernel": "hamming"},
@@ -102,6 +104,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI, ranking-weighted prior mean": _surrogate("ei", transfer_model="ranked"),
     "surrogate, UCB, ranked prior mean of M1": _surrogate("ucb", prior_mean="ranked"),
     "surrogate, UCB, both prior means of M1": _surrogate("ucb", prior_mean="both"),
+    "surrogate, UCB, kappa growing with the paid": _surrogate("ucb", ucb_schedule="log"),
     "walk, pair feature similarity": {"strategy": "walk", "feature_similarity": "pair"},
     "walk, Canberra feature similarity": {"strategy": "walk",
                                           "feature_similarity": "canberra"},

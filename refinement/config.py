@@ -76,6 +76,10 @@ class RefineConfig(BaseModel):
         "Thompson sampling")
     ucb_kappa: float = Field(default=2.0, gt=0, le=10, description="surrogate: the "
                              "number of posterior sd that UCB adds to the mean")
+    ucb_schedule: Literal["fixed", "log"] = Field(
+        default="fixed", description="surrogate: UCB's kappa fixed, or growing with the "
+        "n results paid so far as kappa sqrt(ln(1 + n) / 2) (GP-UCB's sqrt(log t) "
+        "growth; equal to --ucb-kappa at n of about 6)")
     transfer: bool = Field(default=True, description="surrogate: use the sources (off: "
                            "knowledge-free Bayesian optimisation, the ablation)")
     transfer_odds: Literal["even", "agreement"] = Field(
@@ -156,7 +160,7 @@ class RefineConfig(BaseModel):
 # options of one strategy that the other does not implement: refused there, not ignored
 # (and a stored run's values of the other strategy's options are set back to the defaults
 # when it is read)
-SURROGATE_ONLY = ("acquisition", "ucb_kappa", "transfer", "transfer_odds", "slope_prior",
+SURROGATE_ONLY = ("acquisition", "ucb_kappa", "ucb_schedule", "transfer", "transfer_odds", "slope_prior",
                   "prior_mean", "hyperparameters",
                   "transfer_model", "kernel", "portfolio", "trust_radius",
                   "enumerate_limit")

@@ -37,6 +37,7 @@ paid evaluations for free and carries on exactly.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -101,6 +102,26 @@ def refuse_walk_options(config: RefineConfig) -> None:
 
 # the ranking-weighted transfer models (TransferSurrogate's ``ensemble``)
 _ENSEMBLES: tuple[Literal["rgpe", "ranked"], ...] = ("rgpe", "ranked")
+
+
+def refuse_acquisition_options(config: RefineConfig) -> None:
+    """UCB's options are refused with another acquisition instead of ignored."""
+    if config.acquisition == "ucb":
+        return
+    flag = _changed_option(config, ("ucb_kappa", "ucb_schedule"))
+    if flag:
+        raise InputError(f"{flag} shapes the ucb acquisition, not --acquisition "
+                         f"{config.acquisition}", f"drop {flag} or use --acquisition ucb")
+
+
+def ucb_kappa(kappa: float, schedule: Literal["fixed", "log"], paid: int) -> float:
+    """UCB's number of sd at ``paid`` results: ``kappa``, or with ``log``
+    ``kappa sqrt(ln(1 + paid) / 2)`` (GP-UCB's ``sqrt(log t)`` growth, equal to ``kappa``
+    at ``paid = e^2 - 1``). It depends on what is paid, not on the budget, so a run at
+    budget b pays for the first b results of the same run at a larger budget."""
+    if schedule == "fixed":
+        return kappa
+    return kappa * math.sqrt(math.log1p(max(paid, 0)) / 2)
 
 
 def refuse_ensemble_options(config: RefineConfig) -> None:
@@ -388,14 +409,17 @@ class _Surrogate(RunLedger):
             return portfolio(self.z, self.w, n, unpaid)
         return [int(i) for i in self.rng.choice(len(self.keys), size=n, replace=False)]
 
-    def acquire(self, post: Posterior, allowed: np.ndarray) -> np.ndarray:
+    def acquire(self, post: Posterior, allowed: np.ndarray, paid: int) -> np.ndarray:
+        """The acquisition of every candidate, with ``paid`` results (fantasised ones of
+        a batch included) behind the posterior."""
         how = self.cfg.acquisition
         if self.cfg.transfer_model == "select":
             post = post.selected()
         if how == "ei":
             return post.expected_improvement(allowed)
         if how == "ucb":
-            return post.upper_bound(self.cfg.ucb_kappa)
+            return post.upper_bound(ucb_kappa(self.cfg.ucb_kappa, self.cfg.ucb_schedule,
+                                              paid))
         return post.thompson(self.rng)
 
     def _allowed(self) -> np.ndarray:
@@ -419,7 +443,7 @@ class _Surrogate(RunLedger):
             if not allowed.any():
                 break
             post = self.model.posterior(rows, ys)
-            acq = self.acquire(post, allowed)
+            acq = self.acquire(post, allowed, len(rows))
             tie = self.rng.random(len(acq))
             acq = np.where(allowed, acq, -np.inf)
             i = int(np.lexsort((tie, _tied(acq)))[-1])  # max acquisition, then the draw
@@ -463,6 +487,7 @@ def refine_surrogate(kb: EvidenceReader, config: RefineConfig, evaluator: Evalua
     """Run the surrogate strategy (the module's docstring); ``cache`` keeps the sources'
     normal scores between runs."""
     refuse_walk_options(config)
+    refuse_acquisition_options(config)
     refuse_ensemble_options(config)
     t_start = time.perf_counter()
     run = _Surrogate(kb, config, evaluator, space, target, usable, pool, recorder, on_step,

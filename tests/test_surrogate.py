@@ -36,7 +36,7 @@ from mdesign.refinement.surrogate import (
     source_agreements,
     transfer_prior,
 )
-from mdesign.refinement.transfer import _tied, prior_weights
+from mdesign.refinement.transfer import _tied, prior_weights, ucb_kappa
 
 
 @pytest.fixture(scope="module")
@@ -863,3 +863,31 @@ def test_both_prior_means_are_averaged_by_their_evidence(related: InMemoryEviden
     assert post.mean == pytest.approx(sum(p * m for p, m in zip(probs, post.means,
                                                                  strict=True)))
     _deterministic_and_resumes(related, prior_mean="both")
+
+
+def test_ucb_kappa_grows_with_what_is_paid(related: InMemoryEvidence) -> None:
+    """``--ucb-schedule log``: UCB's kappa is ``kappa sqrt(ln(1 + n) / 2)`` at ``n`` paid
+    results (``kappa`` itself at ``n = e^2 - 1``); the first search step is the fixed
+    UCB's at that kappa; a shorter run is the start of a longer one; runs repeat, resume
+    exactly, and another acquisition refuses UCB's options."""
+    assert ucb_kappa(2.0, "fixed", 50) == 2.0
+    assert ucb_kappa(2.0, "log", 0) == 0.0
+    assert ucb_kappa(3.0, "log", 0) < ucb_kappa(3.0, "log", 2) < ucb_kappa(3.0, "log", 99)
+    assert ucb_kappa(3.0, "log", math.e ** 2 - 1) == pytest.approx(3.0)  # type: ignore[arg-type]
+    assert ucb_kappa(2.0, "log", 99) == pytest.approx(math.sqrt(2 * math.log(100)))
+    grown = run(related, budget=12, ucb_schedule="log")
+    # the portfolio pays 2, so the first search step scores with kappa 2 sqrt(ln 3 / 2)
+    fixed = run(related, budget=3, ucb_kappa=2 * math.sqrt(math.log(3) / 2))
+    assert [s.kind for s in grown.steps[:3]] == ["design", "design", "search"]
+    assert [s.uid for s in grown.steps[:3]] == [s.uid for s in fixed.steps]
+    assert grown.steps[2].acquisition == pytest.approx(fixed.steps[2].acquisition)
+    # and not the default's kappa 2, whose bonus is larger
+    default = run(related, budget=3)
+    assert default.steps[2].acquisition > grown.steps[2].acquisition
+    short = run(related, budget=7, ucb_schedule="log")
+    assert [s.uid for s in short.steps] == [s.uid for s in grown.steps[:7]]
+    _deterministic_and_resumes(related, ucb_schedule="log")
+    for over, flag in (({"ucb_schedule": "log"}, "--ucb-schedule"),
+                       ({"ucb_kappa": 1.0}, "--ucb-kappa")):
+        with pytest.raises(InputError, match=f"{flag} shapes the ucb acquisition"):
+            run(related, budget=4, acquisition="ei", **over)
