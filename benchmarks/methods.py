@@ -45,6 +45,7 @@ MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "mdesign-surrogate-rankedmean": ({"strategy": "surrogate", "prior_mean": "ranked"},
                                      True),
     "mdesign-surrogate-bothmeans": ({"strategy": "surrogate", "prior_mean": "both"}, True),
+    "mdesign-surrogate-logucb": ({"strategy": "surrogate", "ucb_schedule": "log"}, True),
     # the configuration nested leave-one-dataset-out chose for the target from the other
     # datasets only (benchmarks/results/nested_protocol.json)
     "mdesign-nested": ({"nested": True}, True),

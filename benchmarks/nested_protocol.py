@@ -110,17 +110,27 @@ CONFIGS: dict[str, dict[str, Any]] = {
                                           "feature_similarity": "canberra"},
 }
 
+# round 18 (2026-12-07), run with --no-features (every meta-feature removed): the walk's
+# sources when the target shares no meta-feature with any candidate
+# (--featureless-sources), and the surrogate's default for reference
+NOFEATURE_CONFIGS: dict[str, dict[str, Any]] = {
+    "walk, sources by name": {"strategy": "walk", "featureless_sources": "names"},
+    "walk, sources by agreement": {"strategy": "walk", "featureless_sources": "agreement"},
+    "walk, every source": {"strategy": "walk", "featureless_sources": "all"},
+    "surrogate, UCB": {"strategy": "surrogate", "acquisition": "ucb", "kernel": "hamming"},
+}
 
-def load_tables() -> dict[str, TaskTable]:
+
+def load_tables(features: bool = True) -> dict[str, TaskTable]:
     space = DesignSpace.builtin("nas-bench-graph")
     path = resources.files("mdesign.kb.importers").joinpath("nas_bench_graph_features.csv")
     with resources.as_file(path) as p:
-        features = read_task_features(p)
+        meta = read_task_features(p)
     tables: dict[str, TaskTable] = {}
     for d in DATASETS:
         spec = task_spec(d)
         tables[d] = TaskTable(kind=spec.kind, metric=spec.metric, restrict=spec.restrict,
-                              features=features.get(d, {}))
+                              features=meta.get(d, {}) if features else {})
     for row in read_results(space, DATASETS):
         tables[row.task].results[row.key] = StoredResult(
             score=row.score, valid=row.valid, test=row.test, params=row.params,
@@ -128,19 +138,21 @@ def load_tables() -> dict[str, TaskTable]:
     return tables
 
 
-def _inner(outer: str, names: list[str]) -> dict[str, dict[str, list[float]]]:
+def _inner(outer: str, names: list[str], features: bool = True
+           ) -> dict[str, dict[str, list[float]]]:
     """The configurations ``names`` on every inner target of ``outer``: log10 share per
-    budget."""
+    budget; ``features=False``: without any meta-feature (:data:`NOFEATURE_CONFIGS`)."""
     import torch
 
     torch.set_num_threads(1)
-    tables = load_tables()
+    configs = CONFIGS if features else NOFEATURE_CONFIGS
+    tables = load_tables(features)
     space = DesignSpace.builtin("nas-bench-graph")
     ev = InMemoryEvidence(space, {k: v for k, v in tables.items() if k != outer})
     cache: dict = {}
     out: dict[str, dict[str, list[float]]] = {}
     for name in names:
-        over = CONFIGS[name]
+        over = configs[name]
         per: dict[str, list[float]] = {}
         for target in (d for d in DATASETS if d != outer):
             table = ev.oracle(target)
@@ -163,44 +175,52 @@ def main() -> None:
                     "(repeatable); "
                     "the others are read from the stored nested_protocol.json (the runs "
                     "are deterministic: every earlier round reproduced its rows exactly)")
+    ap.add_argument("--no-features", action="store_true", help="remove every "
+                    "meta-feature and run the configurations of a model base without them "
+                    "(round 18; files nested_protocol_nofeatures.*)")
     args = ap.parse_args()
-    names = args.only or list(CONFIGS)
-    unknown = [n for n in names if n not in CONFIGS]
+    configs = NOFEATURE_CONFIGS if args.no_features else CONFIGS
+    stem = "nested_protocol_nofeatures" if args.no_features else "nested_protocol"
+    names = args.only or list(configs)
+    unknown = [n for n in names if n not in configs]
     if unknown:
-        sys.exit(f"error: unknown configuration {unknown[0]!r}; fix: one of {list(CONFIGS)}")
+        sys.exit(f"error: unknown configuration {unknown[0]!r}; fix: one of {list(configs)}")
     stored: dict[str, Any] = {}
-    if len(names) < len(CONFIGS):
-        path = RESULTS / "nested_protocol.json"
+    if len(names) < len(configs):
+        path = RESULTS / f"{stem}.json"
         stored = json.loads(path.read_text()) if path.exists() else {}
-        missing = [c for c in CONFIGS if c not in names
-                   and stored.get("configs", {}).get(c) != CONFIGS[c]]
+        missing = [c for c in configs if c not in names
+                   and stored.get("configs", {}).get(c) != configs[c]]
         if missing:
             sys.exit(f"error: {path} holds no run of {missing[0]!r}; fix: add it to --only")
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
-        runs = pool.map(_inner, DATASETS, [names] * len(DATASETS))
+        runs = pool.map(_inner, DATASETS, [names] * len(DATASETS),
+                        [not args.no_features] * len(DATASETS))
         inner = dict(zip(DATASETS, runs, strict=True))
-    inner = {outer: {c: per[c] if c in per else stored["inner"][outer][c] for c in CONFIGS}
+    inner = {outer: {c: per[c] if c in per else stored["inner"][outer][c] for c in configs}
              for outer, per in inner.items()}
     chosen = {}
     for outer, per in inner.items():
-        crit = {c: statistics.mean(v for t in per[c].values() for v in t) for c in CONFIGS}
+        crit = {c: statistics.mean(v for t in per[c].values() for v in t) for c in configs}
         # min keeps the first of equal criteria: CONFIGS' order breaks ties
         chosen[outer] = {"config": min(crit, key=crit.__getitem__), "criterion": crit}
     overall = {c: statistics.mean(v for o in inner.values() for t in o[c].values()
-                                  for v in t) for c in CONFIGS}
+                                  for v in t) for c in configs}
     by_budget = {c: [statistics.mean(o[c][t][i] for o in inner.values() for t in o[c])
-                     for i in range(len(BUDGETS))] for c in CONFIGS}
+                     for i in range(len(BUDGETS))] for c in configs}
     out = {"machine": machine(), "wall_s": round(time.perf_counter() - t0, 1),
            "ran": names,
-           "budgets": BUDGETS, "configs": CONFIGS, "inner": inner, "chosen": chosen,
+           "budgets": BUDGETS, "configs": configs, "inner": inner, "chosen": chosen,
            "overall": overall, "overall_by_budget": by_budget,
            "overall_choice": min(overall, key=overall.__getitem__)}
-    ran = "" if len(names) == len(CONFIGS) else \
-        f" for {len(names)} of the {len(CONFIGS)} configurations (the others read from the " \
+    ran = "" if len(names) == len(configs) else \
+        f" for {len(names)} of the {len(configs)} configurations (the others read from the " \
         "previous run of this file)"
-    names = list(CONFIGS)
-    lines = ["# Nested leave-one-dataset-out on NAS-Bench-Graph (development protocol)", "",
+    names = list(configs)
+    title = " without meta-features" if args.no_features else ""
+    lines = [f"# Nested leave-one-dataset-out on NAS-Bench-Graph{title} (development "
+             "protocol)", "",
              f"{machine_text(out['machine'])}; wall time {out['wall_s']} s{ran}; "
              f"{args.jobs} process(es). One run per configuration and "
              "inner pair (the surrogate with EI is deterministic). Criterion: mean log10 of "
@@ -219,7 +239,7 @@ def main() -> None:
         lines.append(f"| {c} | " + " | ".join(f"{v:.3f}" for v in by_budget[c])
                      + f" | {overall[c]:.3f} |")
     lines += ["", f"Choice for other model bases: **{out['overall_choice']}**."]
-    save("nested_protocol", out, lines)
+    save(stem, out, lines)
     print("\n".join(lines))
 
 

@@ -120,7 +120,7 @@ _NOT_OPTIONS = {"train", "evaluator_version"}
 # after these.
 _HELP_ORDER = (
     "task", "budget", "evaluator", "sources", "seed", "similarity", "feature_similarity",
-    "anchors", "start",
+    "featureless_sources", "anchors", "start",
     "lookahead", "lookahead_engine", "expand", "planner", "planner_threshold",
     "planner_penalty", "predictor", "ghn", "ghn_pool", "ghn_init", "generator", "generated",
     "generator_patience", "calibrate", "window", "uncertainty", "backtrack", "max_params",

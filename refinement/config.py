@@ -29,6 +29,13 @@ class RefineConfig(BaseModel):
         "candidate task (adding a task to the space can change another target's sources); "
         "or from the two tasks alone: the surrogate's pair similarity (log-scaled "
         "distance), or 1 - the mean Canberra distance (every feature weighs alike)")
+    featureless_sources: Literal["agreement", "names", "all"] = Field(
+        default="agreement", description="walk: the sources when the target shares no "
+        "meta-feature with any candidate (every similarity 0): the --sources whose "
+        "stored scores agree most with the other candidates' consensus (no budget spent; "
+        "the default, chosen by nested leave-one-dataset-out without meta-features), the "
+        "first --sources by name (before 2026-12-07), or every candidate; equal prior "
+        "weights")
     anchors: int = Field(default=5, ge=3,
                          description="anchor architectures (paid from the budget)")
     start: Literal["best", "vote", "weighted_vote"] = "best"
@@ -160,14 +167,14 @@ class RefineConfig(BaseModel):
 # options of one strategy that the other does not implement: refused there, not ignored
 # (and a stored run's values of the other strategy's options are set back to the defaults
 # when it is read)
-SURROGATE_ONLY = ("acquisition", "ucb_kappa", "ucb_schedule", "transfer", "transfer_odds", "slope_prior",
-                  "prior_mean", "hyperparameters",
+SURROGATE_ONLY = ("acquisition", "ucb_kappa", "ucb_schedule", "transfer", "transfer_odds",
+                  "slope_prior", "prior_mean", "hyperparameters",
                   "transfer_model", "kernel", "portfolio", "trust_radius",
                   "enumerate_limit")
 WALK_ONLY = ("max_params", "max_latency", "predictor", "ghn", "ghn_pool", "generator",
              "generated", "generator_patience", "lookahead", "lookahead_engine",
-             "uncertainty", "sources", "feature_similarity", "start", "calibrate",
-             "window", "planner",
+             "uncertainty", "sources", "feature_similarity", "featureless_sources", "start",
+             "calibrate", "window", "planner",
              "planner_threshold", "planner_penalty", "expand", "backtrack")
 
 

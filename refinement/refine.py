@@ -118,7 +118,8 @@ class _Refinement(RunLedger):
             return out
 
         sources = choose_sources(self.kb, target, self.space.name, cfg.sources,
-                                 cfg.similarity, anchors, cfg.feature_similarity)
+                                 cfg.similarity, anchors, cfg.feature_similarity,
+                                 cfg.featureless_sources)
         self.order = [s.task for s in sources]
         self.weights = {s.task: s.weight for s in sources}
         self.pairs = {s: [] for s in self.order}
@@ -465,4 +466,5 @@ def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
                             split=resolved.task.split, sources=sources, best=run.best,
                             steps=run.steps, spent=evaluator.spent,
                             overhead_ms_per_step=round(median, 3), stopped=stopped,
-                            notes=similarity_notes(config.similarity, sources))
+                            notes=similarity_notes(config.similarity, sources,
+                                                   config.featureless_sources))

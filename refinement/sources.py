@@ -14,13 +14,21 @@ similarity to the target comes from what is known before any search:
 
 The top ``k`` become the sources; their similarities, mapped to [0, 1] and normalised,
 are the prior weights (:func:`~mdesign.refinement.calibration.initial_weights`).
+
+When the target shares no meta-feature with any candidate, every feature similarity is
+0 and ``featureless`` decides: the ``k`` that agree most with the other candidates'
+consensus (:func:`source_agreement`, free; the default, chosen by nested
+leave-one-dataset-out without meta-features), the first ``k`` by name, or every
+candidate; the prior weights are equal either way.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
 
+import numpy as np
 from mdesign.core.errors import InputError
 from mdesign.core.stats import kendall_tau
 from mdesign.kb.models import TaskInfo
@@ -31,6 +39,7 @@ from mdesign.refinement.similarity import (
     feature_similarity,
     pair_similarity,
 )
+from mdesign.refinement.surrogate import normal_scores
 from pydantic import BaseModel
 
 
@@ -79,21 +88,72 @@ def anchor_similarity(kb: EvidenceReader, candidates: Sequence[str],
     return out
 
 
+Featureless = Literal["names", "agreement", "all"]
+
+
+def source_agreement(scores: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    """Per task, the correlation of its normal scores with the mean normal score of the
+    other tasks over the architectures it measured (pure; 0 where fewer than 3 of them
+    were measured by another task, or where either side is constant).
+
+    ``scores``: task -> architecture key -> score. With nothing known of a new task, the
+    task most like the population is the best guess of one more task like them."""
+    names = sorted(scores)
+    keys = sorted({k for t in names for k in scores[t]})
+    index = {k: i for i, k in enumerate(keys)}
+    z = np.full((len(keys), len(names)), np.nan)
+    for j, t in enumerate(names):
+        rows = [index[k] for k in scores[t]]
+        if rows:
+            z[rows, j] = normal_scores(list(scores[t].values()))
+    measured = ~np.isnan(z)
+    total, count = np.nansum(z, axis=1), measured.sum(axis=1)
+    out: dict[str, float] = {}
+    for j, t in enumerate(names):
+        others = count - measured[:, j]
+        keep = measured[:, j] & (others > 0)
+        r = 0.0
+        if keep.sum() >= 3:
+            mine = z[keep, j]
+            rest = (total[keep] - mine) / others[keep]
+            if mine.std() > 0 and rest.std() > 0:
+                r = float(np.corrcoef(mine, rest)[0, 1])
+        out[t] = r
+    return out
+
+
+def _feature_scores(target: TaskInfo, candidates: Sequence[TaskInfo],
+                    feature: str) -> dict[str, float]:
+    if feature in ("pair", "canberra"):
+        pair = pair_similarity if feature == "pair" else canberra_similarity
+        return {t.name: pair(target.features, t.features) or 0.0 for t in candidates}
+    return feature_similarity(target.features, {t.name: t.features for t in candidates})
+
+
 def rank_sources(target: TaskInfo, candidates: Sequence[TaskInfo], k: int, how: str,
                  anchor_tau: dict[str, float | None] | None = None,
-                 feature: str = "cosine") -> list[SourceInfo]:
+                 feature: str = "cosine", featureless: Featureless = "agreement",
+                 agreement: Mapping[str, float] | None = None) -> list[SourceInfo]:
     """The ``k`` most similar candidates with their prior weights (pure). ``feature``:
     ``cosine`` (:func:`~mdesign.refinement.similarity.feature_similarity`, standardised
     over the target and all ``candidates``), ``pair``
     (:func:`~mdesign.refinement.similarity.pair_similarity`) or ``canberra``
     (:func:`~mdesign.refinement.similarity.canberra_similarity`), both of each pair
-    alone (0 without a shared feature)."""
-    if feature in ("pair", "canberra"):
-        pair = pair_similarity if feature == "pair" else canberra_similarity
-        feats = {t.name: pair(target.features, t.features) or 0.0 for t in candidates}
-    else:
-        feats = feature_similarity(target.features,
-                                   {t.name: t.features for t in candidates})
+    alone (0 without a shared feature). With ``how="features"`` and every feature
+    similarity 0, ``featureless`` picks (the module's docstring; ``agreement``: the
+    candidates' :func:`source_agreement`)."""
+    feats = _feature_scores(target, candidates, feature)
+    if how == "features" and not any(feats.values()) and featureless != "names":
+        if featureless == "all":
+            k = len(candidates)
+        else:
+            if agreement is None:
+                raise ValueError("featureless='agreement' needs the candidates' agreement")
+            candidates = sorted(candidates, key=lambda t: (-agreement.get(t.name, 0.0),
+                                                           t.name))[:k]
+        weights = initial_weights({t.name: 0.0 for t in candidates[:k]})
+        return [SourceInfo(task=t.name, similarity=0.0, weight=weights[t.name],
+                           feature_similarity=0.0) for t in candidates[:k]]
     sims: dict[str, float] = {}
     for t in candidates:
         f, a = feats[t.name], (anchor_tau or {}).get(t.name)
@@ -110,27 +170,43 @@ def rank_sources(target: TaskInfo, candidates: Sequence[TaskInfo], k: int, how: 
                        anchor_tau=(anchor_tau or {}).get(n)) for n in top]
 
 
-def similarity_notes(how: str, sources: Sequence[SourceInfo]) -> list[str]:
+_FEATURELESS = {
+    "names": "the sources are the first by name",
+    "agreement": "the sources are those that agree most with the other candidates' "
+                 "consensus, with equal weights",
+    "all": "every candidate is a source, with equal weights",
+}
+
+
+def similarity_notes(how: str, sources: Sequence[SourceInfo],
+                     featureless: Featureless = "agreement") -> list[str]:
     """What a run should say about how its sources were ranked (pure): with
     ``features`` and no meta-feature shared by the target and a source, every
-    similarity is 0 and the ranking falls back to task names."""
+    similarity is 0 and ``featureless`` chose them."""
     if how != "features" or any(s.feature_similarity for s in sources):
         return []
     return ["no meta-features shared by the target and its sources: every similarity is "
-            "0 and the sources are the first by name; add them with `mdesign kb import "
+            f"0 and {_FEATURELESS[featureless]}; add them with `mdesign kb import "
             "task-features` or use --similarity anchors"]
 
 
 def choose_sources(kb: EvidenceReader, target: TaskInfo, space: str, k: int,
                    how: str = "features",
                    evaluate_anchors: Callable[[], dict[str, float]] | None = None,
-                   feature: str = "cosine") -> list[SourceInfo]:
+                   feature: str = "cosine",
+                   featureless: Featureless = "agreement") -> list[SourceInfo]:
     """Retrieve the sources; ``evaluate_anchors`` pays for the anchors when needed;
-    ``feature``: how meta-features compare (:func:`rank_sources`)."""
+    ``feature``: how meta-features compare, ``featureless``: what to take without them
+    (:func:`rank_sources`; ``agreement`` reads every candidate's scores once)."""
     candidates = candidate_sources(kb, target, space)
     tau = None
     if how != "features":
         if evaluate_anchors is None:
             raise ValueError("anchor similarity needs an anchor evaluation")
         tau = anchor_similarity(kb, [c.name for c in candidates], evaluate_anchors())
-    return rank_sources(target, candidates, k, how, tau, feature)
+    agreement = None
+    if how == "features" and featureless == "agreement" and \
+            not any(_feature_scores(target, candidates, feature).values()):
+        agreement = source_agreement({c.name: kb.task_scores(c.name, space)
+                                      for c in candidates})
+    return rank_sources(target, candidates, k, how, tau, feature, featureless, agreement)

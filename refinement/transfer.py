@@ -25,7 +25,8 @@ the whole design space, with every other task of the space as a source.
    ``transfer_model="select"`` of the more probable model alone, with ``"rgpe"`` of
    the ranking-weighted ensemble of the sources and the target-only model, or with
    ``"ranked"`` of the target-only model whose prior mean is the sources weighted by
-   the same ranking weights) scores the unpaid
+   the same ranking weights; UCB's kappa fixed or, with ``ucb_schedule="log"``,
+   growing with the results paid, :func:`ucb_kappa`) scores the unpaid
    candidates, optionally within
    ``trust_radius`` edits of the best paid (widened after 5 paid without a new best);
    ties break on a seeded draw. ``batch`` > 1 picks greedily with the kriging believer

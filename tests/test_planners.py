@@ -11,7 +11,7 @@ from mdesign.core.stats import ridge
 from mdesign.kb.models import TaskInfo
 from mdesign.refinement.planners import SourcePlanner
 from mdesign.refinement.similarity import canberra_similarity, pair_similarity
-from mdesign.refinement.sources import pick_anchors, rank_sources
+from mdesign.refinement.sources import pick_anchors, rank_sources, source_agreement
 
 SPACE = DesignSpace.from_dict({"name": "p", "dimensions": [
     {"name": "agg", "choices": ["add", "max"]}, {"name": "layers", "choices": [1, 2]}]})
@@ -83,6 +83,40 @@ def test_rank_sources_by_features_anchors_or_both() -> None:
     assert both["near"].similarity == pytest.approx((both["near"].feature_similarity - 1) / 2)
     # k=1 keeps one source with the whole weight
     assert rank_sources(t, [far, near], 1, "features")[0].weight == pytest.approx(1.0)
+
+
+def test_source_agreement_and_the_featureless_fallbacks() -> None:
+    """Each task's correlation with the others' mean normal score over what it measured;
+    without a shared meta-feature the sources are the most agreeing, or every one."""
+    up = {f"k{i}": float(i) for i in range(6)}
+    down = {k: -v for k, v in up.items()}
+    agree = source_agreement({"a": up, "b": dict(up), "c": down, "d": dict(up)})
+    # a: the others' mean normal score is (z + (-z) + z) / 3, in a's order: +1; c: -1
+    assert agree["a"] == pytest.approx(1.0) and agree["c"] == pytest.approx(-1.0)
+    # scores on another scale give the same agreement (normal scores are ranks)
+    assert source_agreement({"a": {k: 10 * v + 3 for k, v in up.items()}, "b": up,
+                             "c": down, "d": up}) == pytest.approx(agree)
+    # 2 architectures shared with the others are too few to correlate
+    assert source_agreement({"a": up, "few": {"k0": 1.0, "k1": 2.0}})["few"] == 0.0
+    t = TaskInfo(name="u", kind="node", metric="acc", split="valid_test")
+    cands = [TaskInfo(name=n, kind="node", metric="acc", split="valid_test")
+             for n in ("a", "b", "c", "d")]
+    assert [s.task for s in rank_sources(t, cands, 2, "features",
+                                         featureless="names")] == ["a", "b"]
+    best = rank_sources(t, cands, 2, "features",  # agreement: the default
+                        agreement={"a": 0.2, "b": -0.5, "c": 0.9, "d": 0.2})
+    assert [(s.task, s.weight) for s in best] == [("c", 0.5), ("a", 0.5)]
+    every = rank_sources(t, cands, 2, "features", featureless="all")
+    assert [s.task for s in every] == ["a", "b", "c", "d"]
+    assert all(s.weight == pytest.approx(0.25) for s in every)
+    with pytest.raises(ValueError, match="needs the candidates' agreement"):
+        rank_sources(t, cands, 2, "features")
+    # a shared meta-feature ranks them as before, whatever the fallback
+    t2 = t.model_copy(update={"features": {"nodes": 10.0}})
+    near = [c.model_copy(update={"features": {"nodes": 10.0 * (i + 1)}})
+            for i, c in enumerate(cands)]
+    assert rank_sources(t2, near, 2, "features", featureless="all") == \
+        rank_sources(t2, near, 2, "features")
 
 
 def test_pair_feature_similarity_ignores_the_other_candidates() -> None:

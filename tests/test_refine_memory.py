@@ -115,8 +115,22 @@ def test_the_walk_says_when_no_meta_feature_ranks_its_sources(evidence: InMemory
     assert run(evidence).notes == []  # the tables have meta-features
     bare = InMemoryEvidence(SPACE, {t: _table(t, *p).model_copy(update={"features": {}})
                                     for t, p in TASKS.items()})
-    result = run(bare)
-    assert [s.task for s in result.sources] == ["t-a", "t-b", "t-c"]
-    assert len(result.notes) == 1 and "no meta-features" in result.notes[0]
-    assert "--similarity anchors" in result.notes[0]
+    named = run(bare, featureless_sources="names")  # the behaviour before 2026-12-07
+    assert [s.task for s in named.sources] == ["t-a", "t-b", "t-c"]
+    assert len(named.notes) == 1 and "no meta-features" in named.notes[0]
+    assert "first by name" in named.notes[0] and "--similarity anchors" in named.notes[0]
     assert run(bare, similarity="anchors").notes == []  # anchors rank them: nothing to say
+    # the default (--featureless-sources agreement): t-c ranks architectures against
+    # the others (scale -0.5), so agreement with the candidates' consensus leaves it
+    # out, at no cost in budget
+    agree = run(bare)
+    assert sorted(s.task for s in agree.sources) == ["t-a", "t-b", "t-d"]
+    assert len(agree.notes) == 1 and "--similarity anchors" in agree.notes[0]
+    assert [s.weight for s in agree.sources] == pytest.approx([1 / 3] * 3)
+    assert "agree most with the other candidates' consensus" in agree.notes[0]
+    assert agree.spent == 12 and agree.steps[0].kind == "start"
+    every = run(bare, featureless_sources="all")
+    assert [s.task for s in every.sources] == ["t-a", "t-b", "t-c", "t-d"]
+    assert "every candidate is a source" in every.notes[0]
+    # with meta-features the option changes nothing
+    assert steps(run(evidence, featureless_sources="names")) == steps(run(evidence))
