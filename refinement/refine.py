@@ -117,22 +117,31 @@ class _Refinement(RunLedger):
                 out[uid] = e.score
             return out
 
+        # scores read for the featureless agreement are kept for the planners' fits
+        read: dict[str, dict[str, float]] = {}
+
+        def scores(task: str) -> dict[str, float]:
+            if task not in read:
+                read[task] = self.kb.task_scores(task, self.space.name)
+            return read[task]
+
         sources = choose_sources(self.kb, target, self.space.name, cfg.sources,
                                  cfg.similarity, anchors, cfg.feature_similarity,
-                                 cfg.featureless_sources)
+                                 cfg.featureless_sources, scores)
         self.order = [s.task for s in sources]
         self.weights = {s.task: s.weight for s in sources}
         self.pairs = {s: [] for s in self.order}
         if cfg.planner != "off":
             for s in self.order:
-                self.planners[s] = self._planner(s)
+                self.planners[s] = self._planner(s, scores)
             self.fine_tune()
         return sources
 
-    def _planner(self, task: str) -> SourcePlanner:
+    def _planner(self, task: str,
+                 read: Callable[[str], dict[str, float]]) -> SourcePlanner:
         key = (task, self.space.name)
         if key not in self.planner_cache:
-            scores = self.kb.task_scores(task, self.space.name)
+            scores = read(task)
             keys = list(scores)
             x = self.onehot(keys)
             y = np.array(list(scores.values()))

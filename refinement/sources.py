@@ -122,34 +122,33 @@ def source_agreement(scores: Mapping[str, Mapping[str, float]]) -> dict[str, flo
     return out
 
 
-def _feature_scores(target: TaskInfo, candidates: Sequence[TaskInfo],
-                    feature: str) -> dict[str, float]:
-    if feature in ("pair", "canberra"):
-        pair = pair_similarity if feature == "pair" else canberra_similarity
-        return {t.name: pair(target.features, t.features) or 0.0 for t in candidates}
-    return feature_similarity(target.features, {t.name: t.features for t in candidates})
-
-
 def rank_sources(target: TaskInfo, candidates: Sequence[TaskInfo], k: int, how: str,
                  anchor_tau: dict[str, float | None] | None = None,
                  feature: str = "cosine", featureless: Featureless = "agreement",
-                 agreement: Mapping[str, float] | None = None) -> list[SourceInfo]:
+                 agreement: Callable[[], Mapping[str, float]] | None = None
+                 ) -> list[SourceInfo]:
     """The ``k`` most similar candidates with their prior weights (pure). ``feature``:
     ``cosine`` (:func:`~mdesign.refinement.similarity.feature_similarity`, standardised
     over the target and all ``candidates``), ``pair``
     (:func:`~mdesign.refinement.similarity.pair_similarity`) or ``canberra``
     (:func:`~mdesign.refinement.similarity.canberra_similarity`), both of each pair
     alone (0 without a shared feature). With ``how="features"`` and every feature
-    similarity 0, ``featureless`` picks (the module's docstring; ``agreement``: the
-    candidates' :func:`source_agreement`)."""
-    feats = _feature_scores(target, candidates, feature)
+    similarity 0, ``featureless`` picks (the module's docstring; ``agreement``: gives
+    the candidates' :func:`source_agreement`, called only then)."""
+    if feature in ("pair", "canberra"):
+        pair = pair_similarity if feature == "pair" else canberra_similarity
+        feats = {t.name: pair(target.features, t.features) or 0.0 for t in candidates}
+    else:
+        feats = feature_similarity(target.features,
+                                   {t.name: t.features for t in candidates})
     if how == "features" and not any(feats.values()) and featureless != "names":
         if featureless == "all":
             k = len(candidates)
         else:
             if agreement is None:
                 raise ValueError("featureless='agreement' needs the candidates' agreement")
-            candidates = sorted(candidates, key=lambda t: (-agreement.get(t.name, 0.0),
+            agree = agreement()
+            candidates = sorted(candidates, key=lambda t: (-agree.get(t.name, 0.0),
                                                            t.name))[:k]
         weights = initial_weights({t.name: 0.0 for t in candidates[:k]})
         return [SourceInfo(task=t.name, similarity=0.0, weight=weights[t.name],
@@ -194,19 +193,19 @@ def choose_sources(kb: EvidenceReader, target: TaskInfo, space: str, k: int,
                    how: str = "features",
                    evaluate_anchors: Callable[[], dict[str, float]] | None = None,
                    feature: str = "cosine",
-                   featureless: Featureless = "agreement") -> list[SourceInfo]:
+                   featureless: Featureless = "agreement",
+                   scores: Callable[[str], Mapping[str, float]] | None = None
+                   ) -> list[SourceInfo]:
     """Retrieve the sources; ``evaluate_anchors`` pays for the anchors when needed;
     ``feature``: how meta-features compare, ``featureless``: what to take without them
-    (:func:`rank_sources`; ``agreement`` reads every candidate's scores once)."""
+    (:func:`rank_sources`; ``agreement`` reads every candidate's scores once, with
+    ``scores``, a task's scores in ``space``: ``kb.task_scores`` unless given)."""
     candidates = candidate_sources(kb, target, space)
     tau = None
     if how != "features":
         if evaluate_anchors is None:
             raise ValueError("anchor similarity needs an anchor evaluation")
         tau = anchor_similarity(kb, [c.name for c in candidates], evaluate_anchors())
-    agreement = None
-    if how == "features" and featureless == "agreement" and \
-            not any(_feature_scores(target, candidates, feature).values()):
-        agreement = source_agreement({c.name: kb.task_scores(c.name, space)
-                                      for c in candidates})
-    return rank_sources(target, candidates, k, how, tau, feature, featureless, agreement)
+    read = scores or (lambda task: kb.task_scores(task, space))
+    return rank_sources(target, candidates, k, how, tau, feature, featureless,
+                        lambda: source_agreement({c.name: read(c.name) for c in candidates}))

@@ -104,7 +104,7 @@ def test_source_agreement_and_the_featureless_fallbacks() -> None:
     assert [s.task for s in rank_sources(t, cands, 2, "features",
                                          featureless="names")] == ["a", "b"]
     best = rank_sources(t, cands, 2, "features",  # agreement: the default
-                        agreement={"a": 0.2, "b": -0.5, "c": 0.9, "d": 0.2})
+                        agreement=lambda: {"a": 0.2, "b": -0.5, "c": 0.9, "d": 0.2})
     assert [(s.task, s.weight) for s in best] == [("c", 0.5), ("a", 0.5)]
     every = rank_sources(t, cands, 2, "features", featureless="all")
     assert [s.task for s in every] == ["a", "b", "c", "d"]
