@@ -9,9 +9,14 @@ from typing import Any
 # name -> (RefineConfig overrides, stochastic?)
 MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "mdesign": ({}, False),
-    "mdesign-reference": ({"expand": "current", "planner": "fallback"}, False),
+    # the published loop: sources by meta-features whatever the walk's default
+    "mdesign-reference": ({"expand": "current", "planner": "fallback",
+                           "similarity": "features"}, False),
     "mdesign-reference-nocal": ({"expand": "current", "planner": "fallback",
-                                 "calibrate": False}, False),
+                                 "similarity": "features", "calibrate": False}, False),
+    # the walk's sources by meta-features (its default until round 19) or by agreement
+    "mdesign-features": ({"similarity": "features"}, False),
+    "mdesign-agreement": ({"similarity": "agreement"}, False),
     "mdesign-nocal": ({"calibrate": False}, False),
     "mdesign-noplanner": ({"planner": "off"}, False),
     "mdesign-planner-fallback": ({"planner": "fallback"}, False),

@@ -70,7 +70,9 @@ def _surrogate(acquisition: str, **over: Any) -> dict[str, Any]:
 # "sources transfer" with the ranking-weighted sources as its prior mean (--prior-mean
 # ranked) with UCB; round 16 (2026-12-07) both prior means, each model averaged by its
 # marginal likelihood (--prior-mean both) with UCB; round 17 (2026-12-07) UCB whose kappa
-# grows as sqrt(ln(1 + n)) with the n paid results (--ucb-schedule log). The walk is a
+# grows as sqrt(ln(1 + n)) with the n paid results (--ucb-schedule log); round 19
+# (2026-12-07) the walk's sources by agreement with meta-features present (--similarity
+# agreement; the walk's configurations name their similarity since). The walk is a
 # candidate too.
 CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI (the first default)": {"strategy": "surrogate", "acquisition": "ei",
@@ -84,7 +86,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
                                         "transfer": False},
     "surrogate, UCB, kernel from the sources": {"strategy": "surrogate", "acquisition": "ucb",
                                                 "kernel": "sources"},
-    "walk (defaults)": {"strategy": "walk"},
+    "walk, feature similarity": {"strategy": "walk", "similarity": "features"},
     "surrogate, UCB, additive kernel": _surrogate("ucb", kernel="additive"),
     "surrogate, EI, additive kernel": _surrogate("ei", kernel="additive"),
     "surrogate, UCB, trust radius 1": _surrogate("ucb", trust_radius=1),
@@ -105,18 +107,23 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, UCB, ranked prior mean of M1": _surrogate("ucb", prior_mean="ranked"),
     "surrogate, UCB, both prior means of M1": _surrogate("ucb", prior_mean="both"),
     "surrogate, UCB, kappa growing with the paid": _surrogate("ucb", ucb_schedule="log"),
-    "walk, pair feature similarity": {"strategy": "walk", "feature_similarity": "pair"},
-    "walk, Canberra feature similarity": {"strategy": "walk",
+    "walk, pair feature similarity": {"strategy": "walk", "similarity": "features",
+                                      "feature_similarity": "pair"},
+    "walk, Canberra feature similarity": {"strategy": "walk", "similarity": "features",
                                           "feature_similarity": "canberra"},
+    "walk, sources by agreement": {"strategy": "walk", "similarity": "agreement"},
 }
 
 # round 18 (2026-12-07), run with --no-features (every meta-feature removed): the walk's
 # sources when the target shares no meta-feature with any candidate
 # (--featureless-sources), and the surrogate's default for reference
 NOFEATURE_CONFIGS: dict[str, dict[str, Any]] = {
-    "walk, sources by name": {"strategy": "walk", "featureless_sources": "names"},
-    "walk, sources by agreement": {"strategy": "walk", "featureless_sources": "agreement"},
-    "walk, every source": {"strategy": "walk", "featureless_sources": "all"},
+    "walk, sources by name": {"strategy": "walk", "similarity": "features",
+                              "featureless_sources": "names"},
+    "walk, sources by agreement": {"strategy": "walk", "similarity": "features",
+                                   "featureless_sources": "agreement"},
+    "walk, every source": {"strategy": "walk", "similarity": "features",
+                           "featureless_sources": "all"},
     "surrogate, UCB": {"strategy": "surrogate", "acquisition": "ucb", "kernel": "hamming"},
 }
 

@@ -10,7 +10,11 @@ similarity to the target comes from what is known before any search:
   compared with each source's stored scores of the same architectures by Kendall's tau-b
   (the GraphGym task-similarity approach). The anchors are the candidates' best
   architectures (then seeded draws), so the choice is deterministic;
-* ``both``: the mean of the two.
+* ``both``: the mean of the two;
+* ``agreement``: not a similarity to the target: the ``k`` candidates whose stored
+  scores agree most with the other candidates' consensus (:func:`source_agreement`),
+  free, with equal prior weights (the walk's choice when there are no meta-features,
+  below, taken whether or not there are).
 
 The top ``k`` become the sources; their similarities, mapped to [0, 1] and normalised,
 are the prior weights (:func:`~mdesign.refinement.calibration.initial_weights`).
@@ -133,26 +137,32 @@ def rank_sources(target: TaskInfo, candidates: Sequence[TaskInfo], k: int, how: 
     (:func:`~mdesign.refinement.similarity.pair_similarity`) or ``canberra``
     (:func:`~mdesign.refinement.similarity.canberra_similarity`), both of each pair
     alone (0 without a shared feature). With ``how="features"`` and every feature
-    similarity 0, ``featureless`` picks (the module's docstring; ``agreement``: gives
-    the candidates' :func:`source_agreement`, called only then)."""
+    similarity 0, ``featureless`` picks (the module's docstring). ``agreement`` gives
+    the candidates' :func:`source_agreement`, called only when ``how="agreement"`` or
+    ``featureless`` needs it; with ``how="agreement"`` a source's ``similarity`` is its
+    agreement (its weight is equal)."""
     if feature in ("pair", "canberra"):
         pair = pair_similarity if feature == "pair" else canberra_similarity
         feats = {t.name: pair(target.features, t.features) or 0.0 for t in candidates}
     else:
         feats = feature_similarity(target.features,
                                    {t.name: t.features for t in candidates})
-    if how == "features" and not any(feats.values()) and featureless != "names":
-        if featureless == "all":
+    featureless_case = how == "features" and not any(feats.values())
+    if how == "agreement" or (featureless_case and featureless != "names"):
+        agree: Mapping[str, float] = {}
+        if featureless_case and featureless == "all":
             k = len(candidates)
         else:
             if agreement is None:
-                raise ValueError("featureless='agreement' needs the candidates' agreement")
+                raise ValueError("sources by agreement need the candidates' agreement")
             agree = agreement()
             candidates = sorted(candidates, key=lambda t: (-agree.get(t.name, 0.0),
                                                            t.name))[:k]
         weights = initial_weights({t.name: 0.0 for t in candidates[:k]})
-        return [SourceInfo(task=t.name, similarity=0.0, weight=weights[t.name],
-                           feature_similarity=0.0) for t in candidates[:k]]
+        return [SourceInfo(task=t.name,
+                           similarity=agree.get(t.name, 0.0) if how == "agreement" else 0.0,
+                           weight=weights[t.name], feature_similarity=feats[t.name])
+                for t in candidates[:k]]
     sims: dict[str, float] = {}
     for t in candidates:
         f, a = feats[t.name], (anchor_tau or {}).get(t.name)
@@ -202,7 +212,7 @@ def choose_sources(kb: EvidenceReader, target: TaskInfo, space: str, k: int,
     ``scores``, a task's scores in ``space``: ``kb.task_scores`` unless given)."""
     candidates = candidate_sources(kb, target, space)
     tau = None
-    if how != "features":
+    if how in ("anchors", "both"):
         if evaluate_anchors is None:
             raise ValueError("anchor similarity needs an anchor evaluation")
         tau = anchor_similarity(kb, [c.name for c in candidates], evaluate_anchors())

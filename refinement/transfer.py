@@ -96,6 +96,8 @@ def refuse_surrogate_options(config: RefineConfig) -> None:
 def refuse_walk_options(config: RefineConfig) -> None:
     """The surrogate refuses the walk's options instead of ignoring them."""
     flag = _changed_option(config, WALK_ONLY)
+    if flag is None and config.similarity == "agreement":
+        flag = "--similarity agreement"
     if flag:
         raise InputError(f"{flag} is an option of the walk strategy, not of "
                          "--strategy surrogate", f"drop {flag} or use --strategy walk")

@@ -109,7 +109,7 @@ def test_source_agreement_and_the_featureless_fallbacks() -> None:
     every = rank_sources(t, cands, 2, "features", featureless="all")
     assert [s.task for s in every] == ["a", "b", "c", "d"]
     assert all(s.weight == pytest.approx(0.25) for s in every)
-    with pytest.raises(ValueError, match="needs the candidates' agreement"):
+    with pytest.raises(ValueError, match="need the candidates' agreement"):
         rank_sources(t, cands, 2, "features")
     # a shared meta-feature ranks them as before, whatever the fallback
     t2 = t.model_copy(update={"features": {"nodes": 10.0}})
@@ -117,6 +117,15 @@ def test_source_agreement_and_the_featureless_fallbacks() -> None:
             for i, c in enumerate(cands)]
     assert rank_sources(t2, near, 2, "features", featureless="all") == \
         rank_sources(t2, near, 2, "features")
+    # --similarity agreement ignores them: the most agreeing, equal weights, and the
+    # agreement as the similarity that the run reports
+    agreed = rank_sources(t2, near, 2, "agreement",
+                          agreement=lambda: {"a": 0.2, "b": -0.5, "c": 0.9, "d": 0.2})
+    assert [(s.task, s.weight, s.similarity) for s in agreed] == \
+        [("c", 0.5, 0.9), ("a", 0.5, 0.2)]
+    assert [s.task for s in rank_sources(t2, near, 2, "features")] == ["a", "b"]
+    assert agreed[0].feature_similarity == \
+        {s.task: s.feature_similarity for s in rank_sources(t2, near, 4, "features")}["c"]
 
 
 def test_pair_feature_similarity_ignores_the_other_candidates() -> None:
