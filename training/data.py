@@ -12,6 +12,9 @@ same split; training seeds vary the model's initialisation only.
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -66,12 +69,27 @@ def graph_task(graphs: list[Data]) -> TaskData:
                            "test": perm[b:].tolist()})
 
 
+@contextmanager
+def python_random(seed: int) -> Iterator[None]:
+    """Seed Python's ``random`` inside the block and give the caller its state back.
+    PyG's negative sampling (the link split's non-edges, and each training epoch's)
+    draws from it, so without this a link task's split and a seed's result depended on
+    what ran before."""
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
 def link_task(data: Data) -> TaskData:
     from torch_geometric.transforms import RandomLinkSplit
 
     torch.manual_seed(SPLIT_SEED)
-    train, val, test = RandomLinkSplit(num_val=0.05, num_test=0.1, is_undirected=True,
-                                       add_negative_train_samples=False)(data)
+    with python_random(SPLIT_SEED):
+        train, val, test = RandomLinkSplit(num_val=0.05, num_test=0.1, is_undirected=True,
+                                           add_negative_train_samples=False)(data)
     return TaskData("link", data.num_features, 1, graph=data,
                     link={"train": train, "val": val, "test": test})
 

@@ -23,7 +23,7 @@ import torch
 from mdesign.core.space import DesignSpace
 from mdesign.models.builder import build_model
 from mdesign.training.config import TrainConfig
-from mdesign.training.data import TaskData
+from mdesign.training.data import TaskData, python_random
 from mdesign.training.metrics import METRICS, accuracy, roc_auc
 from pydantic import BaseModel
 from torch.nn import functional as F
@@ -80,6 +80,14 @@ def _run_seed(space: DesignSpace, arch: Mapping[str, Any], task: TaskData, cfg: 
               keep: dict[str, Any] | None = None) -> tuple[SeedRun, int]:
     """One seed's training; ``keep`` receives the weights at the best validation epoch
     (``keep["state"]``, on CPU) when given."""
+    with python_random(seed):  # PyG's negative sampling draws from it
+        return _train_seed(space, arch, task, cfg, seed, device, initialise, keep)
+
+
+def _train_seed(space: DesignSpace, arch: Mapping[str, Any], task: TaskData,
+                cfg: TrainConfig, seed: int, device: torch.device,
+                initialise: Initialiser | None,
+                keep: dict[str, Any] | None) -> tuple[SeedRun, int]:
     torch.manual_seed(seed)
     model = build_model(space, arch, task.num_features, task.num_outputs, task.kind,
                         dim=cfg.dim, dropout=cfg.dropout)
