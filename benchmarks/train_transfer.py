@@ -39,6 +39,8 @@ import sys
 import time
 import warnings
 from functools import partial
+from pathlib import Path
+from typing import NoReturn
 
 from mdesign.benchmarks.protocol import found_label
 from mdesign.benchmarks.report import RESULTS, at_least, machine
@@ -69,10 +71,18 @@ def main() -> None:
     ap.add_argument("--tasks", default=",".join(DEFAULT_TASKS),
                     help=f"comma-separated, of {', '.join(TASKS)}")
     ap.add_argument("--out", default="train_transfer", help="file name stem")
+    ap.add_argument("--methods", default=",".join(METHODS),
+                    help="comma-separated methods to run; the others' runs are read from "
+                    "the previous OUT.json (for a change that only they see)")
     args = ap.parse_args()
     tasks = args.tasks.split(",")
     if unknown := [t for t in tasks if t not in TASKS]:
         ap.error(f"unknown task(s) {', '.join(unknown)}: use {', '.join(TASKS)}")
+    methods = args.methods.split(",")
+    if unknown := [m for m in methods if m not in METHODS]:
+        ap.error(f"unknown method(s) {', '.join(unknown)}: use {', '.join(METHODS)}")
+    previous = kept_rows(RESULTS / f"{args.out}.json", tasks, methods, args.seeds,
+                         args.budget) if len(methods) < len(METHODS) else {}
     warnings.filterwarnings("ignore", category=FutureWarning)
     logging.getLogger("neo4j").setLevel(logging.CRITICAL)
     import torch
@@ -89,7 +99,7 @@ def main() -> None:
 
     cfg = TrainConfig(epochs=EPOCHS, seeds=1, threads=1)
     out: dict = {"machine": machine(), "epochs": EPOCHS, "budget": args.budget,
-                 "seeds": args.seeds, "tasks": {}}
+                 "seeds": args.seeds, "tasks": {}, "ran": methods}
     t_all = time.perf_counter()
     with KnowledgeBase.connect() as kb:
         space = kb.space("nas-bench-graph")
@@ -131,6 +141,9 @@ def main() -> None:
             rows: dict[str, list[dict]] = {m: [] for m in METHODS}
             for seed in range(args.seeds):
                 for method in METHODS:
+                    if method not in methods:
+                        rows[method].append(previous[task][method][seed])
+                        continue
                     rows[method].append(kept.run(f"{task}|{seed}|{method}",
                                                  partial(run, task, seed, method)))
                     print(task, seed, method, rows[method][-1], file=sys.stderr, flush=True)
@@ -141,6 +154,29 @@ def main() -> None:
     (RESULTS / f"{args.out}.md").write_text(markdown(out))
     kept.done()
     print(markdown(out))
+
+
+def kept_rows(path: Path, tasks: list[str], methods: list[str], seeds: int, budget: int
+              ) -> dict[str, dict[str, list[dict]]]:
+    """The previous file's runs of the methods that this run does not run (``--methods``),
+    per task and method; exits with one line if the file cannot provide them."""
+    def fail(problem: str) -> NoReturn:
+        sys.exit(f"error: {path} {problem}; fix: run every method (drop --methods)")
+
+    if not path.exists():
+        fail("does not exist")
+    old = json.loads(path.read_text())
+    if (old.get("budget"), old.get("seeds"), old.get("epochs")) != (budget, seeds, EPOCHS):
+        fail(f"holds budget {old.get('budget')}, {old.get('seeds')} seeds, "
+             f"{old.get('epochs')} epochs")
+    out: dict[str, dict[str, list[dict]]] = {}
+    for task in tasks:
+        per = old.get("tasks", {}).get(task, {})
+        missing = [m for m in METHODS if m not in methods and m not in per]
+        if missing:
+            fail(f"holds no run of {missing[0]} on {task}")
+        out[task] = {m: per[m]["runs"] for m in METHODS if m not in methods}
+    return out
 
 
 def found_by(steps: list[RefinementStep], uid: str) -> dict:
@@ -179,12 +215,22 @@ def summary(runs: list[dict]) -> dict:
     return out
 
 
+def reran(o: dict) -> str:
+    """What the header says when only some methods ran (``--methods``)."""
+    ran = o.get("ran", list(METHODS))
+    if set(ran) >= set(METHODS):
+        return ""
+    return (f" for {', '.join(ran)} (the other methods' runs read from the previous run "
+            "of this file)")
+
+
 def markdown(o: dict) -> str:
     m = o["machine"]
     lines = ["# Refinement with real training", "",
              f"Machine: {m['cpu']}, {m['cores']} cores; 1 torch thread; {o['epochs']} "
              f"epochs, 1 training seed per architecture; budget {o['budget']}; "
-             f"{o['seeds']} seeds (mean ± sd); wall time {o['wall_s']} s. Scores in %: the "
+             f"{o['seeds']} seeds (mean ± sd); wall time {o['wall_s']} s{reran(o)}. "
+             "Scores in %: the "
              "returned architecture's validation / test. p(transfer): the surrogate's last "
              "posterior probability that the sources (the 9 NAS-Bench-Graph node tasks) "
              "predict the target: near 1, transfer carried the run; near 0, the "

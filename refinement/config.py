@@ -11,10 +11,7 @@ from typing import Any, Literal, Protocol
 from mdesign.core.evaluation import Evaluation
 from mdesign.refinement.sources import SourceInfo
 from mdesign.training.config import TrainConfig
-from pydantic import BaseModel, Field, computed_field, field_serializer, model_validator
-
-# the walk's default --similarity (docs/refinement.md, round 19)
-WALK_SIMILARITY: Literal["features", "agreement"] = "features"
+from pydantic import BaseModel, Field, computed_field, field_serializer
 
 
 class RefineConfig(BaseModel):
@@ -23,12 +20,12 @@ class RefineConfig(BaseModel):
     task: str = Field(description="target task (already in the knowledge base)")
     budget: int = Field(ge=1, description="evaluations to spend (>= 1)")
     sources: int = Field(default=3, ge=1, description="number of source tasks")
-    similarity: Literal["features", "anchors", "both", "agreement"] | None = Field(
-        default=None,
+    similarity: Literal["features", "anchors", "both", "agreement"] = Field(
+        default="features",
         description="initial task similarity: meta-features, paid anchors, or both; or "
         "(walk only) agreement: the --sources candidates whose stored scores agree most "
-        "with the other candidates' consensus, equal prior weights, no budget spent "
-        f"(default: {WALK_SIMILARITY} for the walk, features for the surrogate)")
+        "with the other candidates' consensus, equal prior weights, no budget spent (not "
+        "the default: behind features on nested leave-one-dataset-out, round 19)")
     feature_similarity: Literal["cosine", "pair", "canberra"] = Field(
         default="cosine", description="walk: how meta-features compare a candidate source "
         "with the target: cosine over features standardised over the target and every "
@@ -163,13 +160,6 @@ class RefineConfig(BaseModel):
     generator_patience: int = Field(default=0, ge=0, description="after this many paid "
                                     "evaluations in a row without a new best, pay for the "
                                     "generator's next proposal (0: only at the start)")
-
-    @model_validator(mode="after")
-    def _strategy_similarity(self) -> RefineConfig:
-        # --similarity's default depends on the strategy; a stored run keeps what it ran
-        if self.similarity is None:
-            self.similarity = WALK_SIMILARITY if self.strategy == "walk" else "features"
-        return self
 
     @field_serializer("train")
     def _train_as_set(self, train: TrainConfig | None) -> dict[str, Any] | None:

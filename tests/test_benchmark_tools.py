@@ -130,6 +130,39 @@ def test_train_transfer_says_which_step_found_the_returned_architecture() -> Non
         found_by(steps, "z")
 
 
+def test_train_transfer_reads_the_methods_it_does_not_run(tmp_path: Path) -> None:
+    """``--methods``: the other methods' runs come from the previous file, and a file that
+    cannot provide them (missing, another budget, a method absent) stops with one line."""
+    import json
+
+    from mdesign.benchmarks.train_transfer import EPOCHS, METHODS, kept_rows, markdown, reran
+
+    def runs(v: float) -> list[dict]:
+        return [{"valid": v, "test": v, "found_at": 1, "found_by": "edit",
+                 "p_at_choice": None} for _ in range(2)]
+
+    path = tmp_path / "tt.json"
+    old = {"budget": 12, "seeds": 2, "epochs": EPOCHS,
+           "tasks": {"t": {m: {"runs": runs(0.5 + i / 10)} for i, m in enumerate(METHODS)}}}
+    path.write_text(json.dumps(old))
+    kept = kept_rows(path, ["t"], ["mdesign"], 2, 12)
+    assert set(kept["t"]) == set(METHODS) - {"mdesign"}
+    assert kept["t"]["random"] == old["tasks"]["t"]["random"]["runs"]
+    for problem, args in (("holds budget 12", (["t"], ["mdesign"], 2, 10)),
+                          ("holds no run of", (["u"], ["mdesign"], 2, 12))):
+        with pytest.raises(SystemExit, match=problem):
+            kept_rows(path, *args)
+    with pytest.raises(SystemExit, match="does not exist"):
+        kept_rows(tmp_path / "none.json", ["t"], ["mdesign"], 2, 12)
+    assert reran({"ran": list(METHODS)}) == ""
+    assert "for mdesign (the other methods' runs read from" in reran({"ran": ["mdesign"]})
+    o = {"machine": {"cpu": "x", "cores": 2}, "epochs": EPOCHS, "budget": 12, "seeds": 2,
+         "wall_s": 1.0, "ran": ["mdesign"], "tasks": {"t": {
+             m: {"runs": v["runs"], "valid_mean": 50.0, "valid_sd": 0.0, "test_mean": 50.0,
+                 "test_sd": 0.0} for m, v in old["tasks"]["t"].items()}}}
+    assert "read from the previous run of this file" in markdown(o)
+
+
 def test_protocol_keeps_what_chose_each_paid_architecture(tmp_path: Path) -> None:
     from mdesign.benchmarks.protocol import Trajectory, found_label
     from mdesign.benchmarks.report import found_by_markdown

@@ -21,9 +21,8 @@ FLAG = object()  # a flag, off unless given
 # their defaults (and choices, in the order --help lists them).
 BEFORE: dict[str, Any] = {
     "--task": None, "--budget": None, "--evaluator": "benchmark", "--sources": 3,
-    # --similarity's default depends on the strategy (RefineConfig sets it); agreement
-    # was added in round 19
-    "--seed": 0, "--similarity": (None, ["features", "anchors", "both", "agreement"]),
+    "--seed": 0,  # --similarity agreement was added in round 19
+    "--similarity": ("features", ["features", "anchors", "both", "agreement"]),
     "--anchors": 5, "--start": ("best", ["best", "vote", "weighted_vote"]),
     "--lookahead": 1, "--lookahead-engine": ("space", ["space", "gds"]),
     "--expand": ("best", ["best", "current"]),

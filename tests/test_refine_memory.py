@@ -8,7 +8,6 @@ import random
 import pytest
 from mdesign.core.errors import InputError
 from mdesign.core.space import DesignSpace
-from mdesign.refinement.config import WALK_SIMILARITY, stored_config
 from mdesign.refinement.evaluators import BenchmarkEvaluator
 from mdesign.refinement.memory import InMemoryEvidence, StoredResult, TaskTable
 from mdesign.refinement.refine import RefineConfig, RefinementResult, refine
@@ -141,18 +140,6 @@ def test_the_walk_says_when_no_meta_feature_ranks_its_sources(evidence: InMemory
     assert [s.task for s in agreed.sources] == [s.task for s in agree.sources]
     assert steps(agreed) == steps(agree) and agreed.notes == []
     assert all(s.similarity != 0 for s in agreed.sources)
-
-
-def test_similarity_default_depends_on_the_strategy() -> None:
-    """--similarity's default is the walk's (WALK_SIMILARITY) or the surrogate's
-    (features); a value given or stored is kept, and the surrogate refuses agreement."""
-    assert RefineConfig(task="t", budget=3).similarity == WALK_SIMILARITY
-    assert RefineConfig(task="t", budget=3, strategy="surrogate").similarity == "features"
-    given = RefineConfig(task="t", budget=3, similarity="both")
-    assert given.similarity == "both"
-    stored = stored_config(RefineConfig(task="t", budget=3,
-                                        similarity="features").model_dump_json())
-    assert stored.similarity == "features"
 
 
 def test_surrogate_refuses_sources_by_agreement(evidence: InMemoryEvidence) -> None:
