@@ -7,27 +7,32 @@ The rank correlations it builds on (``spearman``, ``kendall_tau``) live in
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 
 
-def feature_similarity(target: dict[str, float], sources: dict[str, dict[str, float]]
-                       ) -> dict[str, float]:
+def feature_similarity(target: dict[str, float], sources: dict[str, dict[str, float]],
+                       population: Collection[str] | None = None) -> dict[str, float]:
     """Similarity in [-1, 1] of each source to the target from dataset meta-features.
 
     Each feature is put on a log scale (``sign(x) * log1p(|x|)``: sizes and degrees span
-    orders of magnitude), standardised over the target and the sources that have it,
-    and compared by cosine over the features both tasks have. No shared feature (or a
-    constant one) gives 0.
+    orders of magnitude), standardised by its mean and sd over the target and the
+    sources of ``population`` that have it (default: every source), and compared by
+    cosine over the features both tasks have. No shared feature (or one constant over
+    the population) gives 0. A source outside ``population`` is compared on the same
+    scale but does not set it, so adding it changes no other source's similarity.
     """
     tasks = {"\0target": target, **sources}
+    setting = {"\0target", *(sources if population is None else population)}
     names = sorted({f for feats in tasks.values() for f in feats})
     z: dict[str, dict[str, float]] = {t: {} for t in tasks}
     for f in names:
         vals = {t: math.copysign(math.log1p(abs(feats[f])), feats[f])
                 for t, feats in tasks.items() if f in feats}
-        if len(vals) < 2:
+        ref = [v for t, v in vals.items() if t in setting]
+        if len(ref) < 2:
             continue
-        mean = sum(vals.values()) / len(vals)
-        sd = math.sqrt(sum((v - mean) ** 2 for v in vals.values()) / len(vals))
+        mean = sum(ref) / len(ref)
+        sd = math.sqrt(sum((v - mean) ** 2 for v in ref) / len(ref))
         if sd == 0:
             continue
         for t, v in vals.items():

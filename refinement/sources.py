@@ -28,6 +28,7 @@ candidate; the prior weights are equal either way.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
@@ -126,6 +127,18 @@ def source_agreement(scores: Mapping[str, Mapping[str, float]]) -> dict[str, flo
     return out
 
 
+def reference_tables(candidates: Sequence[TaskInfo]) -> list[str]:
+    """The candidates whose meta-features set the scale of the ``cosine`` feature
+    similarity (pure): those holding at least the square root of the largest
+    candidate's result count (the midpoint, on a log scale, between one result and the
+    largest table). A task with a few trained results (a 34-node graph trained 3 times)
+    is compared on the scale of the tables but does not move it, so adding it changes
+    no other target's sources; a complete table of a restricted space (NAS-Bench-Graph's
+    proteins: 2,021 of 26,206) still sets it. Without result counts, every candidate."""
+    most = max((t.results for t in candidates), default=0)
+    return [t.name for t in candidates if t.results >= math.sqrt(most)]
+
+
 def rank_sources(target: TaskInfo, candidates: Sequence[TaskInfo], k: int, how: str,
                  anchor_tau: dict[str, float | None] | None = None,
                  feature: str = "cosine", featureless: Featureless = "agreement",
@@ -133,7 +146,7 @@ def rank_sources(target: TaskInfo, candidates: Sequence[TaskInfo], k: int, how: 
                  ) -> list[SourceInfo]:
     """The ``k`` most similar candidates with their prior weights (pure). ``feature``:
     ``cosine`` (:func:`~mdesign.refinement.similarity.feature_similarity`, standardised
-    over the target and all ``candidates``), ``pair``
+    over the target and the :func:`reference_tables` of ``candidates``), ``pair``
     (:func:`~mdesign.refinement.similarity.pair_similarity`) or ``canberra``
     (:func:`~mdesign.refinement.similarity.canberra_similarity`), both of each pair
     alone (0 without a shared feature). With ``how="features"`` and every feature
@@ -146,7 +159,8 @@ def rank_sources(target: TaskInfo, candidates: Sequence[TaskInfo], k: int, how: 
         feats = {t.name: pair(target.features, t.features) or 0.0 for t in candidates}
     else:
         feats = feature_similarity(target.features,
-                                   {t.name: t.features for t in candidates})
+                                   {t.name: t.features for t in candidates},
+                                   reference_tables(candidates))
     featureless_case = how == "features" and not any(feats.values())
     if how == "agreement" or (featureless_case and featureless != "names"):
         agree: Mapping[str, float] = {}

@@ -11,7 +11,12 @@ from mdesign.core.stats import ridge
 from mdesign.kb.models import TaskInfo
 from mdesign.refinement.planners import SourcePlanner
 from mdesign.refinement.similarity import canberra_similarity, pair_similarity
-from mdesign.refinement.sources import pick_anchors, rank_sources, source_agreement
+from mdesign.refinement.sources import (
+    pick_anchors,
+    rank_sources,
+    reference_tables,
+    source_agreement,
+)
 
 SPACE = DesignSpace.from_dict({"name": "p", "dimensions": [
     {"name": "agg", "choices": ["add", "max"]}, {"name": "layers", "choices": [1, 2]}]})
@@ -147,6 +152,21 @@ def test_pair_feature_similarity_ignores_the_other_candidates() -> None:
     assert order([a, b], "cosine") != order([a, b, tiny], "cosine")
     assert order([a, b], "pair") == order([a, b, tiny], "pair")
     assert order([a, b], "canberra") == order([a, b, tiny], "canberra")
+    # with result counts, a task holding a few results next to full tables is compared
+    # on their scale without moving it (reference_tables): cosine no longer changes
+    full = [x.model_copy(update={"results": 1000}) for x in (a, b)]
+    few = tiny.model_copy(update={"results": 3})
+    assert reference_tables([*full, few]) == ["a", "b"]
+    def sims(cands: list[TaskInfo]) -> dict[str, float | None]:
+        return {s.task: s.feature_similarity for s in rank_sources(t, cands, 3, "features")
+                if s.task != "tiny"}
+
+    assert sims(full) == sims([*full, few]) == sims([a, b])
+    assert sims([a, b]) != sims([a, b, tiny])  # without counts, tiny moves the scale
+    # ... while a table of at least sqrt(1000) results still sets it like any other
+    assert reference_tables([*full, few.model_copy(update={"results": 32})]) == \
+        ["a", "b", "tiny"]
+    assert reference_tables([*full, few.model_copy(update={"results": 31})]) == ["a", "b"]
 
 
 def test_canberra_similarity_weighs_every_feature_alike() -> None:

@@ -40,3 +40,19 @@ def test_feature_similarity_ranks_the_look_alike_first() -> None:
     assert all(-1.0 <= v <= 1.0 for v in sim.values())
     assert math.isclose(feature_similarity(target, {"self": dict(target), "x": sources["far"]})
                         ["self"], 1.0)
+
+
+def test_feature_similarity_outside_the_population_moves_nothing() -> None:
+    """A source outside ``population`` is put on the population's scale without setting
+    it: the others' similarities are those of a run without it."""
+    from mdesign.refinement.similarity import feature_similarity
+
+    target = {"nodes": 3000.0, "degree": 4.0}
+    sources = {"a": {"nodes": 20000.0, "degree": 4.2}, "b": {"nodes": 2500.0, "degree": 9.0},
+               "c": {"nodes": 100.0, "degree": 2.0}}
+    every = feature_similarity(target, sources)
+    assert feature_similarity(target, sources, population=list(sources)) == every
+    kept = feature_similarity(target, sources, population=["a", "b"])
+    alone = feature_similarity(target, {k: sources[k] for k in ("a", "b")})
+    assert {k: kept[k] for k in alone} == alone
+    assert kept["a"] != every["a"] and -1 <= kept["c"] <= 1
