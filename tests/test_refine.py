@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from mdesign.core.errors import InputError
 from mdesign.core.evaluation import BudgetExhausted
 from mdesign.core.space import DesignSpace
@@ -13,6 +14,9 @@ from mdesign.kb import KnowledgeBase
 from mdesign.kb.importers.table import import_table
 from mdesign.refinement.evaluators import BenchmarkEvaluator
 from mdesign.refinement.refine import RefineConfig, refine
+from mdesign.refinement.similarity import feature_similarity
+from mdesign.refinement.sources import choose_sources
+from mdesign.tasks.store import add_task
 from nbg_reference import table
 from tables import write_toy
 
@@ -223,3 +227,32 @@ def test_surrogate_strategy_end_to_end(nbg: KnowledgeBase, tmp_path: Path) -> No
     assert report["spent"] == 6 and len({s["uid"] for s in report["steps"]}) == 6
     taus = [s["anchor_tau"] for s in report["sources"] if s["task"] != "proteins"]
     assert all(t is not None for t in taus)  # each full table measured every anchor
+
+
+def test_a_task_with_a_few_results_moves_no_other_targets_sources(nbg: KnowledgeBase,
+                                                                  tmp_path: Path) -> None:
+    """The issue's example: a 34-node task trained a couple of times joins the space as a
+    candidate source; cora's walk sources and similarities stay as they were, since only
+    the tables set the meta-features' scale (``reference_tables``)."""
+    def sources() -> list[tuple[str, float | None]]:
+        return [(s.task, s.feature_similarity)
+                for s in choose_sources(nbg, nbg.task("cora"), "nas-bench-graph", 9)]
+
+    before = sources()
+    add_task(nbg, "ref-karate", "builtin:karate", "node")
+    try:
+        out = run_cli("refine", "--task", "ref-karate", "--budget", "2", "--space",
+                      "nas-bench-graph", "--evaluator", "train", "--epochs", "5",
+                      "--train-seeds", "1", "--quiet", "--out", str(tmp_path))
+        assert out.returncode == 0, out.stderr
+        candidates = nbg.tasks_in_space("nas-bench-graph", exclude="cora")
+        karate = next(t for t in candidates if t.name == "ref-karate")
+        assert karate.features and karate.results >= 1  # a real candidate with features
+        after = sources()
+        assert [s for s in after if s[0] != "ref-karate"] == before
+        # standardised over every candidate (before this change) karate moved them
+        every = feature_similarity(nbg.task("cora").features,
+                                   {t.name: t.features for t in candidates})
+        assert any(every[name] != pytest.approx(sim) for name, sim in before)
+    finally:
+        assert run_cli("task", "delete", "ref-karate", "--yes").returncode == 0
