@@ -67,7 +67,12 @@ from mdesign.refinement.sources import (
     similarity_notes,
 )
 from mdesign.refinement.target import Target, resolve
-from mdesign.refinement.transfer import SourceCache, refine_surrogate, refuse_surrogate_options
+from mdesign.refinement.transfer import (
+    SourceCache,
+    refine_surrogate,
+    refuse_similarity_options,
+    refuse_surrogate_options,
+)
 
 PlannerCache = dict[tuple[str, str], SourcePlanner]
 
@@ -417,6 +422,7 @@ def refine(kb: EvidenceReader, config: RefineConfig, evaluator: Evaluator, *,
                                 run_id=run_id, recorder=recorder, on_step=on_step,
                                 cache=source_cache)
     refuse_surrogate_options(config)
+    refuse_similarity_options(config)
     run = _Refinement(kb, config, evaluator, space, usable, planners, recorder, on_step)
 
     try:

@@ -103,6 +103,21 @@ def refuse_walk_options(config: RefineConfig) -> None:
                          "--strategy surrogate", f"drop {flag} or use --strategy walk")
 
 
+def refuse_similarity_options(config: RefineConfig) -> None:
+    """The walk refuses the options of a source similarity it does not use instead of
+    ignoring them: how meta-features compare (``--feature-similarity``) is read only by
+    ``features`` and ``both``, the fallback without them (``--featureless-sources``)
+    only by ``features``."""
+    flag = None
+    if config.similarity in ("anchors", "agreement"):
+        flag = _changed_option(config, ("feature_similarity",))
+    if flag is None and config.similarity != "features":
+        flag = _changed_option(config, ("featureless_sources",))
+    if flag:
+        raise InputError(f"{flag} does not shape --similarity {config.similarity}",
+                         f"drop {flag} or use --similarity features")
+
+
 # the ranking-weighted transfer models (TransferSurrogate's ``ensemble``)
 _ENSEMBLES: tuple[Literal["rgpe", "ranked"], ...] = ("rgpe", "ranked")
 

@@ -145,3 +145,21 @@ def test_the_walk_says_when_no_meta_feature_ranks_its_sources(evidence: InMemory
 def test_surrogate_refuses_sources_by_agreement(evidence: InMemoryEvidence) -> None:
     with pytest.raises(InputError, match="--similarity agreement is an option of the walk"):
         run(evidence, strategy="surrogate", similarity="agreement")
+
+
+@pytest.mark.parametrize(("cfg", "needle"), [
+    ({"similarity": "agreement", "feature_similarity": "pair"},
+     "--feature-similarity does not shape --similarity agreement"),
+    ({"similarity": "anchors", "feature_similarity": "canberra"},
+     "--feature-similarity does not shape --similarity anchors"),
+    ({"similarity": "both", "featureless_sources": "names"},
+     "--featureless-sources does not shape --similarity both"),
+    ({"similarity": "agreement", "featureless_sources": "all"},
+     "--featureless-sources does not shape --similarity agreement"),
+])
+def test_the_walk_refuses_similarity_options_it_would_ignore(evidence: InMemoryEvidence,
+                                                             cfg: dict, needle: str) -> None:
+    with pytest.raises(InputError, match=needle):
+        run(evidence, **cfg)
+    both = run(evidence, similarity="both", feature_similarity="pair")  # read by both
+    assert both.spent == 12
