@@ -28,12 +28,15 @@ class RefineConfig(BaseModel):
         "the default: behind features on nested leave-one-dataset-out, round 19)")
     feature_similarity: Literal["cosine", "pair", "canberra"] = Field(
         default="cosine", description="walk: how meta-features compare a candidate source "
-        "with the target: cosine over features standardised over the target and every "
-        "candidate task (adding a task to the space can change another target's sources); "
+        "with the target: cosine over features standardised over the target and the "
+        "candidates holding at least sqrt(the largest result count) (adding such a table "
+        "to the space can change another target's sources; a task with a few results "
+        "cannot); "
         "or from the two tasks alone: the surrogate's pair similarity (log-scaled "
         "distance), or 1 - the mean Canberra distance (every feature weighs alike)")
     featureless_sources: Literal["agreement", "names", "all"] = Field(
-        default="agreement", description="walk: the sources when the target shares no "
+        default="agreement", description="walk, --similarity features: the sources when "
+        "the target shares no "
         "meta-feature with any candidate (every similarity 0): the --sources whose "
         "stored scores agree most with the other candidates' consensus (no budget spent; "
         "the default, chosen by nested leave-one-dataset-out without meta-features), the "
