@@ -128,6 +128,13 @@ NOFEATURE_CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
+# baselines run beside the configurations on the same inner pairs, as a yardstick; never
+# a candidate (no choice reads them). consensus: pay in the order of the inner sources'
+# mean standardised score (the reported benchmark's trivial transfer floor), added
+# 2026-12-07 to see on the development protocol where it is ahead of the defaults
+REFERENCES: dict[str, str] = {"consensus (baseline, not a candidate)": "consensus"}
+
+
 def load_tables(features: bool = True) -> dict[str, TaskTable]:
     space = DesignSpace.builtin("nas-bench-graph")
     path = resources.files("mdesign.kb.importers").joinpath("nas_bench_graph_features.csv")
@@ -172,7 +179,25 @@ def _inner(outer: str, names: list[str], features: bool = True
                            for b in BUDGETS]
         out[name] = per
         print(f"{outer}: {name} done", file=sys.stderr, flush=True)
+    if features:
+        for name, baseline in REFERENCES.items():
+            out[name] = {target: _baseline_shares(ev, space, target, baseline)
+                         for target in DATASETS if target != outer}
     return out
+
+
+def _baseline_shares(ev: InMemoryEvidence, space: DesignSpace, target: str,
+                     baseline: str) -> list[float]:
+    """log10 share per budget of a :data:`REFERENCES` baseline on one inner target."""
+    from mdesign.benchmarks import baselines
+
+    table = ev.oracle(target)
+    vals = np.array([e.valid for e in table.values()])
+    run = getattr(baselines, baseline)(ev, BenchmarkEvaluator(None, target, max(BUDGETS),
+                                                              table=table),
+                                       target, space, sorted(table))
+    paid = [-math.inf if table[u].valid is None else table[u].valid for u in run.paid]
+    return [math.log10(float((vals >= max(paid[:b])).mean()) * 100) for b in BUDGETS]
 
 
 def main() -> None:
@@ -205,6 +230,8 @@ def main() -> None:
         runs = pool.map(_inner, DATASETS, [names] * len(DATASETS),
                         [not args.no_features] * len(DATASETS))
         inner = dict(zip(DATASETS, runs, strict=True))
+    references = {outer: {r: per[r] for r in REFERENCES if r in per}
+                  for outer, per in inner.items()}
     inner = {outer: {c: per[c] if c in per else stored["inner"][outer][c] for c in configs}
              for outer, per in inner.items()}
     chosen = {}
@@ -220,7 +247,8 @@ def main() -> None:
            "ran": names,
            "budgets": BUDGETS, "configs": configs, "inner": inner, "chosen": chosen,
            "overall": overall, "overall_by_budget": by_budget,
-           "overall_choice": min(overall, key=overall.__getitem__)}
+           "overall_choice": min(overall, key=overall.__getitem__),
+           "references": references}
     ran = "" if len(names) == len(configs) else \
         f" for {len(names)} of the {len(configs)} configurations (the others read from the " \
         "previous run of this file)"
@@ -245,6 +273,12 @@ def main() -> None:
     for c in names:
         lines.append(f"| {c} | " + " | ".join(f"{v:.3f}" for v in by_budget[c])
                      + f" | {overall[c]:.3f} |")
+    for r in REFERENCES:
+        if all(r in per for per in references.values()):
+            ref = [statistics.mean(per[r][t][i] for per in references.values() for t in per[r])
+                   for i in range(len(BUDGETS))]
+            lines.append(f"| *{r}* | " + " | ".join(f"{v:.3f}" for v in ref)
+                         + f" | {statistics.mean(ref):.3f} |")
     lines += ["", f"Choice for other model bases: **{out['overall_choice']}**."]
     save(stem, out, lines)
     print("\n".join(lines))
