@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 from mdesign.benchmarks.report import RESULTS, machine, machine_text, save
+from mdesign.core.evaluation import Evaluation
 from mdesign.core.space import DesignSpace
 from mdesign.kb.importers.nas_bench_graph import DATASETS, read_results, task_spec
 from mdesign.kb.importers.task_features import read_task_features
@@ -170,13 +171,10 @@ def _inner(outer: str, names: list[str], features: bool = True
         per: dict[str, list[float]] = {}
         for target in (d for d in DATASETS if d != outer):
             table = ev.oracle(target)
-            vals = np.array([e.valid for e in table.values()])
             res = refine(ev, RefineConfig(task=target, budget=max(BUDGETS), **over),
                          BenchmarkEvaluator(None, target, max(BUDGETS), table=table),
                          source_cache=cache)
-            paid = [-math.inf if st.valid is None else st.valid for st in res.steps]
-            per[target] = [math.log10(float((vals >= max(paid[:b])).mean()) * 100)
-                           for b in BUDGETS]
+            per[target] = _log_shares(table, [st.valid for st in res.steps])
         out[name] = per
         print(f"{outer}: {name} done", file=sys.stderr, flush=True)
     if features:
@@ -192,12 +190,26 @@ def _baseline_shares(ev: InMemoryEvidence, space: DesignSpace, target: str,
     from mdesign.benchmarks import baselines
 
     table = ev.oracle(target)
-    vals = np.array([e.valid for e in table.values()])
     run = getattr(baselines, baseline)(ev, BenchmarkEvaluator(None, target, max(BUDGETS),
                                                               table=table),
                                        target, space, sorted(table))
-    paid = [-math.inf if table[u].valid is None else table[u].valid for u in run.paid]
-    return [math.log10(float((vals >= max(paid[:b])).mean()) * 100) for b in BUDGETS]
+    return _log_shares(table, [table[u].valid for u in run.paid])
+
+
+def _log_shares(table: dict[str, Evaluation], paid: list[float | None]) -> list[float]:
+    """Per budget, log10 of the share (%) of ``table`` at least as good by validation as
+    the best of the first ``b`` ``paid`` validations (None: a failed result)."""
+    vals = np.array([e.valid for e in table.values()])
+    best = [-math.inf if v is None else v for v in paid]
+    return [math.log10(float((vals >= max(best[:b])).mean()) * 100) for b in BUDGETS]
+
+
+def _by_budget(runs: dict[str, dict[str, dict[str, list[float]]]], name: str
+               ) -> list[float]:
+    """``name``'s log10 share per budget, averaged over every outer dataset's inner
+    targets (``runs``: outer -> name -> inner target -> per budget)."""
+    return [statistics.mean(o[name][t][i] for o in runs.values() for t in o[name])
+            for i in range(len(BUDGETS))]
 
 
 def main() -> None:
@@ -241,8 +253,7 @@ def main() -> None:
         chosen[outer] = {"config": min(crit, key=crit.__getitem__), "criterion": crit}
     overall = {c: statistics.mean(v for o in inner.values() for t in o[c].values()
                                   for v in t) for c in configs}
-    by_budget = {c: [statistics.mean(o[c][t][i] for o in inner.values() for t in o[c])
-                     for i in range(len(BUDGETS))] for c in configs}
+    by_budget = {c: _by_budget(inner, c) for c in configs}
     out = {"machine": machine(), "wall_s": round(time.perf_counter() - t0, 1),
            "ran": names,
            "budgets": BUDGETS, "configs": configs, "inner": inner, "chosen": chosen,
@@ -275,8 +286,7 @@ def main() -> None:
                      + f" | {overall[c]:.3f} |")
     for r in REFERENCES:
         if all(r in per for per in references.values()):
-            ref = [statistics.mean(per[r][t][i] for per in references.values() for t in per[r])
-                   for i in range(len(BUDGETS))]
+            ref = _by_budget(references, r)
             lines.append(f"| *{r}* | " + " | ".join(f"{v:.3f}" for v in ref)
                          + f" | {statistics.mean(ref):.3f} |")
     lines += ["", f"Choice for other model bases: **{out['overall_choice']}**."]
