@@ -92,6 +92,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
                                                  "prior_mean": "both"},
     "UCB, portfolio 2, kappa growing with the paid": {
         "strategy": "surrogate", "acquisition": "ucb", "ucb_schedule": "log"},
+    "UCB, portfolio 2, winsorised source scores": {
+        "strategy": "surrogate", "acquisition": "ucb", "source_scores": "winsorised"},
 }
 
 

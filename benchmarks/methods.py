@@ -51,6 +51,8 @@ MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
                                      True),
     "mdesign-surrogate-bothmeans": ({"strategy": "surrogate", "prior_mean": "both"}, True),
     "mdesign-surrogate-logucb": ({"strategy": "surrogate", "ucb_schedule": "log"}, True),
+    "mdesign-surrogate-winsorised": ({"strategy": "surrogate",
+                                      "source_scores": "winsorised"}, True),
     # the configuration nested leave-one-dataset-out chose for the target from the other
     # datasets only (benchmarks/results/nested_protocol.json)
     "mdesign-nested": ({"nested": True}, True),

@@ -73,8 +73,9 @@ def _surrogate(acquisition: str, **over: Any) -> dict[str, Any]:
 # marginal likelihood (--prior-mean both) with UCB; round 17 (2026-12-07) UCB whose kappa
 # grows as sqrt(ln(1 + n)) with the n paid results (--ucb-schedule log); round 19
 # (2026-12-07) the walk's sources by agreement with meta-features present (--similarity
-# agreement; the walk's configurations name their similarity since). The walk is a
-# candidate too.
+# agreement; the walk's configurations name their similarity since); round 20
+# (2026-12-07) each source's normal scores capped at +-2 and rescaled to unit variance
+# (--source-scores winsorised) with UCB. The walk is a candidate too.
 CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI (the first default)": {"strategy": "surrogate", "acquisition": "ei",
                                           "kernel": "hamming"},
@@ -108,6 +109,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, UCB, ranked prior mean of M1": _surrogate("ucb", prior_mean="ranked"),
     "surrogate, UCB, both prior means of M1": _surrogate("ucb", prior_mean="both"),
     "surrogate, UCB, kappa growing with the paid": _surrogate("ucb", ucb_schedule="log"),
+    "surrogate, UCB, winsorised source scores": _surrogate("ucb",
+                                                           source_scores="winsorised"),
     "walk, pair feature similarity": {"strategy": "walk", "similarity": "features",
                                       "feature_similarity": "pair"},
     "walk, Canberra feature similarity": {"strategy": "walk", "similarity": "features",

@@ -125,6 +125,11 @@ class RefineConfig(BaseModel):
         "sources (the transfer model may also use the choice distances the sources "
         "measured), or additive (both models may also use main effects of the choices); "
         "the target's likelihood decides between the shapes")
+    source_scores: Literal["normal", "winsorised"] = Field(
+        default="normal", description="surrogate: how each source's stored results enter "
+        "the model: their normal scores (a copula transform that keeps the order), or "
+        "those capped at +-2 (about a source's top and bottom 2.3%) and rescaled to unit "
+        "variance, so that no source's extreme tail outweighs the others' agreement")
     portfolio: int = Field(default=2, ge=0, le=32, description="surrogate: first design "
                            "of this many architectures best across the sources (random "
                            "draws without transfer) before the acquisition takes over")
@@ -175,7 +180,8 @@ class RefineConfig(BaseModel):
 # when it is read)
 SURROGATE_ONLY = ("acquisition", "ucb_kappa", "ucb_schedule", "transfer", "transfer_odds",
                   "slope_prior", "prior_mean", "hyperparameters",
-                  "transfer_model", "kernel", "portfolio", "trust_radius",
+                  "transfer_model", "kernel", "source_scores", "portfolio",
+                  "trust_radius",
                   "enumerate_limit")
 WALK_ONLY = ("max_params", "max_latency", "predictor", "ghn", "ghn_pool", "generator",
              "generated", "generator_patience", "lookahead", "lookahead_engine",

@@ -137,6 +137,22 @@ def normal_scores(values: Sequence[float] | np.ndarray) -> np.ndarray:
     return np.array([inv(p) for p in ((ranks - 0.5) / n).tolist()])
 
 
+# --source-scores winsorised: the cap of each source's normal scores (about its top and
+# bottom 2.3%), fixed before round 20's run, not swept
+WINSOR_CAP = 2.0
+
+
+def winsorised_scores(values: Sequence[float] | np.ndarray, cap: float = WINSOR_CAP
+                      ) -> np.ndarray:
+    """``min(cap, max(-cap, z)) / sd`` of the normal scores ``z`` of ``values``, ``sd``
+    the standard deviation of the capped scores: the order kept up to the tails, every
+    architecture beyond ``+-cap`` tied, and unit variance (a source's extremes are mostly
+    its own; round 20 in docs/refinement.md)."""
+    z = np.clip(normal_scores(values), -cap, cap)
+    sd = float(z.std()) if len(z) else 0.0
+    return z / sd if sd > 0 else z
+
+
 def norm_pdf(x: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
 

@@ -69,6 +69,7 @@ from mdesign.refinement.surrogate import (
     choice_distances,
     normal_scores,
     portfolio,
+    winsorised_scores,
 )
 
 STALL_WIDEN = 5       # paid evaluations without a new best before the trust region widens
@@ -159,11 +160,15 @@ def refuse_ensemble_options(config: RefineConfig) -> None:
 
 class SourceScores:
     """One source's normal scores (``key -> z``) and the ridge model over the one-hot
-    choices that predicts what it never measured (fitted on those normal scores)."""
+    choices that predicts what it never measured (fitted on those normal scores).
+    ``scores="winsorised"``: the normal scores capped and rescaled
+    (:func:`~mdesign.refinement.surrogate.winsorised_scores`)."""
 
-    def __init__(self, onehot: OneHot, table: dict[str, float]) -> None:
+    def __init__(self, onehot: OneHot, table: dict[str, float],
+                 scores: Literal["normal", "winsorised"] = "normal") -> None:
         keys = list(table)
-        z = normal_scores(list(table.values()))
+        values = list(table.values())
+        z = winsorised_scores(values) if scores == "winsorised" else normal_scores(values)
         self.normal = dict(zip(keys, z.tolist(), strict=True))
         self.model = ridge(onehot(keys), z, 1.0) if keys else \
             (np.zeros(len(onehot.columns)), 0.0)
@@ -178,8 +183,9 @@ class SourceScores:
         return self._measured
 
 
-# (task, space) -> SourceScores: shared between runs on an unchanged knowledge base
-SourceCache = dict[tuple[str, str], SourceScores]
+# (task, space, --source-scores) -> SourceScores: shared between runs on an unchanged
+# knowledge base
+SourceCache = dict[tuple[str, str, str], SourceScores]
 
 
 class SourceTable:
@@ -274,11 +280,12 @@ class _Surrogate(RunLedger):
             target, self.tasks, len(self.onehot.columns)) if self.tasks else ([], False)
         self.weights = {s.task: s.weight for s in self.sources}
         cache = cache if cache is not None else {}
+        scores = config.source_scores
         for src in self.sources:
-            if (src.task, space.name) not in cache:
-                cache[(src.task, space.name)] = SourceScores(
-                    self.onehot, kb.task_scores(src.task, space.name))
-        self.table = SourceTable(self.onehot, {s.task: cache[(s.task, space.name)]
+            if (src.task, space.name, scores) not in cache:
+                cache[(src.task, space.name, scores)] = SourceScores(
+                    self.onehot, kb.task_scores(src.task, space.name), scores)
+        self.table = SourceTable(self.onehot, {s.task: cache[(s.task, space.name, scores)]
                                                for s in self.sources})
         self.distances: list[np.ndarray] | None = None
         self._learn_distances()

@@ -10,7 +10,7 @@ import pytest
 from mdesign.benchmarks.transfer_family import family, family_space
 from mdesign.core.errors import InputError
 from mdesign.core.evaluation import Evaluation, PaidEvaluator
-from mdesign.core.space import DesignSpace, key_choices, key_of
+from mdesign.core.space import DesignSpace, OneHot, key_choices, key_of
 from mdesign.kb.models import TaskInfo
 from mdesign.refinement.config import provenance
 from mdesign.refinement.evaluators import BenchmarkEvaluator
@@ -25,6 +25,7 @@ from mdesign.refinement.surrogate import (
     ENSEMBLE_DILUTION,
     SLOPE_FLOOR,
     SLOPE_VAR,
+    WINSOR_CAP,
     TransferSurrogate,
     choice_distances,
     ensemble_weights,
@@ -35,8 +36,9 @@ from mdesign.refinement.surrogate import (
     slope_variance,
     source_agreements,
     transfer_prior,
+    winsorised_scores,
 )
-from mdesign.refinement.transfer import _tied, prior_weights, ucb_kappa
+from mdesign.refinement.transfer import SourceScores, _tied, prior_weights, ucb_kappa
 
 
 @pytest.fixture(scope="module")
@@ -891,3 +893,37 @@ def test_ucb_kappa_grows_with_what_is_paid(related: InMemoryEvidence) -> None:
                        ({"ucb_kappa": 1.0}, "--ucb-kappa")):
         with pytest.raises(InputError, match=f"{flag} shapes the ucb acquisition"):
             run(related, budget=4, acquisition="ei", **over)
+
+
+def test_winsorised_source_scores(related: InMemoryEvidence) -> None:
+    """``--source-scores winsorised``: each source's normal scores capped at
+    ``+-WINSOR_CAP`` and rescaled to unit variance (the order kept below the cap, every
+    architecture beyond it tied); the surrogate's columns are those, runs repeat and resume
+    exactly, and the walk refuses the option."""
+    values = np.random.default_rng(3).standard_normal(2_000)
+    z, w = normal_scores(values), winsorised_scores(values)
+    assert w.std() == pytest.approx(1.0) and w.mean() == pytest.approx(0.0, abs=1e-9)
+    order = np.argsort(values)
+    assert (np.diff(w[order]) >= -1e-12).all()  # the order is kept
+    beyond = np.abs(z) >= WINSOR_CAP
+    assert 0 < beyond.sum() < 0.1 * len(values)
+    assert len(set(w[z >= WINSOR_CAP].round(12))) == 1  # the top tail is one tie
+    inside = ~beyond
+    assert np.allclose(w[inside] / z[inside], w[inside][0] / z[inside][0])  # one scale
+    assert w.max() < z.max()
+    # a source's columns: its top tail tied at the cap, below the uncapped maximum
+    table = related.task_scores("t1", family_space().name)
+    onehot = OneHot(family_space())
+    normal = SourceScores(onehot, table).normal
+    capped = SourceScores(onehot, table, "winsorised").normal
+    top = max(capped.values())
+    assert top < max(normal.values())
+    assert {k for k, v in capped.items() if v == top} == \
+        {k for k, v in normal.items() if v >= WINSOR_CAP}
+    a = _deterministic_and_resumes(related, source_scores="winsorised")
+    b = run(related, budget=12)
+    assert a.config.source_scores == "winsorised" and b.config.source_scores == "normal"
+    with pytest.raises(InputError, match="--source-scores is an option of --strategy "
+                       "surrogate"):
+        refine(related, RefineConfig(task="t0", budget=4, source_scores="winsorised"),
+               BenchmarkEvaluator(None, "t0", 4, table=related.oracle("t0")))
