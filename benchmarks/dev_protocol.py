@@ -94,6 +94,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "strategy": "surrogate", "acquisition": "ucb", "ucb_schedule": "log"},
     "UCB, portfolio 2, winsorised source scores": {
         "strategy": "surrogate", "acquisition": "ucb", "source_scores": "winsorised"},
+    "UCB, portfolio 2, split source scores": {
+        "strategy": "surrogate", "acquisition": "ucb", "source_scores": "split"},
 }
 
 

@@ -75,7 +75,9 @@ def _surrogate(acquisition: str, **over: Any) -> dict[str, Any]:
 # (2026-12-07) the walk's sources by agreement with meta-features present (--similarity
 # agreement; the walk's configurations name their similarity since); round 20
 # (2026-12-07) each source's normal scores capped at +-2 and rescaled to unit variance
-# (--source-scores winsorised) with UCB. The walk is a candidate too.
+# (--source-scores winsorised) with UCB; round 21 (2026-12-07) those capped scores for
+# the consensus and the first design, the normal ones for each source's own term
+# (--source-scores split) with UCB. The walk is a candidate too.
 CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI (the first default)": {"strategy": "surrogate", "acquisition": "ei",
                                           "kernel": "hamming"},
@@ -111,6 +113,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, UCB, kappa growing with the paid": _surrogate("ucb", ucb_schedule="log"),
     "surrogate, UCB, winsorised source scores": _surrogate("ucb",
                                                            source_scores="winsorised"),
+    "surrogate, UCB, split source scores": _surrogate("ucb", source_scores="split"),
     "walk, pair feature similarity": {"strategy": "walk", "similarity": "features",
                                       "feature_similarity": "pair"},
     "walk, Canberra feature similarity": {"strategy": "walk", "similarity": "features",

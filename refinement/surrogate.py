@@ -409,6 +409,9 @@ class TransferSurrogate:
     ``codes``: ``(N, n_dims)`` integer choice index per dimension of each candidate;
     ``z``: ``(N, S)`` source normal scores (S may be 0); ``weights``: ``(S,)`` prior
     weights. With ``transfer=False`` or no source only the target-only model is fitted.
+    ``z_mean``: other ``(N, S)`` scores of the same sources for the consensus ``m`` and
+    the agreement that sets ``b0`` (``--source-scores split``: winsorised), while ``Z``
+    of the per-source terms stays ``z``.
     """
 
     def __init__(self, codes: np.ndarray, z: np.ndarray, weights: np.ndarray,
@@ -418,7 +421,7 @@ class TransferSurrogate:
                  prior_mean: Literal["consensus", "ranked", "both"] = "consensus",
                  hyperparameters: str = "maximum",
                  ensemble: Literal["none", "rgpe", "ranked"] = "none",
-                 seed: int = 0) -> None:
+                 seed: int = 0, z_mean: np.ndarray | None = None) -> None:
         self.odds, self.additive, self.hyperparameters = odds, additive, hyperparameters
         self.ensemble, self.seed, self.prior_mean = ensemble, seed, prior_mean
         self.codes = np.asarray(codes, dtype=np.int32)
@@ -428,10 +431,12 @@ class TransferSurrogate:
         w = np.asarray(weights, dtype=float)
         self.weights = w / w.sum() if w.size and w.sum() > 0 else w
         if self.transfer:
-            m = self.z @ self.weights
+            zm = self.z if z_mean is None else np.asarray(z_mean, dtype=float).reshape(
+                self.z.shape)
+            m = zm @ self.weights
             sd = m.std()
             self.m = (m - m.mean()) / sd if sd > 0 else m - m.mean()
-            agreements = source_agreements(self.z, self.weights)
+            agreements = source_agreements(zm, self.weights)
             self.b0 = transfer_prior(agreements)
             self.sb2 = slope_variance(agreements) if slope == "sources" else SLOPE_VAR
             # the transfer part of the kernel is F F' with F = [sqrt(sb2) m, sqrt(sd2/S) Z]

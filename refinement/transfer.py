@@ -280,13 +280,13 @@ class _Surrogate(RunLedger):
             target, self.tasks, len(self.onehot.columns)) if self.tasks else ([], False)
         self.weights = {s.task: s.weight for s in self.sources}
         cache = cache if cache is not None else {}
-        scores = config.source_scores
-        for src in self.sources:
-            if (src.task, space.name, scores) not in cache:
-                cache[(src.task, space.name, scores)] = SourceScores(
-                    self.onehot, kb.task_scores(src.task, space.name), scores)
-        self.table = SourceTable(self.onehot, {s.task: cache[(s.task, space.name, scores)]
-                                               for s in self.sources})
+        # --source-scores split: normal scores for each source's term, winsorised ones
+        # for the consensus and the first design (``mean_table``)
+        split = config.source_scores == "split"
+        self.table = self._source_table(
+            cache, "winsorised" if config.source_scores == "winsorised" else "normal")
+        self.mean_table = self._source_table(cache, "winsorised") if split else None
+        self.z_mean: np.ndarray | None = None
         self.distances: list[np.ndarray] | None = None
         self._learn_distances()
         self.enumerated = space.size() <= config.enumerate_limit
@@ -296,6 +296,16 @@ class _Surrogate(RunLedger):
             self._set_rows([key_of(u) for u in pool()])
         self.rng = np.random.default_rng(config.seed)
         self.radius = config.trust_radius
+
+    def _source_table(self, cache: SourceCache, scores: Literal["normal", "winsorised"]
+                      ) -> SourceTable:
+        """The sources' scores of kind ``scores``, each read once per knowledge base."""
+        for src in self.sources:
+            if (src.task, self.space.name, scores) not in cache:
+                cache[(src.task, self.space.name, scores)] = SourceScores(
+                    self.onehot, self.kb.task_scores(src.task, self.space.name), scores)
+        return SourceTable(self.onehot, {s.task: cache[(s.task, self.space.name, scores)]
+                                         for s in self.sources})
 
     def _learn_distances(self) -> None:
         """``--kernel sources``: the choice distances the sources measured, weighted by
@@ -315,6 +325,8 @@ class _Surrogate(RunLedger):
         self.row = {k: i for i, k in enumerate(keys)}
         self.codes = choice_codes(self.space, self.onehot, keys)
         self.z = self.table.rows(keys, lambda: self.onehot.of_codes(self.codes))
+        self.z_mean = None if self.mean_table is None else \
+            self.mean_table.rows(keys, lambda: self.onehot.of_codes(self.codes))
         self._build_model()
 
     def _ensemble(self) -> Literal["none", "rgpe", "ranked"]:
@@ -327,6 +339,7 @@ class _Surrogate(RunLedger):
     def _build_model(self) -> None:
         self.w = np.array([self.weights[t] for t in self.table.tasks])
         self.model = TransferSurrogate(self.codes, self.z, self.w, transfer=bool(self.sources),
+                                       z_mean=self.z_mean,
                                        odds=self.cfg.transfer_odds,
                                        slope=self.cfg.slope_prior,
                                        prior_mean=self.cfg.prior_mean,
@@ -431,7 +444,8 @@ class _Surrogate(RunLedger):
         unpaid = np.ones(len(self.keys), dtype=bool)
         unpaid[self.paid_rows()[0]] = False  # the anchors, when there are any
         if self.sources:
-            return portfolio(self.z, self.w, n, unpaid)
+            return portfolio(self.z if self.z_mean is None else self.z_mean, self.w, n,
+                             unpaid)
         return [int(i) for i in self.rng.choice(len(self.keys), size=n, replace=False)]
 
     def acquire(self, post: Posterior, allowed: np.ndarray, paid: int) -> np.ndarray:

@@ -927,3 +927,35 @@ def test_winsorised_source_scores(related: InMemoryEvidence) -> None:
                        "surrogate"):
         refine(related, RefineConfig(task="t0", budget=4, source_scores="winsorised"),
                BenchmarkEvaluator(None, "t0", 4, table=related.oracle("t0")))
+
+
+def test_split_source_scores(related: InMemoryEvidence) -> None:
+    """``--source-scores split``: the consensus (prior mean, slope term, ``b0``) and the
+    portfolio read the winsorised scores, each source's own kernel term the normal ones;
+    runs repeat and resume exactly."""
+    from mdesign.refinement.transfer import _Surrogate
+
+    captured: dict[str, TransferSurrogate] = {}
+    real = _Surrogate._build_model
+
+    def keep(self: _Surrogate) -> None:
+        real(self)
+        captured[self.cfg.source_scores] = self.model
+
+    _Surrogate._build_model = keep  # type: ignore[method-assign]
+    try:
+        runs = {k: run(related, budget=6, source_scores=k)
+                for k in ("normal", "winsorised", "split")}
+    finally:
+        _Surrogate._build_model = real  # type: ignore[method-assign]
+    normal, capped, split = (captured[k] for k in ("normal", "winsorised", "split"))
+    assert np.array_equal(split.z, normal.z) and not np.array_equal(split.z, capped.z)
+    assert np.allclose(split.m, capped.m) and not np.allclose(split.m, normal.m)
+    assert split.b0 == pytest.approx(capped.b0)
+    # the per-source columns of the kernel are the normal scores, the slope's the capped
+    assert np.allclose(split.f[:, 1:], normal.f[:, 1:])
+    assert np.allclose(split.f[:, 0], capped.f[:, 0])
+    # the first design is the winsorised run's
+    assert [s.uid for s in runs["split"].steps[:2]] == \
+        [s.uid for s in runs["winsorised"].steps[:2]]
+    _deterministic_and_resumes(related, source_scores="split")
