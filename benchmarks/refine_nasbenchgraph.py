@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from mdesign.benchmarks import protocol, report
 from mdesign.benchmarks.report import RESULTS
@@ -121,6 +122,37 @@ def signal_notes(signal: dict[str, dict[str, int]]) -> list[str]:
             "at architectures it ranks that low; a hit needs search on the target itself."]
 
 
+def merge_previous(previous: dict, new: dict, methods: list[str], rerun: list[str],
+                   path: Path) -> dict:
+    """``--rerun``: ``new`` (a run of the ``rerun`` methods only) with the rows, curves and
+    determinism checks of the other ``methods`` read from ``previous`` (the file's last
+    run, at ``path``), in the order of ``methods``. Exits with one line if the previous
+    run was of other tasks, budgets, seeds or selection, or lacks a method."""
+    def fail(problem: str) -> NoReturn:
+        sys.exit(f"error: {path} {problem}; fix: run every method (drop --rerun)")
+
+    for field in ("tasks", "budgets", "seeds", "select"):
+        if previous.get(field, "valid" if field == "select" else None) != new[field]:
+            fail(f"holds a run with {field} {previous.get(field)}, not {new[field]}")
+    kept = [m for m in methods if m not in rerun]
+    if missing := [m for m in kept if m not in previous.get("methods", [])]:
+        fail(f"holds no run of {missing[0]}")
+    order = {(t, m): (i, j) for i, t in enumerate(new["tasks"])
+             for j, m in enumerate(methods)}
+    rows = [r for r in previous["rows"] if r["method"] in kept] + new["rows"]
+    rows.sort(key=lambda r: (*order[(r["task"], r["method"])], r["budget"]))
+    curves = {k: v for k, v in previous.get("curves", {}).items()
+              if k.split("|", 1)[1] in kept}
+    curves.update(new.get("curves", {}))
+    curves = {f"{t}|{m}": curves[f"{t}|{m}"] for t in new["tasks"] for m in methods
+              if f"{t}|{m}" in curves}
+    determinism = {m: v for m, v in previous.get("deterministic", {}).items() if m in kept}
+    determinism.update(new.get("deterministic", {}))
+    return {**new, "methods": list(methods), "rows": rows, "curves": curves,
+            "deterministic": determinism, "reran": list(rerun),
+            "previous_wall_s": previous.get("wall_s")}
+
+
 def test_selection_markdown(o: dict, candidates: list[str]) -> str:
     """The test-selection table: mdesign@10 and @30 against DesiGNN@10/@30, and the
     target for each of ``candidates``."""
@@ -129,7 +161,8 @@ def test_selection_markdown(o: dict, candidates: list[str]) -> str:
     lines = ["# Test-selection protocol on NAS-Bench-Graph (the oracle reveals test)", "",
              f"Machine: {o['machine']['cpu']}, {o['machine']['cores']} cores; "
              f"{o['seeds']} seeds for stochastic methods (mean ± sd); wall time "
-             f"{o['wall_s']} s. Cells: best test accuracy % paid for after b evaluations. "
+             f"{o['wall_s']} s{report.reran_text(o)}. Cells: best test accuracy % paid for after "
+             "b evaluations. "
              "DesiGNN and its random search: the published numbers (supplementary Tables 8 "
              "and 10), not re-run here.", "",
              "| task | " + " | ".join(f"{m}@{b}" for m in o["methods"] for b in (10, 30))
@@ -170,6 +203,9 @@ def main() -> None:
                     help="the method(s), comma-separated, whose targets of a new default are "
                     "reported")
     ap.add_argument("--out-dir", type=Path, default=RESULTS)
+    ap.add_argument("--rerun", default="", help="comma-separated methods of --methods to "
+                    "run; the others' rows are read from the previous OUT.json (for a "
+                    "change that only they see, e.g. a new nested choice)")
     args = ap.parse_args()
     if args.small:
         args.tasks, args.budgets, args.seeds = "cora,proteins", "10,20", 3
@@ -197,13 +233,25 @@ def main() -> None:
     torch.set_num_threads(1)
     from mdesign.kb import KnowledgeBase
 
+    methods = args.methods.split(",")
+    rerun = [m for m in args.rerun.split(",") if m]
+    if unknown := [m for m in rerun if m not in methods]:
+        sys.exit(f"error: --rerun names {unknown[0]}, which --methods does not; fix: add "
+                 "it to --methods")
+    previous_path = args.out_dir / f"{name}.json"
+    if rerun and not previous_path.exists():
+        sys.exit(f"error: {previous_path} does not exist; fix: run every method (drop "
+                 "--rerun)")
     with KnowledgeBase.connect() as kb:
         out = protocol.run_protocol(kb, args.tasks.split(","),
                                     [int(b) for b in args.budgets.split(",")],
-                                    args.methods.split(","), args.seeds,
+                                    rerun or methods, args.seeds,
                                     progress=lambda m: print(m, file=sys.stderr, flush=True),
                                     select=args.select,
                                     checkpoint=args.out_dir / f"{name}.partial.jsonl")
+        if rerun:
+            out = merge_previous(json.loads(previous_path.read_text()), out, methods,
+                                 rerun, previous_path)
         if args.select == "test":
             args.out_dir.mkdir(parents=True, exist_ok=True)
             (args.out_dir / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n")

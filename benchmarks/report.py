@@ -102,13 +102,22 @@ def candidate_targets(rows: list[dict[str, Any]], tasks: list[str], method: str,
     return out
 
 
+def reran_text(o: dict[str, Any]) -> str:
+    """What a header adds when only some methods ran (``--rerun``)."""
+    if not o.get("reran"):
+        return ""
+    return (f" for {', '.join(o['reran'])} (the other methods' rows read from the previous "
+            f"run of this file, whose wall time was {o.get('previous_wall_s')} s)")
+
+
 def markdown(o: dict[str, Any], title: str) -> str:
     m = o["machine"]
     single = sorted({r["task"] for r in o["rows"] if r["split"] == "single"})
     lines = [f"# {title}", "",
              f"Machine: {m['cpu']}, {m['cores']} cores. Stochastic methods: {o['seeds']} "
              "seeds (mean ± sd); deterministic methods: one run (determinism checked by a "
-             f"second run: {o['deterministic'] or 'not checked'}). Wall time {o['wall_s']} s. "
+             f"second run: {o['deterministic'] or 'not checked'}). Wall time {o['wall_s']} s"
+             f"{reran_text(o)}. "
              "Scores in %: validation (what a method selects on) / test; top% = share of "
              "the space at least as good on test (top% valid: by validation); regret = "
              "search-space best minus the mean returned, by validation; evals to top-1% = "
