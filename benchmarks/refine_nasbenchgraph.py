@@ -146,11 +146,14 @@ def merge_previous(previous: dict, new: dict, methods: list[str], rerun: list[st
     curves.update(new.get("curves", {}))
     curves = {f"{t}|{m}": curves[f"{t}|{m}"] for t in new["tasks"] for m in methods
               if f"{t}|{m}" in curves}
+    # a previous --rerun of some of the same methods kept its own previous run's rows
+    chained = bool(previous.get("reran")) and set(previous["reran"]) <= set(rerun)
     determinism = {m: v for m, v in previous.get("deterministic", {}).items() if m in kept}
     determinism.update(new.get("deterministic", {}))
     return {**new, "methods": list(methods), "rows": rows, "curves": curves,
-            "deterministic": determinism, "reran": list(rerun),
-            "previous_wall_s": previous.get("wall_s")}
+            "deterministic": determinism, "targets": protocol.targets(rows, new["tasks"]),
+            "reran": list(rerun),
+            "previous_wall_s": previous.get("previous_wall_s" if chained else "wall_s")}
 
 
 def test_selection_markdown(o: dict, candidates: list[str]) -> str:

@@ -190,3 +190,50 @@ def test_protocol_keeps_what_chose_each_paid_architecture(tmp_path: Path) -> Non
     assert "| m | 5 | design 4 (80%), target-led search 1 (20%) |" in table
     assert not any("| random |" in line for line in table)
     assert found_by_markdown(rows[2:]) == []
+
+
+
+def test_refine_benchmark_reruns_only_the_named_methods(tmp_path: Path) -> None:
+    """``refine_nasbenchgraph.py --rerun``: the named methods' rows and curves replace the
+    previous file's, the others are kept, rows follow the order of ``--methods``, the
+    targets are those of the merged rows, and a previous run of other budgets or without
+    a kept method is refused with one line."""
+    from mdesign.benchmarks.refine_nasbenchgraph import merge_previous
+    from mdesign.benchmarks.report import reran_text
+
+    def row(task: str, method: str, budget: int, valid: float) -> dict:
+        return {"task": task, "method": method, "budget": budget, "valid_mean": valid,
+                "test_mean": valid, "runs": 1, "split": "valid_test",
+                "overhead_ms_per_step": 3.0}
+
+    tasks, budgets = ["cora", "pubmed"], [5, 10]
+    before, every, rerun = ["mdesign", "b", "c"], ["mdesign", "b", "c", "d"], ["b", "d"]
+    common = {"tasks": tasks, "budgets": budgets, "seeds": 5, "select": "valid"}
+    previous = {**common, "methods": before, "wall_s": 900.0,
+                "deterministic": {"mdesign": True},
+                "rows": [row(t, m, b, 1.0) for t in tasks for m in before for b in budgets],
+                "curves": {f"{t}|{m}": [1.0] for t in tasks for m in before}}
+    new = {**common, "methods": rerun, "wall_s": 30.0, "deterministic": {}, "targets": {},
+           "rows": [row(t, m, b, 2.0) for t in tasks for m in rerun for b in budgets],
+           "curves": {f"{t}|{m}": [2.0] for t in tasks for m in rerun}}
+    path = tmp_path / "refine_transfer.json"
+    out = merge_previous(previous, new, every, rerun, path)
+    assert [(r["task"], r["method"], r["budget"]) for r in out["rows"]] == \
+        [(t, m, b) for t in tasks for m in every for b in budgets]
+    assert {r["method"]: r["valid_mean"] for r in out["rows"]} == \
+        {"mdesign": 1.0, "b": 2.0, "c": 1.0, "d": 2.0}
+    assert list(out["curves"]) == [f"{t}|{m}" for t in tasks for m in every]
+    assert out["curves"]["cora|b"] == [2.0] and out["curves"]["cora|c"] == [1.0]
+    assert out["deterministic"] == {"mdesign": True} and out["methods"] == every
+    # recomputed over the merged rows: the kept method's overhead, which the new run lacks
+    assert out["targets"] == {"mdesign overhead per step (median of run medians)": "3.0 ms"}
+    assert out["reran"] == rerun and out["previous_wall_s"] == 900.0
+    assert "for b, d (the other methods' rows read from the previous run" in reran_text(out)
+    assert reran_text(previous) == ""
+    # re-running the same methods again: the kept rows still come from the 900 s run
+    again = merge_previous(out, {**new, "wall_s": 31.0}, every, rerun, path)
+    assert again["rows"] == out["rows"] and again["previous_wall_s"] == 900.0
+    with pytest.raises(SystemExit, match="holds a run with budgets"):
+        merge_previous({**previous, "budgets": [5, 10, 20]}, new, every, rerun, path)
+    with pytest.raises(SystemExit, match="holds no run of e; fix: run every method"):
+        merge_previous(previous, new, ["mdesign", "b", "e", "d"], rerun, path)
