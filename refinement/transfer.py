@@ -324,9 +324,17 @@ class _Surrogate(RunLedger):
         self.keys = keys
         self.row = {k: i for i, k in enumerate(keys)}
         self.codes = choice_codes(self.space, self.onehot, keys)
-        self.z = self.table.rows(keys, lambda: self.onehot.of_codes(self.codes))
+        encoded: list[np.ndarray] = []
+
+        def onehot() -> np.ndarray:
+            # encoded at most once, whether one table or both (split) need it
+            if not encoded:
+                encoded.append(self.onehot.of_codes(self.codes))
+            return encoded[0]
+
+        self.z = self.table.rows(keys, onehot)
         self.z_mean = None if self.mean_table is None else \
-            self.mean_table.rows(keys, lambda: self.onehot.of_codes(self.codes))
+            self.mean_table.rows(keys, onehot)
         self._build_model()
 
     def _ensemble(self) -> Literal["none", "rgpe", "ranked"]:
