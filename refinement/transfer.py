@@ -279,6 +279,9 @@ class _Surrogate(RunLedger):
         self.sources, self.used_features = prior_weights(
             target, self.tasks, len(self.onehot.columns)) if self.tasks else ([], False)
         self.weights = {s.task: s.weight for s in self.sources}
+        # the model's prior weights; ``weights`` (the ledger's) follows M1's posterior
+        # coefficients step by step, for the record
+        self.prior = dict(self.weights)
         cache = cache if cache is not None else {}
         # --source-scores split: normal scores for each source's term, winsorised ones
         # for the consensus and the first design (``mean_table``)
@@ -315,7 +318,7 @@ class _Surrogate(RunLedger):
             self.distances = choice_distances(
                 [self.table.sources[t].measured(self.space, self.onehot)
                  for t in self.table.tasks],
-                [self.weights[t] for t in self.table.tasks], sizes)
+                [self.prior[t] for t in self.table.tasks], sizes)
 
     def _set_rows(self, keys: list[str]) -> None:
         if not keys:
@@ -345,7 +348,7 @@ class _Surrogate(RunLedger):
         return "none"
 
     def _build_model(self) -> None:
-        self.w = np.array([self.weights[t] for t in self.table.tasks])
+        self.w = np.array([self.prior[t] for t in self.table.tasks])
         self.model = TransferSurrogate(self.codes, self.z, self.w, transfer=bool(self.sources),
                                        z_mean=self.z_mean,
                                        odds=self.cfg.transfer_odds,
@@ -393,6 +396,7 @@ class _Surrogate(RunLedger):
         self.sources, self.used_features = prior_weights(
             self.target, self.tasks, len(self.onehot.columns), self.cfg.similarity, tau)
         self.weights = {s.task: s.weight for s in self.sources}
+        self.prior = dict(self.weights)
         self._learn_distances()
         self._build_model()
 

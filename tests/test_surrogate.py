@@ -425,7 +425,20 @@ class _FormulaEvaluator(PaidEvaluator):
         return Evaluation(uid=uid, score=s, valid=s, test=s)
 
 
-def test_a_space_too_large_to_enumerate() -> None:
+def test_a_space_too_large_to_enumerate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The candidate set is rebuilt every step around what the run paid; every rebuilt
+    model keeps the sources' prior weights (the ledger's weights follow M1's posterior
+    coefficients step by step, and fed back as prior weights they had compounded)."""
+    from mdesign.refinement import transfer
+
+    built: list[tuple[np.ndarray, dict[str, float]]] = []
+    build = transfer._Surrogate._build_model
+
+    def spy(self: transfer._Surrogate) -> None:
+        build(self)
+        built.append((self.w.copy(), {s.task: s.weight for s in self.sources}))
+
+    monkeypatch.setattr(transfer._Surrogate, "_build_model", spy)
     dims = 8
     space = DesignSpace.from_dict({"name": "big", "dimensions": [
         {"name": f"x{i}", "choices": [f"c{j}" for j in range(8)]} for i in range(dims)]})
@@ -450,6 +463,10 @@ def test_a_space_too_large_to_enumerate() -> None:
                                   space="big"),
                  _FormulaEvaluator(space, budget, score))
     assert res.spent == budget
+    assert len(built) > budget // 2
+    for w, prior in built:
+        assert w.tolist() == [prior[t] for t in ("s1", "s2")]
+    assert any(s.weights and s.weights != built[0][1] for s in res.steps)
     # far above what 20 random draws reach: the best of 2,000 random architectures
     sample = [score(space.key({f"x{i}": f"c{draw.randrange(8)}" for i in range(dims)}))
               for _ in range(2000)]
