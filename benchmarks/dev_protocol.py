@@ -96,6 +96,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "strategy": "surrogate", "acquisition": "ucb", "source_scores": "winsorised"},
     "UCB, portfolio 2, split source scores": {
         "strategy": "surrogate", "acquisition": "ucb", "source_scores": "split"},
+    "UCB, portfolio 2, capped scores for the first 20 paid": {
+        "strategy": "surrogate", "acquisition": "ucb", "source_scores": "switch"},
 }
 
 

@@ -54,6 +54,8 @@ MDESIGN_VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "mdesign-surrogate-winsorised": ({"strategy": "surrogate",
                                       "source_scores": "winsorised"}, True),
     "mdesign-surrogate-split": ({"strategy": "surrogate", "source_scores": "split"}, True),
+    "mdesign-surrogate-switch": ({"strategy": "surrogate", "source_scores": "switch"},
+                                 True),
     # the configuration nested leave-one-dataset-out chose for the target from the other
     # datasets only (benchmarks/results/nested_protocol.json)
     "mdesign-nested": ({"nested": True}, True),

@@ -77,7 +77,9 @@ def _surrogate(acquisition: str, **over: Any) -> dict[str, Any]:
 # (2026-12-07) each source's normal scores capped at +-2 and rescaled to unit variance
 # (--source-scores winsorised) with UCB; round 21 (2026-12-07) those capped scores for
 # the consensus and the first design, the normal ones for each source's own term
-# (--source-scores split) with UCB. The walk is a candidate too.
+# (--source-scores split) with UCB; round 22 (2026-12-07) the capped scores until 20 paid
+# results, the normal ones after (--source-scores switch) with UCB. The walk is a
+# candidate too.
 CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, EI (the first default)": {"strategy": "surrogate", "acquisition": "ei",
                                           "kernel": "hamming"},
@@ -114,6 +116,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "surrogate, UCB, winsorised source scores": _surrogate("ucb",
                                                            source_scores="winsorised"),
     "surrogate, UCB, split source scores": _surrogate("ucb", source_scores="split"),
+    "surrogate, UCB, capped scores for the first 20 paid": _surrogate(
+        "ucb", source_scores="switch"),
     "walk, pair feature similarity": {"strategy": "walk", "similarity": "features",
                                       "feature_similarity": "pair"},
     "walk, Canberra feature similarity": {"strategy": "walk", "similarity": "features",

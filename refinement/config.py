@@ -125,13 +125,14 @@ class RefineConfig(BaseModel):
         "sources (the transfer model may also use the choice distances the sources "
         "measured), or additive (both models may also use main effects of the choices); "
         "the target's likelihood decides between the shapes")
-    source_scores: Literal["normal", "winsorised", "split"] = Field(
+    source_scores: Literal["normal", "winsorised", "split", "switch"] = Field(
         default="normal", description="surrogate: how each source's stored results enter "
         "the model: their normal scores (a copula transform that keeps the order), or "
         "those capped at +-2 (about a source's top and bottom 2.3%) and rescaled to unit "
         "variance, so that no source's extreme tail outweighs the others' agreement, or "
         "split: capped for the sources' consensus (the prior mean) and the first design, "
-        "normal for each source's own term")
+        "normal for each source's own term, or switch: capped until 20 paid results, "
+        "normal after")
     portfolio: int = Field(default=2, ge=0, le=32, description="surrogate: first design "
                            "of this many architectures best across the sources (random "
                            "draws without transfer) before the acquisition takes over")

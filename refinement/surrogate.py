@@ -141,6 +141,10 @@ def normal_scores(values: Sequence[float] | np.ndarray) -> np.ndarray:
 # bottom 2.3%), fixed before round 20's run, not swept
 WINSOR_CAP = 2.0
 
+# --source-scores switch: the number of paid results after which the capped scores give
+# way to the normal ones, read off round 20's table and fixed before round 22's run
+SWITCH_PAID = 20
+
 
 def winsorised_scores(values: Sequence[float] | np.ndarray, cap: float = WINSOR_CAP
                       ) -> np.ndarray:

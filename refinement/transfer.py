@@ -64,6 +64,7 @@ from mdesign.refinement.ledger import RunLedger
 from mdesign.refinement.similarity import pair_similarity
 from mdesign.refinement.sources import SourceInfo, candidate_sources, pick_anchors
 from mdesign.refinement.surrogate import (
+    SWITCH_PAID,
     Posterior,
     TransferSurrogate,
     choice_distances,
@@ -284,11 +285,14 @@ class _Surrogate(RunLedger):
         self.prior = dict(self.weights)
         cache = cache if cache is not None else {}
         # --source-scores split: normal scores for each source's term, winsorised ones
-        # for the consensus and the first design (``mean_table``)
-        split = config.source_scores == "split"
+        # for the consensus and the first design (``mean_table``); switch: winsorised
+        # until SWITCH_PAID paid results, then normal (``late_table``)
+        mode = config.source_scores
         self.table = self._source_table(
-            cache, "winsorised" if config.source_scores == "winsorised" else "normal")
-        self.mean_table = self._source_table(cache, "winsorised") if split else None
+            cache, "winsorised" if mode in ("winsorised", "switch") else "normal")
+        self.mean_table = self._source_table(cache, "winsorised") if mode == "split" \
+            else None
+        self.late_table = self._source_table(cache, "normal") if mode == "switch" else None
         self.z_mean: np.ndarray | None = None
         self.distances: list[np.ndarray] | None = None
         self._learn_distances()
@@ -309,6 +313,17 @@ class _Surrogate(RunLedger):
                     self.onehot, self.kb.task_scores(src.task, self.space.name), scores)
         return SourceTable(self.onehot, {s.task: cache[(s.task, self.space.name, scores)]
                                          for s in self.sources})
+
+    def switch_scores(self) -> None:
+        """``--source-scores switch``: once the run holds ``SWITCH_PAID`` paid results,
+        the model reads the sources' normal scores instead of the capped ones (rebuilt
+        once; the paid results and the seeded draws carry over, so a resume replays it)."""
+        if self.late_table is None or len(self.seen) < SWITCH_PAID:
+            return
+        self.table, self.late_table = self.late_table, None
+        self._learn_distances()
+        if self.keys:
+            self._set_rows(self.keys)
 
     def _learn_distances(self) -> None:
         """``--kernel sources``: the choice distances the sources measured, weighted by
@@ -557,6 +572,7 @@ def refine_surrogate(kb: EvidenceReader, config: RefineConfig, evaluator: Evalua
     while run.budget_left > 0:
         t_step, eval_before = time.perf_counter(), run.eval_time
         step += 1
+        run.switch_scores()
         if not run.enumerated:
             run._rebuild(step)
         if run.radius > 0 and run.stall >= STALL_WIDEN:

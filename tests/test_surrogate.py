@@ -976,3 +976,33 @@ def test_split_source_scores(related: InMemoryEvidence) -> None:
     assert [s.uid for s in runs["split"].steps[:2]] == \
         [s.uid for s in runs["winsorised"].steps[:2]]
     _deterministic_and_resumes(related, source_scores="split")
+
+
+def test_switch_source_scores(related: InMemoryEvidence,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--source-scores switch``: the winsorised run's steps until ``SWITCH_PAID`` paid
+    results, then one model over the normal scores (its columns the normal run's); runs
+    repeat and resume exactly across the switch."""
+    from mdesign.refinement import transfer
+
+    monkeypatch.setattr(transfer, "SWITCH_PAID", 8)
+    built: list[tuple[int, np.ndarray]] = []
+    real = transfer._Surrogate._build_model
+
+    def keep(self: transfer._Surrogate) -> None:
+        real(self)
+        built.append((len(self.seen), self.model.z.copy()))
+
+    monkeypatch.setattr(transfer._Surrogate, "_build_model", keep)
+    switch = run(related, budget=14, source_scores="switch")
+    after = built[-1]
+    assert [n for n, _ in built] == [0, 8]  # built once at the start, once at the switch
+    built.clear()
+    capped = run(related, budget=14, source_scores="winsorised")
+    run(related, budget=3)
+    capped_z, normal_z = built[0][1], built[-1][1]
+    assert np.array_equal(after[1], normal_z) and not np.array_equal(after[1], capped_z)
+    uids = [s.uid for s in switch.steps]
+    assert uids[:8] == [s.uid for s in capped.steps[:8]]
+    assert uids[8:] != [s.uid for s in capped.steps[8:]]
+    _deterministic_and_resumes(related, source_scores="switch")  # resumes from 6 of 12
