@@ -237,3 +237,30 @@ def test_refine_benchmark_reruns_only_the_named_methods(tmp_path: Path) -> None:
         merge_previous({**previous, "budgets": [5, 10, 20]}, new, every, rerun, path)
     with pytest.raises(SystemExit, match="holds no run of e; fix: run every method"):
         merge_previous(previous, new, ["mdesign", "b", "e", "d"], rerun, path)
+
+
+def test_nested_selection_holds_each_inner_pair_out_of_every_choice() -> None:
+    """``benchmarks/nested_selection.py``: each rule chooses without the held-out pair;
+    a configuration best on every other target of its outer dataset but worst on the
+    held-out one is what the per-dataset rule picks, and pays for."""
+    from mdesign.benchmarks.nested_selection import held_out
+
+    def runs(**by_target: float) -> dict[str, list[float]]:
+        return {t: [v, v] for t, v in by_target.items()}
+
+    # outer A: "b" wins on x and y, loses badly on z; outer B: "a" wins everywhere
+    inner = {"A": {"a": runs(x=0.0, y=0.0, z=0.0), "b": runs(x=-1.0, y=-1.0, z=5.0)},
+             "B": {"a": runs(x=-1.0, y=-1.0, z=-1.0), "b": runs(x=0.0, y=0.0, z=0.0)}}
+    out = held_out(inner, default="a")
+    assert out["pairs"] == 6
+    rules = out["rules"]
+    # holding out (A, z): the per-dataset rule sees only x and y of A and picks "b"
+    assert rules["per dataset"]["per_pair"][2] == 5.0
+    assert rules["per dataset"]["choices"] == {"b": 1, "a": 5}
+    assert rules["fixed"]["choices"] == {"a": 6}
+    assert rules["fixed"]["criterion"] == pytest.approx((0 + 0 + 0 - 1 - 1 - 1) / 6)
+    # the oracle is the lowest on each pair; no rule is below it
+    assert rules["oracle"]["per_pair"] == [-1.0, -1.0, 0.0, -1.0, -1.0, -1.0]
+    assert all(rules["oracle"]["criterion"] <= r["criterion"] for r in rules.values())
+    assert rules["overall"]["by_budget"] == pytest.approx(
+        [rules["overall"]["criterion"]] * 2)
