@@ -86,7 +86,7 @@ def build_python(kb: KnowledgeBase, space: str, tasks: Sequence[str],
              for i, b in zip(row["ids"], row["ends"], strict=True)]
     counts = dict.fromkeys(tasks, 0)
     for task in tasks:
-        r = kb.query("evidence_results", space=space, task=task)[0]
+        r = kb.query_plain("evidence_results", space=space, task=task)[0]
         by_uid = best_source_scores(r["uids"], r["sources"], r["scores"], r["seeds"])
         key = GAIN_PREFIX + task
         for e in edits:

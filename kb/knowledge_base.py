@@ -184,12 +184,21 @@ class KnowledgeBase:
         return self.run_cypher(cypher.load(name), {**cypher.defaults(name), **params},
                                label=repr(name))
 
+    def query_plain(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
+        """:meth:`query` for the bulk reads whose rows hold only values, lists and maps
+        (a task's every result, a space's keys): the rows as the driver decoded them,
+        without its per-value walk that turns nodes, relationships and paths into dicts
+        (about 40% of a 26,206-result read)."""
+        return self.run_cypher(cypher.load(name), {**cypher.defaults(name), **params},
+                               label=repr(name), plain=True)
+
     def run_cypher(self, text: str, params: dict[str, Any], *, label: str,
-                   read_only: bool = False) -> list[dict[str, Any]]:
+                   read_only: bool = False, plain: bool = False) -> list[dict[str, Any]]:
         """Run Cypher ``text`` with ``params`` in one transaction; rows as dicts.
 
         ``label`` names the query in errors. ``read_only`` runs it in a read transaction,
         which the server refuses to let write (``mdesign query`` without --allow-write).
+        ``plain``: the values as decoded (:meth:`query_plain`).
         """
         missing = [p for p in cypher.text_parameters(text) if p not in params]
         if missing:
@@ -208,6 +217,8 @@ class KnowledgeBase:
                                  "pass --allow-write to let it write") from None
             raise InputError(f"query {label} failed: {_one_line(exc.message)}",
                              "check the parameters' types and values") from None
+        if plain:
+            return [dict(zip(r.keys(), r.values(), strict=True)) for r in records]
         return [r.data() for r in records]
 
     def run_autocommit(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
@@ -384,7 +395,8 @@ class KnowledgeBase:
     def task_results(self, task: str) -> list[TaskResult]:
         """Every stored result of ``task``, one per architecture (the one with the most
         seeds), failed ones (no score) included: the one decoder of ``task_results``."""
-        return [TaskResult(*r) for r in self.query("task_results", task=task)[0]["results"]]
+        return [TaskResult(*r)
+                for r in self.query_plain("task_results", task=task)[0]["results"]]
 
     def best_architectures(self, task: str, limit: int = 10) -> list[RankedArchitecture]:
         return [RankedArchitecture(**r)

@@ -33,7 +33,7 @@ def refresh_similarities(kb: KnowledgeBase, tasks: Sequence[str] | None = None) 
         return 0
 
     def mean_scores(task: str) -> dict[str, float]:
-        return {u: s for u, s in kb.query("task_mean_scores", task=task)[0]["scores"]}
+        return {u: s for u, s in kb.query_plain("task_mean_scores", task=task)[0]["scores"]}
 
     scores = {t: mean_scores(t) for t in wanted}
     if len(wanted) < len(names):

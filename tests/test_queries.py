@@ -174,3 +174,19 @@ def test_python_api_example_runs(nbg: KnowledgeBase) -> None:
     assert best.key in out.stdout
     assert "most similar tasks: [" in out.stdout
     assert " edits -> " in out.stdout
+
+
+def test_plain_bulk_reads_answer_as_the_converted_rows(nbg: KnowledgeBase) -> None:
+    """``query_plain`` (the bulk reads: a task's every result, a space's keys, mean
+    scores, the evidence's results) skips the driver's graph-type conversion; their rows
+    hold no node, relationship or path, so both answer alike, nulls included."""
+    task, space = "cora", "nas-bench-graph"
+    for name, params in (("task_results", {"task": task}),
+                         ("task_mean_scores", {"task": task}),
+                         ("evidence_results", {"task": task, "space": space}),
+                         ("space_architecture_uids", {"space": space})):
+        plain, converted = nbg.query_plain(name, **params), nbg.query(name, **params)
+        assert plain == converted and plain and any(plain[0].values()), name
+    # a query that returns nodes keeps the driver's conversion: maps, not Node objects
+    row = nbg.run_cypher("MATCH (t:Task) RETURN t LIMIT 1", {}, label="t")[0]
+    assert type(row["t"]) is dict

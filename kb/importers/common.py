@@ -123,7 +123,7 @@ def store_tasks(kb: KnowledgeBase, tasks: Sequence[TaskSpec]) -> None:
 def edit_rows(kb: KnowledgeBase, space: DesignSpace, keys: set[str]) -> list[dict[str, Any]]:
     """Edits between neighbouring architectures of ``space`` with at least one end in
     ``keys``, each unordered pair once, described from the end that finds it first."""
-    known = set(kb.query("space_architecture_uids", space=space.name)[0]["keys"]) | keys
+    known = set(kb.query_plain("space_architecture_uids", space=space.name)[0]["keys"]) | keys
     pairs: dict[tuple[str, str], dict[str, Any]] = {}
     for key in sorted(known):
         for dim, frm, to, nkey in space.neighbour_keys(key):
