@@ -264,3 +264,25 @@ def test_nested_selection_holds_each_inner_pair_out_of_every_choice() -> None:
     assert all(rules["oracle"]["criterion"] <= r["criterion"] for r in rules.values())
     assert rules["overall"]["by_budget"] == pytest.approx(
         [rules["overall"]["criterion"]] * 2)
+
+
+def test_nested_selection_pairs_each_configuration_with_the_default_by_target() -> None:
+    """The paired table: per inner target, the mean over the outer datasets that hold it
+    of the criterion difference; a configuration lower on every target is "ahead", one
+    that is lower and higher by turns is "within noise"."""
+    from mdesign.benchmarks.nested_selection import paired_by_target
+
+    def runs(**by_target: float) -> dict[str, list[float]]:
+        return {t: [v, v] for t, v in by_target.items()}
+
+    inner = {"A": {"d": runs(x=0.0, y=0.0, z=0.0), "a": runs(x=-1.0, y=-2.0, z=-1.0),
+                   "n": runs(x=1.0, y=-1.0, z=1.0)},
+             "B": {"d": runs(x=0.0, y=0.0, z=0.0), "a": runs(x=-1.0, y=-1.0, z=-1.0),
+                   "n": runs(x=-1.0, y=1.0, z=-1.0)}}
+    ahead = paired_by_target(inner, "a", default="d")
+    assert ahead["by_target"] == {"x": -1.0, "y": -1.5, "z": -1.0}
+    assert ahead["verdict"] == "ahead" and ahead["lower_on"] == 3
+    assert ahead["mean_diff"] == pytest.approx(-3.5 / 3)
+    noise = paired_by_target(inner, "n", default="d")
+    assert noise["by_target"] == {"x": 0.0, "y": 0.0, "z": 0.0}
+    assert noise["verdict"] == "within noise" and noise["lower_on"] == 0
