@@ -317,12 +317,15 @@ class _Surrogate(RunLedger):
     def switch_scores(self) -> None:
         """``--source-scores switch``: once the run holds ``SWITCH_PAID`` paid results,
         the model reads the sources' normal scores instead of the capped ones (rebuilt
-        once; the paid results and the seeded draws carry over, so a resume replays it)."""
+        once; the paid results and the seeded draws carry over, so a resume replays it).
+        Called before the step's candidates are built: a space too large to enumerate
+        rebuilds its rows from ``table`` right after, so only an enumerated one is
+        re-read here."""
         if self.late_table is None or len(self.seen) < SWITCH_PAID:
             return
         self.table, self.late_table = self.late_table, None
         self._learn_distances()
-        if self.keys:
+        if self.enumerated:
             self._set_rows(self.keys)
 
     def _learn_distances(self) -> None:
