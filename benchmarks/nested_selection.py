@@ -35,7 +35,7 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-from mdesign.benchmarks.refine_synthetic import bootstrap_interval
+from mdesign.benchmarks.refine_synthetic import bootstrap_interval, interval_verdict
 from mdesign.benchmarks.report import RESULTS, save
 
 DEFAULT = "surrogate, UCB"
@@ -54,16 +54,21 @@ def held_out(inner: dict[str, dict[str, dict[str, list[float]]]],
     rules: dict[str, list[list[float]]] = {"per dataset": [], "overall": [], "fixed": [],
                                            "oracle": []}
     picks: dict[str, Counter[str]] = {r: Counter() for r in rules}
+    def overall(held: str) -> str:
+        crit = {c: _criterion([inner[o][c][t] for o, t in pairs if t != held])
+                for c in configs}
+        return min(crit, key=crit.__getitem__)
+
+    # the overall rule reads every pair but the held-out target's: one choice per target
+    wide = {t: overall(t) for t in dict.fromkeys(t for _, t in pairs)}
     for outer, target in pairs:
         per = inner[outer]
         local = {c: _criterion([per[c][t] for t in per[c] if t != target])
                  for c in configs}
-        wide = {c: _criterion([inner[o][c][t] for o, t in pairs if t != target])
-                for c in configs}
         own = {c: _criterion([per[c][target]]) for c in configs}
         # min keeps the first of equal criteria, as the protocol does
         choice = {"per dataset": min(local, key=local.__getitem__),
-                  "overall": min(wide, key=wide.__getitem__), "fixed": default,
+                  "overall": wide[target], "fixed": default,
                   "oracle": min(own, key=own.__getitem__)}
         for rule, c in choice.items():
             rules[rule].append(per[c][target])
@@ -91,7 +96,7 @@ def paired_by_target(inner: dict[str, dict[str, dict[str, list[float]]]], config
     lo, hi = bootstrap_interval(x)
     return {"mean_diff": float(x.mean()), "ci95": [lo, hi], "targets": len(x),
             "lower_on": int((x < 0).sum()), "by_target": by_target,
-            "verdict": "behind" if lo > 0 else "ahead" if hi < 0 else "within noise"}
+            "verdict": interval_verdict(lo, hi)}
 
 
 def main() -> None:

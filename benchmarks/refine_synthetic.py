@@ -141,6 +141,11 @@ def bootstrap_interval(x: np.ndarray, draws: int = 10_000) -> tuple[float, float
     return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
 
 
+def interval_verdict(lo: float, hi: float) -> str:
+    """A paired difference's verdict from its interval (negative: ``a`` ahead)."""
+    return "behind" if lo > 0 else "ahead" if hi < 0 else "within noise"
+
+
 def paired(rows: list[dict[str, Any]], a: str, b: str) -> list[dict[str, Any]]:
     """Per shared share and budget: the mean over targets of the per-target mean
     ``log10 share(a) - log10 share(b)`` with a 95% bootstrap interval (negative: ``a``
@@ -156,7 +161,7 @@ def paired(rows: list[dict[str, Any]], a: str, b: str) -> list[dict[str, Any]]:
                  for t in r["per_target"] if t in other["per_target"]]
         mean = float(statistics.mean(diffs))
         lo, hi = bootstrap_interval(np.array(diffs))
-        verdict = "behind" if lo > 0 else "ahead" if hi < 0 else "within noise"
+        verdict = interval_verdict(lo, hi)
         out.append({"shared": shared, "budget": budget, "targets": len(diffs),
                     "ahead_on": int(sum(d < 0 for d in diffs)),
                     "mean_log10_diff": mean, "ci95": [lo, hi], "verdict": verdict})
