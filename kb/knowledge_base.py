@@ -188,7 +188,7 @@ class KnowledgeBase:
         """:meth:`query` for the bulk reads whose rows hold only values, lists and maps
         (a task's every result, a space's keys): the rows as the driver decoded them,
         without its per-value walk that turns nodes, relationships and paths into dicts
-        (about 40% of a 26,206-result read)."""
+        (more than half the time of a 26,206-result read: 0.17 s against 0.40 s)."""
         return self.run_cypher(cypher.load(name), {**cypher.defaults(name), **params},
                                label=repr(name), plain=True)
 
