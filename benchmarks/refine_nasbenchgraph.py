@@ -146,14 +146,17 @@ def merge_previous(previous: dict, new: dict, methods: list[str], rerun: list[st
     curves.update(new.get("curves", {}))
     curves = {f"{t}|{m}": curves[f"{t}|{m}"] for t in new["tasks"] for m in methods
               if f"{t}|{m}" in curves}
-    # a previous --rerun of some of the same methods kept its own previous run's rows
-    chained = bool(previous.get("reran")) and set(previous["reran"]) <= set(rerun)
     determinism = {m: v for m, v in previous.get("deterministic", {}).items() if m in kept}
     determinism.update(new.get("deterministic", {}))
+    # which run each method's rows come from, newest first, so that the header names the
+    # wall time of the run that produced them, however many --rerun ago that was
+    runs = [{"methods": list(rerun), "wall_s": new["wall_s"]}]
+    for run in report.row_runs(previous):
+        if still := [m for m in run["methods"] if m in kept]:
+            runs.append({"methods": still, "wall_s": run["wall_s"]})
     return {**new, "methods": list(methods), "rows": rows, "curves": curves,
             "deterministic": determinism, "targets": protocol.targets(rows, new["tasks"]),
-            "reran": list(rerun),
-            "previous_wall_s": previous.get("previous_wall_s" if chained else "wall_s")}
+            "reran": list(rerun), "runs": runs}
 
 
 def test_selection_markdown(o: dict, candidates: list[str]) -> str:
@@ -217,6 +220,11 @@ def main() -> None:
     title = "Refinement on NAS-Bench-Graph, leave one dataset out"
     if args.rewrite:
         out = json.loads((args.out_dir / f"{name}.json").read_text())
+        if out.get("select") == "test":
+            text = test_selection_markdown(out, args.candidate.split(","))
+            (args.out_dir / f"{name}.md").write_text(text)
+            print(text)
+            return
         from mdesign.kb import KnowledgeBase
 
         with KnowledgeBase.connect() as kb:

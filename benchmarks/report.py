@@ -102,12 +102,25 @@ def candidate_targets(rows: list[dict[str, Any]], tasks: list[str], method: str,
     return out
 
 
+def row_runs(o: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs that ``o``'s rows come from, newest first: ``[{"methods", "wall_s"}]``.
+    A file written by one run of every method has one; ``--rerun`` adds one per rerun."""
+    return o.get("runs") or [{"methods": list(o["methods"]), "wall_s": o["wall_s"]}]
+
+
 def reran_text(o: dict[str, Any]) -> str:
-    """What a header adds when only some methods ran (``--rerun``)."""
+    """What a header adds when only some methods ran (``--rerun``): the wall time of each
+    earlier run whose rows the file keeps."""
     if not o.get("reran"):
         return ""
-    return (f" for {', '.join(o['reran'])} (the other methods' rows read from the previous "
-            f"run of this file, whose wall time was {o.get('previous_wall_s')} s)")
+    earlier = row_runs(o)[1:]
+    if len(earlier) == 1:
+        return (f" for {', '.join(o['reran'])} (the other methods' rows read from an earlier "
+                f"run of this file, whose wall time was {earlier[0]['wall_s']} s)")
+    parts = [f"{', '.join(r['methods'])} from one of {r['wall_s']} s" for r in earlier[:-1]]
+    return (f" for {', '.join(o['reran'])} (the other methods' rows read from earlier runs "
+            f"of this file: {'; '.join(parts)}; the others from one of "
+            f"{earlier[-1]['wall_s']} s)")
 
 
 def markdown(o: dict[str, Any], title: str) -> str:

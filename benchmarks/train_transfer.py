@@ -220,7 +220,7 @@ def reran(o: dict) -> str:
     ran = o.get("ran", list(METHODS))
     if set(ran) >= set(METHODS):
         return ""
-    return (f" for {', '.join(ran)} (the other methods' runs read from the previous run "
+    return (f" for {', '.join(ran)} (the other methods' runs read from earlier runs "
             "of this file)")
 
 

@@ -160,7 +160,7 @@ def test_train_transfer_reads_the_methods_it_does_not_run(tmp_path: Path) -> Non
          "wall_s": 1.0, "ran": ["mdesign"], "tasks": {"t": {
              m: {"runs": v["runs"], "valid_mean": 50.0, "valid_sd": 0.0, "test_mean": 50.0,
                  "test_sd": 0.0} for m, v in old["tasks"]["t"].items()}}}
-    assert "read from the previous run of this file" in markdown(o)
+    assert "read from earlier runs of this file" in markdown(o)
 
 
 def test_protocol_keeps_what_chose_each_paid_architecture(tmp_path: Path) -> None:
@@ -227,12 +227,26 @@ def test_refine_benchmark_reruns_only_the_named_methods(tmp_path: Path) -> None:
     assert out["deterministic"] == {"mdesign": True} and out["methods"] == every
     # recomputed over the merged rows: the kept method's overhead, which the new run lacks
     assert out["targets"] == {"mdesign overhead per step (median of run medians)": "3.0 ms"}
-    assert out["reran"] == rerun and out["previous_wall_s"] == 900.0
-    assert "for b, d (the other methods' rows read from the previous run" in reran_text(out)
+    assert out["reran"] == rerun
+    assert out["runs"] == [{"methods": rerun, "wall_s": 30.0},
+                           {"methods": ["mdesign", "c"], "wall_s": 900.0}]
+    assert reran_text(out) == (" for b, d (the other methods' rows read from an earlier run "
+                               "of this file, whose wall time was 900.0 s)")
     assert reran_text(previous) == ""
     # re-running the same methods again: the kept rows still come from the 900 s run
     again = merge_previous(out, {**new, "wall_s": 31.0}, every, rerun, path)
-    assert again["rows"] == out["rows"] and again["previous_wall_s"] == 900.0
+    assert again["rows"] == out["rows"] and again["runs"][1:] == out["runs"][1:]
+    # a rerun of another method next: each kept row names the run that produced it
+    only_c = {**new, "methods": ["c"], "wall_s": 12.0,
+              "rows": [row(t, "c", b, 3.0) for t in tasks for b in budgets],
+              "curves": {f"{t}|c": [3.0] for t in tasks}}
+    chained = merge_previous(out, only_c, every, ["c"], path)
+    assert chained["runs"] == [{"methods": ["c"], "wall_s": 12.0},
+                               {"methods": rerun, "wall_s": 30.0},
+                               {"methods": ["mdesign"], "wall_s": 900.0}]
+    assert reran_text(chained) == (" for c (the other methods' rows read from earlier runs of "
+                                   "this file: b, d from one of 30.0 s; the others from one "
+                                   "of 900.0 s)")
     with pytest.raises(SystemExit, match="holds a run with budgets"):
         merge_previous({**previous, "budgets": [5, 10, 20]}, new, every, rerun, path)
     with pytest.raises(SystemExit, match="holds no run of e; fix: run every method"):
