@@ -3,13 +3,20 @@ protocol"): synthetic families only, never a reported benchmark.
 
     python benchmarks/dev_protocol.py
     python benchmarks/dev_protocol.py --tasks 9 --families 5   # round 8's check (9 tasks)
+    python benchmarks/dev_protocol.py --families 5 --targets 7 --only ...   # more power
+
+Each configuration is also paired with the default by target (a family's task held out):
+the mean difference of the criterion over the targets with a 95% bootstrap interval, so a
+file with many targets tells which margins are larger than the targets' noise.
 
 Families of :mod:`mdesign.benchmarks.transfer_family` with seeds 100 (shared share 0),
-105 (0.5) and 110 (1.0), 7 tasks each; targets t0-t2 with the other 6 as sources; 2 seeds;
-budgets 5/10/20/50 read from one run at 50. Criterion: the mean over all runs and budgets
-of log10 of the share (%) of the space at least as good as the returned architecture.
+105 (0.5) and 110 (1.0), 7 tasks each; targets t0-t2 (``--targets N``: t0 .. t(N-1)) with
+the other 6 as sources; 2 seeds; budgets 5/10/20/50 read from one run at 50. Criterion:
+the mean over all runs and budgets of log10 of the share (%) of the space at least as good
+as the returned architecture.
 Writes ``benchmarks/results/dev_protocol.{json,md}`` (with other ``--tasks``,
-``--families`` or ``--only``: ``dev_protocol_<T>tasks_<F>families.{json,md}``).
+``--families`` or ``--only``: ``dev_protocol_<T>tasks_<F>families.{json,md}``, and
+``_<N>targets`` with other ``--targets``).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import time
 from typing import Any
 
 import numpy as np
+from mdesign.benchmarks.refine_synthetic import bootstrap_interval, interval_verdict
 from mdesign.benchmarks.report import RESULTS, machine
 from mdesign.benchmarks.transfer_family import family
 from mdesign.refinement.evaluators import BenchmarkEvaluator
@@ -32,6 +40,7 @@ from mdesign.refinement.refine import RefineConfig, refine
 
 SHARES = {0.0: 100, 0.5: 105, 1.0: 110}  # shared share -> family seed
 BUDGETS = (5, 10, 20, 50)
+DEFAULT = "UCB, portfolio 2 (default)"
 CONFIGS: dict[str, dict[str, Any]] = {
     "EI, portfolio 2 (the first default)": {"strategy": "surrogate", "acquisition": "ei"},
     "EI, portfolio 1": {"strategy": "surrogate", "acquisition": "ei", "portfolio": 1},
@@ -101,18 +110,47 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
+def paired_with_default(per_target: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """Each configuration against :data:`DEFAULT`, paired by target: the mean difference
+    of the criterion, its 95% bootstrap interval over the targets and the verdict
+    (negative: ahead of the default), and the mean difference per shared share."""
+    base = per_target[DEFAULT]
+    out = []
+    for name, values in per_target.items():
+        if name == DEFAULT:
+            continue
+        diffs = {k: values[k] - base[k] for k in base}
+        x = np.array(list(diffs.values()))
+        lo, hi = bootstrap_interval(x)
+        out.append({"config": name, "diff": float(x.mean()), "lo": lo, "hi": hi,
+                    "verdict": interval_verdict(lo, hi), "lower": int((x < 0).sum()),
+                    "higher": int((x > 0).sum()),
+                    "by_share": {str(sh): statistics.mean(
+                        d for k, d in diffs.items() if k.split("|")[0] == str(sh))
+                        for sh in SHARES}})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=7, help="tasks per family (7: the "
                     "protocol; 9: the size of the reported synthetic benchmark)")
     ap.add_argument("--families", type=int, default=1, help="families per shared share, "
                     "seeds SEED .. SEED + N - 1 (1: the protocol; at most 5)")
+    ap.add_argument("--targets", type=int, default=3, help="targets per family, its first "
+                    "tasks t0 .. t(N-1), each with the others as sources (3: the protocol)")
     ap.add_argument("--only", action="append", default=[], help="a configuration to run "
                     "(repeatable; default: all)")
     args = ap.parse_args()
     if not 1 <= args.families <= 5:
         sys.exit("error: --families must be 1 to 5; fix: the seeds of the next share "
                  "start 5 later")
+    if not 1 <= args.targets <= args.tasks:
+        sys.exit(f"error: --targets must be 1 to --tasks ({args.tasks}); fix: a target is "
+                 "one of the family's tasks")
+    if unknown := [c for c in args.only if c not in CONFIGS]:
+        sys.exit(f"error: --only names {unknown[0]!r}, no configuration of the protocol; "
+                 "fix: use a name of benchmarks/dev_protocol.py's CONFIGS")
     configs = {c: CONFIGS[c] for c in args.only} if args.only else CONFIGS
     import torch
 
@@ -121,12 +159,16 @@ def main() -> None:
     shares: dict[str, list[float]] = {c: [] for c in configs}
     # (config, shared share, budget) -> log10 shares, for the table by share
     cells: dict[tuple[str, float, int], list[float]] = {}
+    # config -> "share|family seed|target" -> its criterion (mean over seeds and budgets)
+    per_target: dict[str, dict[str, float]] = {c: {} for c in configs}
+    done, total = 0, len(SHARES) * args.families * args.targets
     for (share, first), fam in itertools.product(SHARES.items(), range(args.families)):
         ev = family(share, tasks=args.tasks, seed=first + fam)
-        for target in ("t0", "t1", "t2"):
+        for target in (f"t{i}" for i in range(args.targets)):
             table = ev.oracle(target)
             vals = np.array([e.score for e in table.values()])
             for name, over in configs.items():
+                logs = []
                 for s in (0, 1):
                     oracle = BenchmarkEvaluator(None, target, max(BUDGETS), table=table)
                     res = refine(ev, RefineConfig(task=target, budget=max(BUDGETS), seed=s,
@@ -136,16 +178,24 @@ def main() -> None:
                         pct = float((vals >= max(scores[:b])).mean() * 100)
                         shares[name].append(pct)
                         cells.setdefault((name, share, b), []).append(math.log10(pct))
+                        logs.append(math.log10(pct))
+                per_target[name][f"{share}|{first + fam}|{target}"] = statistics.mean(logs)
+            done += 1
+            print(f"dev_protocol: {done}/{total} targets (shared {share}, family "
+                  f"{first + fam}, {target})", file=sys.stderr, flush=True)
     rows = [{"config": name, "runs": len(v), "mean_share": statistics.mean(v),
              "mean_log10_share": statistics.mean(math.log10(x) for x in v),
              "by_share": {str(sh): [statistics.mean(cells[(name, sh, b)]) for b in BUDGETS]
                           for sh in SHARES}}
             for name, v in shares.items()]
     out = {"machine": machine(), "wall_s": round(time.perf_counter() - t_all, 1),
-           "tasks": args.tasks, "families": args.families, "rows": rows}
+           "tasks": args.tasks, "families": args.families, "targets": args.targets,
+           "rows": rows, "per_target": per_target,
+           "paired": paired_with_default(per_target) if DEFAULT in per_target else []}
     # the protocol's own file only for the protocol itself
-    name = "dev_protocol" if (args.tasks, args.families, args.only) == (7, 1, []) else \
-        f"dev_protocol_{args.tasks}tasks_{args.families}families"
+    name = "dev_protocol" if (args.tasks, args.families, args.targets, args.only) == \
+        (7, 1, 3, []) else f"dev_protocol_{args.tasks}tasks_{args.families}families" + \
+        (f"_{args.targets}targets" if args.targets != 3 else "")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n")
     seeds = "/".join("-".join(str(s + f) for f in sorted({0, args.families - 1}))
@@ -153,8 +203,8 @@ def main() -> None:
     lines = ["# Development protocol of the surrogate's defaults", "",
              f"Machine: {out['machine']['cpu']}, {out['machine']['cores']} cores; wall time "
              f"{out['wall_s']} s. Synthetic families only ({args.tasks} tasks, seeds "
-             f"{seeds}, shared share 0/0.5/1), 3 targets x 2 seeds x budgets 5/10/20/50 per "
-             "configuration. Lower is better.", "",
+             f"{seeds}, shared share 0/0.5/1), {args.targets} targets x 2 seeds x budgets "
+             "5/10/20/50 per configuration. Lower is better.", "",
              "| configuration | mean share % | mean log10 share |", "|---|---|---|"]
     lines += [f"| {r['config']} | {r['mean_share']:.3f} | {r['mean_log10_share']:.3f} |"
               for r in rows]
@@ -165,6 +215,19 @@ def main() -> None:
     lines += [f"| {r['config']} | " + " | ".join(
         " / ".join(f"{v:+.2f}" for v in r["by_share"][str(sh)]) for sh in SHARES) + " |"
         for r in rows]
+    if out["paired"]:
+        lines += ["", f"Paired with the default by target ({len(per_target[DEFAULT])} targets: "
+                  "a family's task; each the mean over its 2 seeds and 4 budgets): mean "
+                  "difference of the criterion (negative: ahead of the default), its 95% "
+                  "bootstrap interval over the targets, targets where it is lower / higher, "
+                  "and the mean difference by shared share.", "",
+                  "| configuration | difference | 95% interval | verdict | lower / higher | "
+                  + " | ".join(f"shared {sh}" for sh in SHARES) + " |",
+                  "|---|---|---|---|---|" + "---|" * len(SHARES)]
+        lines += [f"| {p['config']} | {p['diff']:+.3f} | [{p['lo']:+.3f}, {p['hi']:+.3f}] | "
+                  f"{p['verdict']} | {p['lower']} / {p['higher']} | "
+                  + " | ".join(f"{p['by_share'][str(sh)]:+.3f}" for sh in SHARES) + " |"
+                  for p in out["paired"]]
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -300,3 +300,25 @@ def test_nested_selection_pairs_each_configuration_with_the_default_by_target() 
     noise = paired_by_target(inner, "n", default="d")
     assert noise["by_target"] == {"x": 0.0, "y": 0.0, "z": 0.0}
     assert noise["verdict"] == "within noise" and noise["lower_on"] == 0
+
+
+def test_dev_protocol_pairs_each_configuration_with_the_default_by_target() -> None:
+    """``benchmarks/dev_protocol.py``: a configuration lower than the default on every
+    target is ahead, one that only trades targets is within noise, and the differences
+    by shared share average only that share's targets."""
+    from mdesign.benchmarks.dev_protocol import DEFAULT, paired_with_default
+
+    keys = [f"{share}|{seed}|t{i}" for share, seed in ((0.0, 100), (0.5, 105), (1.0, 110))
+            for i in range(4)]
+    base = {k: float(i) for i, k in enumerate(keys)}
+    better = {k: v - 0.5 for k, v in base.items()}
+    traded = {k: v + (0.5 if i % 2 else -0.5) for i, (k, v) in enumerate(base.items())}
+    rows = {p["config"]: p for p in paired_with_default(
+        {DEFAULT: base, "better": better, "traded": traded})}
+    assert set(rows) == {"better", "traded"}
+    assert rows["better"]["verdict"] == "ahead" and rows["better"]["diff"] == -0.5
+    assert (rows["better"]["lower"], rows["better"]["higher"]) == (12, 0)
+    assert rows["traded"]["verdict"] == "within noise"
+    assert (rows["traded"]["lower"], rows["traded"]["higher"]) == (6, 6)
+    assert rows["traded"]["by_share"] == {"0.0": 0.0, "0.5": 0.0, "1.0": 0.0}
+    assert rows["better"]["by_share"] == {"0.0": -0.5, "0.5": -0.5, "1.0": -0.5}
