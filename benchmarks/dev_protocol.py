@@ -29,6 +29,7 @@ import os
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -110,6 +111,29 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
+def _target_runs(share: float, seed: int, target: str, tasks: int, names: list[str]
+                 ) -> dict[str, list[list[float]]]:
+    """One target of one family: per configuration, per method seed (0 and 1), the share
+    (%) of the space at least as good as the best paid at each of :data:`BUDGETS`."""
+    import torch
+
+    torch.set_num_threads(1)
+    ev = family(share, tasks=tasks, seed=seed)
+    table = ev.oracle(target)
+    vals = np.array([e.score for e in table.values()])
+    out: dict[str, list[list[float]]] = {}
+    for name in names:
+        out[name] = []
+        for s in (0, 1):
+            oracle = BenchmarkEvaluator(None, target, max(BUDGETS), table=table)
+            res = refine(ev, RefineConfig(task=target, budget=max(BUDGETS), seed=s,
+                                          **CONFIGS[name]), oracle)
+            scores = [st.score for st in res.steps]
+            out[name].append([float((vals >= max(scores[:b])).mean() * 100)
+                              for b in BUDGETS])
+    return out
+
+
 def paired_with_default(per_target: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
     """Each configuration against :data:`DEFAULT`, paired by target: the mean difference
     of the criterion, its 95% bootstrap interval over the targets and the verdict
@@ -139,6 +163,8 @@ def main() -> None:
                     "seeds SEED .. SEED + N - 1 (1: the protocol; at most 5)")
     ap.add_argument("--targets", type=int, default=3, help="targets per family, its first "
                     "tasks t0 .. t(N-1), each with the others as sources (3: the protocol)")
+    ap.add_argument("--jobs", type=int, default=1, help="processes, one target each at a "
+                    "time (the results do not depend on it)")
     ap.add_argument("--only", action="append", default=[], help="a configuration to run "
                     "(repeatable; default: all)")
     args = ap.parse_args()
@@ -152,37 +178,28 @@ def main() -> None:
         sys.exit(f"error: --only names {unknown[0]!r}, no configuration of the protocol; "
                  "fix: use a name of benchmarks/dev_protocol.py's CONFIGS")
     configs = {c: CONFIGS[c] for c in args.only} if args.only else CONFIGS
-    import torch
-
-    torch.set_num_threads(1)
     t_all = time.perf_counter()
     shares: dict[str, list[float]] = {c: [] for c in configs}
     # (config, shared share, budget) -> log10 shares, for the table by share
     cells: dict[tuple[str, float, int], list[float]] = {}
     # config -> "share|family seed|target" -> its criterion (mean over seeds and budgets)
     per_target: dict[str, dict[str, float]] = {c: {} for c in configs}
-    done, total = 0, len(SHARES) * args.families * args.targets
-    for (share, first), fam in itertools.product(SHARES.items(), range(args.families)):
-        ev = family(share, tasks=args.tasks, seed=first + fam)
-        for target in (f"t{i}" for i in range(args.targets)):
-            table = ev.oracle(target)
-            vals = np.array([e.score for e in table.values()])
-            for name, over in configs.items():
-                logs = []
-                for s in (0, 1):
-                    oracle = BenchmarkEvaluator(None, target, max(BUDGETS), table=table)
-                    res = refine(ev, RefineConfig(task=target, budget=max(BUDGETS), seed=s,
-                                                  **over), oracle)
-                    scores = [st.score for st in res.steps]
-                    for b in BUDGETS:
-                        pct = float((vals >= max(scores[:b])).mean() * 100)
-                        shares[name].append(pct)
+    items = [(share, first + fam, f"t{i}") for (share, first), fam, i in itertools.product(
+        SHARES.items(), range(args.families), range(args.targets))]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        results = pool.map(_target_runs, *zip(*items, strict=True),
+                           itertools.repeat(args.tasks), itertools.repeat(list(configs)))
+        for done, ((share, seed, target), runs) in enumerate(zip(items, results, strict=True),
+                                                             1):
+            for name, by_seed in runs.items():
+                logs = [math.log10(pct) for pcts in by_seed for pct in pcts]
+                for pcts in by_seed:
+                    shares[name] += pcts
+                    for b, pct in zip(BUDGETS, pcts, strict=True):
                         cells.setdefault((name, share, b), []).append(math.log10(pct))
-                        logs.append(math.log10(pct))
-                per_target[name][f"{share}|{first + fam}|{target}"] = statistics.mean(logs)
-            done += 1
-            print(f"dev_protocol: {done}/{total} targets (shared {share}, family "
-                  f"{first + fam}, {target})", file=sys.stderr, flush=True)
+                per_target[name][f"{share}|{seed}|{target}"] = statistics.mean(logs)
+            print(f"dev_protocol: {done}/{len(items)} targets (shared {share}, family "
+                  f"{seed}, {target})", file=sys.stderr, flush=True)
     rows = [{"config": name, "runs": len(v), "mean_share": statistics.mean(v),
              "mean_log10_share": statistics.mean(math.log10(x) for x in v),
              "by_share": {str(sh): [statistics.mean(cells[(name, sh, b)]) for b in BUDGETS]
