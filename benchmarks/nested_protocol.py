@@ -271,8 +271,8 @@ def main() -> None:
            "overall_choice": min(overall, key=overall.__getitem__),
            "references": references}
     ran = "" if len(names) == len(configs) else \
-        f" for {len(names)} of the {len(configs)} configurations (the others read from the " \
-        "previous run of this file)"
+        f" for {len(names)} of the {len(configs)} configurations (the others read from " \
+        "earlier runs of this file)"
     names = list(configs)
     title = " without meta-features" if args.no_features else ""
     lines = [f"# Nested leave-one-dataset-out on NAS-Bench-Graph{title} (development "
