@@ -30,6 +30,7 @@ import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -165,6 +166,8 @@ def main() -> None:
                     "tasks t0 .. t(N-1), each with the others as sources (3: the protocol)")
     ap.add_argument("--jobs", type=int, default=1, help="processes, one target each at a "
                     "time (the results do not depend on it)")
+    ap.add_argument("--rewrite", action="store_true", help="re-derive the markdown and plot "
+                    "from the JSON of the same options")
     ap.add_argument("--only", action="append", default=[], help="a configuration to run "
                     "(repeatable; default: all)")
     args = ap.parse_args()
@@ -178,6 +181,16 @@ def main() -> None:
         sys.exit(f"error: --only names {unknown[0]!r}, no configuration of the protocol; "
                  "fix: use a name of benchmarks/dev_protocol.py's CONFIGS")
     configs = {c: CONFIGS[c] for c in args.only} if args.only else CONFIGS
+    # the protocol's own file only for the protocol itself
+    name = "dev_protocol" if (args.tasks, args.families, args.targets, args.only) == \
+        (7, 1, 3, []) else f"dev_protocol_{args.tasks}tasks_{args.families}families" + \
+        (f"_{args.targets}targets" if args.targets != 3 else "")
+    if args.rewrite:
+        path = RESULTS / f"{name}.json"
+        if not path.exists():
+            sys.exit(f"error: {path} does not exist; fix: run the protocol (drop --rewrite)")
+        write(json.loads(path.read_text()), name)
+        return
     t_all = time.perf_counter()
     shares: dict[str, list[float]] = {c: [] for c in configs}
     # (config, shared share, budget) -> log10 shares, for the table by share
@@ -191,51 +204,61 @@ def main() -> None:
                            itertools.repeat(args.tasks), itertools.repeat(list(configs)))
         for done, ((share, seed, target), runs) in enumerate(zip(items, results, strict=True),
                                                              1):
-            for name, by_seed in runs.items():
+            for config, by_seed in runs.items():
                 logs = [math.log10(pct) for pcts in by_seed for pct in pcts]
                 for pcts in by_seed:
-                    shares[name] += pcts
+                    shares[config] += pcts
                     for b, pct in zip(BUDGETS, pcts, strict=True):
-                        cells.setdefault((name, share, b), []).append(math.log10(pct))
-                per_target[name][f"{share}|{seed}|{target}"] = statistics.mean(logs)
+                        cells.setdefault((config, share, b), []).append(math.log10(pct))
+                per_target[config][f"{share}|{seed}|{target}"] = statistics.mean(logs)
             print(f"dev_protocol: {done}/{len(items)} targets (shared {share}, family "
                   f"{seed}, {target})", file=sys.stderr, flush=True)
-    rows = [{"config": name, "runs": len(v), "mean_share": statistics.mean(v),
+    rows = [{"config": config, "runs": len(v), "mean_share": statistics.mean(v),
              "mean_log10_share": statistics.mean(math.log10(x) for x in v),
-             "by_share": {str(sh): [statistics.mean(cells[(name, sh, b)]) for b in BUDGETS]
+             "by_share": {str(sh): [statistics.mean(cells[(config, sh, b)]) for b in BUDGETS]
                           for sh in SHARES}}
-            for name, v in shares.items()]
+            for config, v in shares.items()]
     out = {"machine": machine(), "wall_s": round(time.perf_counter() - t_all, 1),
            "tasks": args.tasks, "families": args.families, "targets": args.targets,
            "rows": rows, "per_target": per_target,
            "paired": paired_with_default(per_target) if DEFAULT in per_target else []}
-    # the protocol's own file only for the protocol itself
-    name = "dev_protocol" if (args.tasks, args.families, args.targets, args.only) == \
-        (7, 1, 3, []) else f"dev_protocol_{args.tasks}tasks_{args.families}families" + \
-        (f"_{args.targets}targets" if args.targets != 3 else "")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n")
-    seeds = "/".join("-".join(str(s + f) for f in sorted({0, args.families - 1}))
+    write(out, name)
+
+
+def write(out: dict[str, Any], name: str) -> None:
+    """``results/<name>.md`` (and ``.png``, the paired differences, when the run holds the
+    default) from the run ``out``."""
+    text = markdown(out)
+    (RESULTS / f"{name}.md").write_text(text)
+    if out.get("paired"):
+        plot_paired(out, RESULTS / f"{name}.png")
+    print(text, end="")
+
+
+def markdown(out: dict[str, Any]) -> str:
+    seeds = "/".join("-".join(str(s + f) for f in sorted({0, out["families"] - 1}))
                      for s in SHARES.values())
     lines = ["# Development protocol of the surrogate's defaults", "",
              f"Machine: {out['machine']['cpu']}, {out['machine']['cores']} cores; wall time "
-             f"{out['wall_s']} s. Synthetic families only ({args.tasks} tasks, seeds "
-             f"{seeds}, shared share 0/0.5/1), {args.targets} targets x 2 seeds x budgets "
+             f"{out['wall_s']} s. Synthetic families only ({out['tasks']} tasks, seeds "
+             f"{seeds}, shared share 0/0.5/1), {out.get('targets', 3)} targets x 2 seeds x budgets "
              "5/10/20/50 per configuration. Lower is better.", "",
              "| configuration | mean share % | mean log10 share |", "|---|---|---|"]
     lines += [f"| {r['config']} | {r['mean_share']:.3f} | {r['mean_log10_share']:.3f} |"
-              for r in rows]
+              for r in out["rows"]]
     lines += ["", "Mean log10 share by shared share, at budgets "
               + "/".join(map(str, BUDGETS)) + ":", "",
               "| configuration | " + " | ".join(f"shared {sh}" for sh in SHARES) + " |",
               "|---|" + "---|" * len(SHARES)]
     lines += [f"| {r['config']} | " + " | ".join(
         " / ".join(f"{v:+.2f}" for v in r["by_share"][str(sh)]) for sh in SHARES) + " |"
-        for r in rows]
-    if out["paired"]:
-        lines += ["", f"Paired with the default by target ({len(per_target[DEFAULT])} targets: "
-                  "a family's task; each the mean over its 2 seeds and 4 budgets): mean "
-                  "difference of the criterion (negative: ahead of the default), its 95% "
+        for r in out["rows"]]
+    if out.get("paired"):
+        lines += ["", f"Paired with the default by target ({len(out['per_target'][DEFAULT])} "
+                  "targets: a family's task; each the mean over its 2 seeds and 4 budgets): "
+                  "mean difference of the criterion (negative: ahead of the default), its 95% "
                   "bootstrap interval over the targets, targets where it is lower / higher, "
                   "and the mean difference by shared share.", "",
                   "| configuration | difference | 95% interval | verdict | lower / higher | "
@@ -245,9 +268,31 @@ def main() -> None:
                   f"{p['verdict']} | {p['lower']} / {p['higher']} | "
                   + " | ".join(f"{p['by_share'][str(sh)]:+.3f}" for sh in SHARES) + " |"
                   for p in out["paired"]]
-    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    return "\n".join(lines) + "\n"
 
+
+def plot_paired(out: dict[str, Any], path: Path) -> None:
+    """Each configuration's paired difference from the default with its 95% interval,
+    sorted, coloured by verdict: what the run can and cannot tell apart."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted(out["paired"], key=lambda p: p["diff"], reverse=True)
+    colour = {"ahead": "tab:green", "within noise": "tab:gray", "behind": "tab:red"}
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(rows) + 1.4))
+    for y, p in enumerate(rows):
+        ax.errorbar(p["diff"], y, xerr=[[p["diff"] - p["lo"]], [p["hi"] - p["diff"]]],
+                    fmt="o", color=colour[p["verdict"]], capsize=2, ms=4)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(rows)), [p["config"] for p in rows], fontsize=7)
+    ax.set_xlabel("mean log10 share minus the default's (negative: ahead of it)")
+    ax.set_title(f"Paired with {DEFAULT} over {len(out['per_target'][DEFAULT])} targets\n"
+                 "95% bootstrap intervals; red: behind, grey: within noise, green: ahead",
+                 fontsize=9)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
 
 if __name__ == "__main__":
     os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -306,7 +306,7 @@ def test_dev_protocol_pairs_each_configuration_with_the_default_by_target() -> N
     """``benchmarks/dev_protocol.py``: a configuration lower than the default on every
     target is ahead, one that only trades targets is within noise, and the differences
     by shared share average only that share's targets."""
-    from mdesign.benchmarks.dev_protocol import DEFAULT, paired_with_default
+    from mdesign.benchmarks.dev_protocol import DEFAULT, markdown, paired_with_default
 
     keys = [f"{share}|{seed}|t{i}" for share, seed in ((0.0, 100), (0.5, 105), (1.0, 110))
             for i in range(4)]
@@ -322,3 +322,9 @@ def test_dev_protocol_pairs_each_configuration_with_the_default_by_target() -> N
     assert (rows["traded"]["lower"], rows["traded"]["higher"]) == (6, 6)
     assert rows["traded"]["by_share"] == {"0.0": 0.0, "0.5": 0.0, "1.0": 0.0}
     assert rows["better"]["by_share"] == {"0.0": -0.5, "0.5": -0.5, "1.0": -0.5}
+    out = {"machine": {"cpu": "x", "cores": 2}, "wall_s": 1.0, "tasks": 7, "families": 1,
+           "targets": 4, "rows": [], "per_target": {DEFAULT: base},
+           "paired": list(rows.values())}
+    text = markdown(out)
+    assert "Paired with the default by target (12 targets" in text
+    assert "| better | -0.500 | [-0.500, -0.500] | ahead | 12 / 0 | -0.500 |" in text
