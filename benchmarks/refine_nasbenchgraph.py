@@ -220,24 +220,14 @@ def main() -> None:
     title = "Refinement on NAS-Bench-Graph, leave one dataset out"
     if args.rewrite:
         out = json.loads((args.out_dir / f"{name}.json").read_text())
-        if out.get("select") == "test":
-            text = test_selection_markdown(out, args.candidate.split(","))
-            (args.out_dir / f"{name}.md").write_text(text)
-            print(text)
-            return
-        from mdesign.kb import KnowledgeBase
+        if out.get("select") != "test":
+            from mdesign.kb import KnowledgeBase
 
-        with KnowledgeBase.connect() as kb:
-            out["space_best"] = {t: protocol.task_context(kb, t).best_score * 100
-                                 for t in out["tasks"]}
-            out["transfer_signal"] = transfer_signal(kb, out["tasks"])
-        out["targets"] = report.targets(out["rows"], out["tasks"], REFERENCE_REGEVO100_VALID)
-        for candidate in args.candidate.split(","):
-            if candidate in out["methods"]:
-                out["targets"].update(report.candidate_targets(out["rows"], out["tasks"],
-                                                               candidate))
-        out["notes"] = NOTES + signal_notes(out["transfer_signal"])
-        print(report.write(out, args.out_dir, name, title)[1].read_text())
+            with KnowledgeBase.connect() as kb:
+                out["space_best"] = {t: protocol.task_context(kb, t).best_score * 100
+                                     for t in out["tasks"]}
+                out["transfer_signal"] = transfer_signal(kb, out["tasks"])
+        write_report(out, args.out_dir, name, title, args.candidate.split(","))
         return
     import torch
 
@@ -266,19 +256,28 @@ def main() -> None:
         if args.select == "test":
             args.out_dir.mkdir(parents=True, exist_ok=True)
             (args.out_dir / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n")
-            text = test_selection_markdown(out, args.candidate.split(","))
-            (args.out_dir / f"{name}.md").write_text(text)
-            print(text)
-            return
-        out["transfer_signal"] = transfer_signal(kb, out["tasks"])
+        else:
+            out["transfer_signal"] = transfer_signal(kb, out["tasks"])
+    write_report(out, args.out_dir, name, title, args.candidate.split(","))
+
+
+def write_report(out: dict, out_dir: Path, name: str, title: str, candidates: list[str]
+                 ) -> None:
+    """The markdown of a run (from a run or ``--rewrite``): the test-selection table for
+    a run that selected on test; otherwise the targets (each of ``candidates``' too),
+    the notes, and the report's JSON, markdown and plot."""
+    if out.get("select") == "test":
+        text = test_selection_markdown(out, candidates)
+        (out_dir / f"{name}.md").write_text(text)
+        print(text)
+        return
     out["targets"] = report.targets(out["rows"], out["tasks"], REFERENCE_REGEVO100_VALID)
-    for candidate in args.candidate.split(","):
+    for candidate in candidates:
         if candidate in out["methods"]:
             out["targets"].update(report.candidate_targets(out["rows"], out["tasks"],
                                                            candidate))
     out["notes"] = NOTES + signal_notes(out["transfer_signal"])
-    paths = report.write(out, args.out_dir, name, title)
-    print(paths[1].read_text())
+    print(report.write(out, out_dir, name, title)[1].read_text())
 
 
 if __name__ == "__main__":
